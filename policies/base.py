@@ -1,0 +1,145 @@
+"""What a policy is: it turns (problem, program state, hunk locations, n) into proposals.
+
+`Policy` is the protocol the search talks to; `EditFormat` is the protocol each model
+format module (edit sequence, commit diff, FIM, continuation) implements. Formats render
+prompts and parse model text; the generic `policies.lm.LMPolicy` does the sampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+from envs.diff import Edit
+from envs.problem import Problem
+from envs.program import Program
+
+MODEL_CHOICE = None  # a location of None lets the model choose where to edit (where the format allows)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Insert after line `after_line` of the current program (1-based; 0 = at the top).
+
+    `indent` is the indentation the inserted code should have (e.g. the body of the entry
+    function); `reason` records why the search chose it ("end_of_body", "after_stmt",
+    "traceback", ...), for rollouts and pictures.
+    """
+
+    after_line: int
+    indent: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class State:
+    """A program state as the policy sees it: the program and the path that made it.
+
+    `history` holds the states from the root (the starter program) to this one, inclusive,
+    so `history[-1] == program`; formats that show the model its own edits (edit sequence)
+    render consecutive pairs of it as diffs.
+    """
+
+    program: Program
+    history: tuple[Program, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.history:
+            object.__setattr__(self, "history", (self.program,))
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """The exact text fed to the model, ending where generation starts.
+
+    `prefill` is the tail of `text` that the agent wrote on the model's behalf (a hunk header
+    start, a code fence, the program prefix); the format's parser receives
+    `prefill + generated`. `stop` strings end a sample early (the text up to them is kept).
+    """
+
+    text: str
+    prefill: str = ""
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    """A format's reading of one sample. `status` is "ok" or a failure class (counted)."""
+
+    status: str
+    edit: Edit | None = None
+    program: Program | None = None  # the state after applying `edit`
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One sampled edit. Failed parses are proposals too (edit/program None, status says why)."""
+
+    status: str
+    edit: Edit | None
+    program: Program | None
+    logprob: float  # sum of the log-probs of the generated tokens
+    prompt_tokens: int  # length of this sample's prompt in tokens
+    generated_tokens: int
+    raw_text: str  # prefill + generated text, as the parser saw it
+    location: Location | None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ProposalBatch:
+    """Proposals from one policy call and the compute it really spent.
+
+    `prompt_tokens_encoded` counts prompt tokens actually run through the model (a prompt
+    shared by siblings is encoded once); `prompt_tokens_saved` is what sharing avoided.
+    """
+
+    proposals: tuple[Proposal, ...]
+    prompt_tokens_encoded: int
+    prompt_tokens_saved: int
+    generated_tokens: int
+    generate_s: float
+    extra: dict = field(default_factory=dict)
+
+
+class EditFormat(Protocol):
+    """Render prompts for one model family and parse its outputs into edits. Pure text."""
+
+    name: str
+
+    def render_prompt(
+        self, problem: Problem, state: State, location: Location | None
+    ) -> RenderedPrompt: ...
+
+    def parse_output(
+        self, problem: Problem, state: State, location: Location | None, text: str
+    ) -> ParsedOutput: ...
+
+    def render_program_prompt(self, problem: Problem) -> RenderedPrompt:
+        """Prompt for a whole program from the starter state in one go (sampling baseline)."""
+        ...
+
+    def parse_program_output(self, problem: Problem, text: str) -> ParsedOutput: ...
+
+
+class Policy(Protocol):
+    """What the search needs from a model."""
+
+    name: str
+
+    def propose(
+        self,
+        problem: Problem,
+        state: State,
+        locations: Sequence[Location | None],
+        n: int,
+        *,
+        seed: int | None = None,
+    ) -> ProposalBatch:
+        """n samples per location, batched; same seed gives the same proposals on CPU."""
+        ...
+
+    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None) -> ProposalBatch:
+        """n whole programs from the starter state (the repeated-sampling baseline)."""
+        ...
