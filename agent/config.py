@@ -1,0 +1,113 @@
+"""Typed configuration: one dataclass per component, loaded from YAML, overridden by flags.
+
+Precedence: command line > YAML file > the defaults written here. Unknown keys raise
+`ConfigError` naming the key and the valid ones, so a typo never silently does nothing.
+The resolved config (`asdict(config)`) is written into every result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the file and key."""
+
+
+@dataclass
+class SandboxConfig:
+    backend: str = "bwrap"  # "bwrap" (isolated, default), "gvisor" (stronger), "subprocess" (NOT isolated)
+    workers: int = 2  # long-lived fork-server workers; one per core is enough on small machines
+    timeout_s: float = 5.0  # wall-clock limit per execution unless the problem sets its own
+    memory_mb: int = 1024  # address-space limit of each execution
+
+
+@dataclass
+class LintConfig:
+    cache_size: int = 65536  # lint results kept by program hash; programs recur often in a search
+
+
+@dataclass
+class PolicyConfig:
+    model: str = "smollm2"  # "smollm2" (embedded default), a local dir, a .gguf file, or a hub id
+    format: str = "auto"  # "auto" detects from the tokenizer's special tokens; or a format name
+    temperature: float = 1.0  # LintSeq's protocol samples at temperature 1 ...
+    top_p: float = 0.95  # ... with nucleus 0.95
+    max_new_tokens: int = 256  # per sample; long enough for a HumanEval function body
+    device: str | None = None  # None: CUDA when present, else CPU
+    dtype: str | None = None  # None: bf16 on GPUs that support it, float32 on CPU
+
+
+@dataclass
+class Config:
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    lint: LintConfig = field(default_factory=LintConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+
+    def digest(self) -> str:
+        """Short hash of the resolved config, recorded with rollouts and results."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Instantiate dataclass `cls` from a dict, recursing into nested dataclasses."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(fields)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = fields[name].default_factory() if fields[name].default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value, f"{where}.{name}")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then `configs/default.yaml`, then `path` (if given), then dotted overrides.
+
+    overrides: {"sandbox.backend": "subprocess", ...}; values of None are ignored (flag unset).
+    """
+    merged: dict[str, Any] = {}
+    for source in [DEFAULT_CONFIG, path]:
+        if source is None:
+            continue
+        source = Path(source)
+        if not source.is_file():
+            raise ConfigError(f"{source}: config file not found")
+        try:
+            data = yaml.safe_load(source.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping at the top level")
+        _build(Config, data, str(source))  # validate keys against the file that has them
+        _deep_update(merged, data)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        merged.setdefault(section, {})[key] = value
+    return _build(Config, merged, "config")
+
+
+def _deep_update(target: dict, source: dict) -> None:
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = value

@@ -1,0 +1,44 @@
+"""Config precedence and loud failure on unknown keys."""
+
+import pytest
+
+from agent.config import Config, ConfigError, load_config
+
+
+def test_defaults_load_from_the_shipped_yaml():
+    config = load_config()
+    assert isinstance(config, Config)
+    assert config.sandbox.backend == "bwrap" and config.policy.model == "smollm2"
+
+
+def test_file_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("sandbox:\n  workers: 4\npolicy:\n  top_p: 0.9\n")
+    config = load_config(path, {"sandbox.workers": 1, "policy.model": None})
+    assert config.sandbox.workers == 1  # flag beats file
+    assert config.policy.top_p == 0.9  # file beats default
+    assert config.policy.model == "smollm2"  # unset flag changes nothing
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("sandbox:\n  wokers: 4\n", "wokers"),
+    ("sandbx:\n  workers: 4\n", "sandbx"),
+    ("- a\n- b\n", "mapping"),
+    ("sandbox: [\n", "YAML"),
+])
+def test_bad_files_name_the_problem(tmp_path, text, needle):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=needle) as info:
+        load_config(path)
+    assert "bad.yaml" in str(info.value)
+
+
+def test_unknown_override_key_raises():
+    with pytest.raises(ConfigError, match="timeout"):
+        load_config(None, {"sandbox.timeout": 3})
+
+
+def test_digest_changes_with_content():
+    a, b = load_config(), load_config(None, {"sandbox.workers": 7})
+    assert a.digest() == load_config().digest() and a.digest() != b.digest()
