@@ -100,6 +100,9 @@ class ProposalBatch:
     prompt_tokens_saved: int
     generated_tokens: int
     generate_s: float
+    # Forward-pass FLOPs actually spent, ~2*N_params per token plus attention over the context
+    # (Kaplan et al. 2020); computed by the policy, which knows its model's shape.
+    flops: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
