@@ -1,0 +1,160 @@
+"""Compute accounting and budgets for one problem's search.
+
+`Meter` accumulates what the search spends: LM calls, samples, prompt tokens actually encoded,
+generated tokens, FLOPs (all as the policy reports them in its `ProposalBatch`), and wall time
+split into generate / lint / sandbox / other, measured with `time.perf_counter` around each call
+(other = wall - the three). `Meter.stats()` is a frozen snapshot, `ComputeStats`.
+
+`Budget` caps any of samples, tokens, FLOPs or seconds. Every strategy checks
+`budget.exhausted(stats)` before each LM call and asks the policy for at most
+`budget.samples_left(stats)` samples, so all strategies stop at the same budget; a token, FLOP
+or time budget can only be checked between calls, so the last call may overshoot it by at most
+one call's worth.
+
+Token unit. `tokens` counts every token the model processed: prompt tokens actually encoded
+(a prompt shared by sibling samples counts once) plus generated tokens. This is the fair unit
+for search versus repeated sampling: search pays for a new prompt (the growing program) at each
+expansion, which a generated-only count would hide. `generated_tokens` caps the generated
+tokens alone, for comparisons with papers that count only those.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Iterator
+
+from policies.base import ProposalBatch
+
+PHASES = ("generate", "lint", "sandbox")  # the timed phases; the rest of the wall time is "other"
+
+
+@dataclass(frozen=True)
+class ComputeStats:
+    """A snapshot of what one search spent. Times in seconds, FLOPs as the policy counted them."""
+
+    lm_calls: int = 0
+    samples: int = 0
+    prompt_tokens: int = 0  # prompt tokens actually run through the model
+    prompt_tokens_saved: int = 0  # prompt tokens that sharing a prompt across samples avoided
+    generated_tokens: int = 0
+    flops: float = 0.0
+    lint_calls: int = 0
+    sandbox_calls: int = 0
+    wall_s: float = 0.0
+    generate_s: float = 0.0
+    lint_s: float = 0.0
+    sandbox_s: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the model processed: encoded prompt plus generated (the `Budget.tokens` unit)."""
+        return self.prompt_tokens + self.generated_tokens
+
+    @property
+    def other_s(self) -> float:
+        return max(0.0, self.wall_s - self.generate_s - self.lint_s - self.sandbox_s)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "tokens": self.tokens, "other_s": self.other_s}
+
+
+class Meter:
+    """Mutable accumulator behind `ComputeStats`; one per search. Not thread-safe."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+        self._counts = {"lm_calls": 0, "samples": 0, "prompt_tokens": 0, "prompt_tokens_saved": 0,
+                        "generated_tokens": 0, "lint_calls": 0, "sandbox_calls": 0}
+        self._flops = 0.0
+        self._seconds = dict.fromkeys(PHASES, 0.0)
+
+    @contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the wall time of the block to `phase` (one of PHASES), even if it raises."""
+        if phase not in self._seconds:
+            raise ValueError(f"unknown phase {phase!r}; phases: {PHASES}")
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._seconds[phase] += time.perf_counter() - start
+            if phase == "lint":
+                self._counts["lint_calls"] += 1
+            elif phase == "sandbox":
+                self._counts["sandbox_calls"] += 1
+
+    def add_batch(self, batch: ProposalBatch) -> None:
+        """Count one policy call. Samples are the proposals returned, parse failures included."""
+        self._counts["lm_calls"] += 1
+        self._counts["samples"] += len(batch.proposals)
+        self._counts["prompt_tokens"] += int(batch.prompt_tokens_encoded)
+        self._counts["prompt_tokens_saved"] += int(batch.prompt_tokens_saved)
+        self._counts["generated_tokens"] += int(batch.generated_tokens)
+        self._flops += float(batch.flops)
+
+    def stats(self) -> ComputeStats:
+        return ComputeStats(
+            **self._counts,
+            flops=self._flops,
+            wall_s=time.perf_counter() - self._start,
+            generate_s=self._seconds["generate"],
+            lint_s=self._seconds["lint"],
+            sandbox_s=self._seconds["sandbox"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budget:
+    """Limits on one problem's search; None = no limit on that quantity. At least one is needed
+    (repeated sampling never runs out of work by itself).
+
+    The search stops once any limit is reached: `samples` exactly (calls are clipped to it);
+    the others after the call that crosses them.
+    """
+
+    samples: int | None = None  # policy samples, parse failures included
+    tokens: int | None = None  # prompt tokens encoded + generated tokens (see module docstring)
+    generated_tokens: int | None = None  # generated tokens only
+    flops: float | None = None  # forward-pass FLOPs as the policy reports them
+    seconds: float | None = None  # wall time of the whole search, lint and sandbox included
+
+    def __post_init__(self) -> None:
+        limits = asdict(self)
+        if all(v is None for v in limits.values()):
+            raise ValueError("a Budget needs at least one limit: samples, tokens, generated_tokens, flops or seconds")
+        for name, value in limits.items():
+            if value is not None and value < 0:
+                raise ValueError(f"Budget.{name} must be >= 0, got {value}")
+
+    def exhausted(self, stats: ComputeStats) -> bool:
+        return (
+            _reached(stats.samples, self.samples)
+            or _reached(stats.tokens, self.tokens)
+            or _reached(stats.generated_tokens, self.generated_tokens)
+            or _reached(stats.flops, self.flops)
+            or _reached(stats.wall_s, self.seconds)
+        )
+
+    def samples_left(self, stats: ComputeStats) -> int | None:
+        """How many more samples the next call may ask for (None = unlimited)."""
+        return None if self.samples is None else max(0, self.samples - stats.samples)
+
+
+def _reached(spent: float, limit: float | None) -> bool:
+    return limit is not None and spent >= limit
+
+
+def clip_request(n_locations: int, n_per_location: int, samples_left: int | None) -> tuple[int, int]:
+    """(locations, samples per location) for a call that asks for at most `samples_left` samples.
+
+    Fewer samples per location first (keeping every location), then fewer locations.
+    Returns (0, 0) when nothing may be asked.
+    """
+    if samples_left is None or n_locations * n_per_location <= samples_left:
+        return n_locations, n_per_location
+    if samples_left <= 0 or n_locations == 0:
+        return 0, 0
+    per = max(1, min(n_per_location, samples_left // n_locations))
+    return min(n_locations, samples_left // per), per

@@ -1,0 +1,71 @@
+"""Budgets and compute accounting."""
+
+import time
+
+import pytest
+
+from agent.budget import Budget, ComputeStats, Meter, clip_request
+from policies.base import ProposalBatch
+
+
+def test_a_budget_needs_a_limit_and_no_negative_ones():
+    with pytest.raises(ValueError, match="at least one limit"):
+        Budget()
+    with pytest.raises(ValueError, match="samples"):
+        Budget(samples=-1)
+
+
+@pytest.mark.parametrize("budget, stats, exhausted", [
+    (Budget(samples=10), ComputeStats(samples=9), False),
+    (Budget(samples=10), ComputeStats(samples=10), True),
+    (Budget(tokens=100), ComputeStats(prompt_tokens=60, generated_tokens=39), False),
+    (Budget(tokens=100), ComputeStats(prompt_tokens=60, generated_tokens=40), True),  # prompt counts
+    (Budget(generated_tokens=100), ComputeStats(prompt_tokens=500, generated_tokens=99), False),
+    (Budget(flops=1e9), ComputeStats(flops=1e9), True),
+    (Budget(seconds=1.0), ComputeStats(wall_s=0.5), False),
+    (Budget(samples=10, seconds=1.0), ComputeStats(samples=1, wall_s=2.0), True),  # any limit stops
+])
+def test_exhausted_by_any_limit(budget, stats, exhausted):
+    assert budget.exhausted(stats) is exhausted
+
+
+def test_samples_left():
+    assert Budget(samples=10).samples_left(ComputeStats(samples=7)) == 3
+    assert Budget(samples=10).samples_left(ComputeStats(samples=12)) == 0
+    assert Budget(tokens=10).samples_left(ComputeStats(samples=7)) is None
+
+
+@pytest.mark.parametrize("locations, n, left, expected", [
+    (3, 2, None, (3, 2)),  # no cap
+    (3, 2, 6, (3, 2)),  # fits exactly
+    (3, 4, 7, (3, 2)),  # fewer samples per location first
+    (4, 2, 3, (3, 1)),  # then fewer locations
+    (2, 2, 0, (0, 0)),  # nothing may be asked
+    (0, 2, 5, (0, 2)),  # no locations: nothing to clip
+])
+def test_clip_request_never_asks_for_more_than_left(locations, n, left, expected):
+    got = clip_request(locations, n, left)
+    assert got == expected
+    if left is not None:
+        assert got[0] * got[1] <= left
+
+
+def test_meter_counts_batches_and_splits_time():
+    meter = Meter()
+    batch = ProposalBatch((), prompt_tokens_encoded=10, prompt_tokens_saved=30, generated_tokens=40,
+                          generate_s=0.0, flops=123.0)
+    meter.add_batch(batch)
+    meter.add_batch(batch)
+    with meter.timed("lint"):
+        time.sleep(0.01)
+    with pytest.raises(RuntimeError), meter.timed("sandbox"):  # time is counted even on errors
+        raise RuntimeError
+    with pytest.raises(ValueError, match="phases"), meter.timed("thinking"):
+        pass
+    stats = meter.stats()
+    assert (stats.lm_calls, stats.prompt_tokens, stats.prompt_tokens_saved, stats.generated_tokens) == (2, 20, 60, 80)
+    assert stats.tokens == 100 and stats.flops == 246.0
+    assert stats.lint_calls == 1 and stats.sandbox_calls == 1
+    assert stats.lint_s >= 0.01 and stats.wall_s >= stats.lint_s + stats.sandbox_s
+    assert stats.other_s == pytest.approx(stats.wall_s - stats.lint_s - stats.sandbox_s - stats.generate_s)
+    assert stats.to_dict()["tokens"] == 100
