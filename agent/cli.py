@@ -1,0 +1,75 @@
+"""The `agent` command line: one subcommand per module.
+
+    agent check examples/sum_evens.json --program examples/sum_evens_solution.py
+    agent check examples/sum_evens.json --program my.py --hidden --json
+
+Adding a subcommand: write a module with `HELP` (one line), `DESCRIPTION` (shown by
+`agent NAME --help`, usage examples welcome), `add_arguments(parser)` and
+`run(args) -> int` (the exit status), then add one line to `COMMANDS`. Command modules are
+imported only to build the parser, so they must stay cheap to import: heavy imports (torch,
+pylint, the sandbox) go inside `run`.
+
+Exit status: what the command returns; 2 for bad input, reported as one line on stderr
+(a command raises `UsageError` with that line); 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# name -> module implementing it; resolved lazily in build_parser.
+COMMANDS: dict[str, str] = {
+    "check": "agent.check",
+}
+
+EXIT_USAGE = 2  # bad input: missing file, bad JSON, bad field, unusable option
+
+
+class UsageError(Exception):
+    """Bad input from the user. Its message is printed as one line; the exit status is 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent",
+        description="A search-based coding agent that writes programs through lint-gated edits.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (default: sys.argv[1:]), run the subcommand, return its exit status."""
+    args = build_parser().parse_args(argv)  # argparse itself exits 2 on a bad flag
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.run(args))
+    except UsageError as exc:
+        print(f"agent {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    # `python -m agent.cli` runs this file as __main__; call the imported module's main so
+    # command modules and this entry point share one UsageError class.
+    from agent.cli import main as _main  # pylint: disable=import-self
+
+    sys.exit(_main())

