@@ -1,0 +1,67 @@
+"""What every launcher shares: the launch spec, the fork-server path, the Python to run.
+
+A launcher turns "start one fork-server worker" into a command line (`LaunchSpec`); the
+pool (`pool.py`) runs it, speaks the protocol and owns the worker's lifetime.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+FORKSERVER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
+SANDBOX_UID = 65534  # "nobody"; the identity untrusted code runs under wherever we can choose
+
+
+@dataclass
+class LaunchSpec:
+    """How to start one worker. `release` runs once the worker is up (or failed to start);
+    `cleanup` runs once the worker is dead and removes only what `spec()` created for it."""
+
+    argv: list[str]
+    pass_fds: tuple[int, ...] = ()
+    release: Callable[[], None] = field(default=lambda: None)
+    cleanup: Callable[[], None] = field(default=lambda: None)
+    expect_private_pidns: bool = True  # False: the pool warns that cleanup falls back
+
+
+class Launcher(Protocol):
+    name: str
+
+    def check(self) -> None:
+        """Raise SandboxUnavailable (saying what to install or enable) if this cannot work here."""
+        ...
+
+    def spec(self, host_pidns: str) -> LaunchSpec:
+        """The command line for one worker; `host_pidns` is readlink(/proc/self/ns/pid) here."""
+        ...
+
+    def close(self) -> None:
+        """Remove what this launcher created (only that). Called once all workers are dead."""
+        ...
+
+
+def python_paths() -> tuple[str, list[str]]:
+    """(interpreter to run, host directories it needs read-only: the prefixes and its bin)."""
+    exe = sys.executable if sys.prefix != sys.base_prefix else os.path.realpath(sys.executable)
+    dirs = []
+    for path in (sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))):
+        path = os.path.realpath(path)
+        if not any(path == d or path.startswith(d + os.sep) for d in dirs):
+            dirs.append(path)
+    return exe, dirs
+
+
+def site_packages(dirs: list[str]) -> list[str]:
+    """The interpreter's site-packages inside `dirs`; the fork-server runs with -S (no site
+    import keeps it small, so each fork is cheaper) and appends these to sys.path itself."""
+    import site
+
+    found = [p for p in site.getsitepackages() if os.path.isdir(p)]
+    return [p for p in found if any(p == d or p.startswith(d + os.sep) for d in dirs)]
+
+
+def host_pidns() -> str:
+    return os.readlink("/proc/self/ns/pid")

@@ -1,0 +1,90 @@
+"""Host side of the fork-server wire protocol: length-prefixed JSON frames over pipes.
+
+Mirrors the framing in `forkserver.py` (which must stay stdlib-only and is not imported
+here). Everything read back is untrusted: the fork-server shares its sandbox with the
+code it runs, so frames are size-capped, parsed defensively and checked for shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+from typing import Any, Sequence
+
+from envs.testcase import Limits, TestCase
+
+MAX_FRAME_BYTES = 64 * 1024 * 1024  # far above any honest response (output and reports are capped)
+REPORT_OVERHEAD_BYTES = 512  # per report line: JSON keys and the token
+JSON_ESCAPE_FACTOR = 12  # json.dumps writes a character as at most 12 bytes (a \\u surrogate pair)
+
+
+class ProtocolError(RuntimeError):
+    """The worker closed its pipe, sent garbage, or missed the host's deadline."""
+
+
+def write_frame(fd: int, obj: Any, deadline: float) -> None:
+    """Write one frame to a (non-blocking) fd before `deadline`, else ProtocolError."""
+    body = json.dumps(obj).encode()
+    data = memoryview(struct.pack(">I", len(body)) + body)
+    while data:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not select.select([], [fd], [], wait)[1]:
+            raise ProtocolError("worker did not take the request before the host deadline")
+        try:
+            data = data[os.write(fd, data):]
+        except BlockingIOError:
+            continue
+        except BrokenPipeError:
+            raise ProtocolError("worker closed its request pipe (it died)") from None
+
+
+def read_frame(fd: int, deadline: float) -> dict:
+    """Read one frame before `deadline` (time.monotonic()); ProtocolError on EOF/garbage/late."""
+    (length,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
+    if length > MAX_FRAME_BYTES:
+        raise ProtocolError(f"worker sent a {length}-byte frame (cap {MAX_FRAME_BYTES})")
+    try:
+        obj = json.loads(_read_exact(fd, length, deadline))
+    except ValueError as e:
+        raise ProtocolError(f"worker sent malformed JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("worker sent a frame that is not a JSON object")
+    return obj
+
+
+def _read_exact(fd: int, n: int, deadline: float) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+            raise ProtocolError("worker missed the host deadline")
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            raise ProtocolError("worker closed its pipe (it died)")
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def build_request(program: str, tests: Sequence[TestCase], limits: Limits, token: str) -> dict:
+    """The request frame for one execution. `nproc` counts the fork-server itself (+1)."""
+    return {
+        "token": token,
+        "program": program,
+        "tests": [{"code": t.code, "expr": t.expected is not None} for t in tests],
+        "limits": {
+            "timeout_s": limits.timeout_s,
+            "cpu_s": limits.cpu_s,
+            "memory_mb": limits.memory_mb,
+            "nproc": limits.max_processes + 1,
+            "file_size_mb": limits.file_size_mb,
+            "output_bytes": limits.output_bytes,
+            "report_bytes": (len(tests) + 1)
+            * (JSON_ESCAPE_FACTOR * (limits.repr_chars + limits.detail_chars) + REPORT_OVERHEAD_BYTES),
+            "detail_chars": limits.detail_chars,
+            "repr_chars": limits.repr_chars,
+        },
+    }
