@@ -1,0 +1,222 @@
+"""LMPolicy on tiny random models: batching, shared prompt encoding, seeds, stops, failures.
+
+A trivial format stands in for the real ones: its prompt names the location, and its parser
+accepts a sample only when the text contains "return" (random weights rarely write it), so
+both statuses occur and are checked.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from envs.problem import Problem
+from envs.program import Program
+from policies.base import Location, ParsedOutput, RenderedPrompt, State
+from policies.lm import LMPolicy, encode_prompt, find_stop, generate_samples
+from policies.loading import load_model
+from tiny import FAMILIES
+
+PROBLEM = Problem(id="toy/add", prompt="def add(a, b):\n", entry_point="add", tests=())
+STATE = State(Program.from_text("def add(a, b):\n    pass\n"))
+LOCATIONS = (Location(1, "    ", "end_of_body"), Location(2, "    ", "after_stmt"), None)
+
+
+class ToyFormat:
+    """Prompt: the program then a location comment. OK when the sample contains "return"."""
+
+    name = "toy"
+
+    def __init__(self, stop: tuple[str, ...] = (), prefill: str = "") -> None:
+        self.stop, self.prefill = stop, prefill
+
+    def render_prompt(self, problem, state, location):
+        where = "anywhere" if location is None else f"after line {location.after_line}"
+        text = f"{state.program.text}# insert {where}\n{self.prefill}"
+        return RenderedPrompt(text=text, prefill=self.prefill, stop=self.stop)
+
+    def parse_output(self, problem, state, location, text):
+        if "return" in text:
+            return ParsedOutput("ok", program=state.program)
+        return ParsedOutput("malformed", detail="no return")
+
+    def render_program_prompt(self, problem):
+        return RenderedPrompt(text=problem.prompt, prefill="", stop=self.stop)
+
+    def parse_program_output(self, problem, text):
+        return self.parse_output(problem, STATE, None, text)
+
+
+class CrashingFormat(ToyFormat):
+    def parse_output(self, problem, state, location, text):
+        raise IndexError("parser bug")
+
+
+def prompt_lengths(loaded, fmt, locations=LOCATIONS):
+    return [len(encode_prompt(loaded.tokenizer, fmt.render_prompt(PROBLEM, STATE, loc).text)) for loc in locations]
+
+
+def test_one_batch_n_per_location_with_consistent_counts(tiny_llama):
+    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=12)
+    batch = policy.propose(PROBLEM, STATE, LOCATIONS, 4, seed=0)
+    lengths = prompt_lengths(tiny_llama, ToyFormat())
+    assert len(batch.proposals) == 12
+    assert [p.location for p in batch.proposals] == [loc for loc in LOCATIONS for _ in range(4)]
+    assert [p.prompt_tokens for p in batch.proposals] == [n for n in lengths for _ in range(4)]
+    assert all(1 <= p.generated_tokens <= 12 for p in batch.proposals)
+    assert batch.generated_tokens == sum(p.generated_tokens for p in batch.proposals)
+    assert batch.prompt_tokens_encoded + batch.prompt_tokens_saved == 4 * sum(lengths)
+    assert {p.status for p in batch.proposals} <= {"ok", "malformed"}
+    assert all((p.status == "ok") == ("return" in p.raw_text) for p in batch.proposals)
+    assert batch.flops > 0 and batch.generate_s > 0 and batch.extra["seed"] == 0
+
+
+def test_siblings_share_the_prompt_encoding(tiny_llama):
+    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=4)
+    (length,) = prompt_lengths(tiny_llama, ToyFormat(), LOCATIONS[:1])
+    one = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 8, seed=0)
+    assert (one.prompt_tokens_encoded, one.prompt_tokens_saved) == (length, 7 * length)
+    # Three prompts that differ only after the program: the common part is encoded once.
+    three = policy.propose(PROBLEM, STATE, LOCATIONS, 8, seed=0)
+    lengths = prompt_lengths(tiny_llama, ToyFormat())
+    assert three.extra["shared_prefix"]
+    assert three.prompt_tokens_encoded < sum(lengths)
+    assert three.prompt_tokens_saved > 7 * sum(lengths)
+
+
+def test_sharing_changes_cost_not_samples(tiny_llama):
+    shared = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=10).propose(PROBLEM, STATE, LOCATIONS, 3, seed=5)
+    unshared = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=10, share_prefix=False).propose(
+        PROBLEM, STATE, LOCATIONS, 3, seed=5
+    )
+    assert [p.raw_text for p in shared.proposals] == [p.raw_text for p in unshared.proposals]
+    assert [p.logprob for p in shared.proposals] == pytest.approx([p.logprob for p in unshared.proposals], abs=1e-4)
+    assert unshared.prompt_tokens_saved == 0 and not unshared.extra["shared_prefix"]
+    assert shared.flops < unshared.flops
+
+
+def test_same_seed_same_proposals(tiny_llama):
+    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=10)
+    first, again = (policy.propose(PROBLEM, STATE, LOCATIONS, 3, seed=7) for _ in range(2))
+    other = policy.propose(PROBLEM, STATE, LOCATIONS, 3, seed=8)
+    key = lambda b: [(p.raw_text, p.logprob, p.generated_tokens) for p in b.proposals]  # noqa: E731
+    assert key(first) == key(again)
+    assert key(first) != key(other)
+
+
+def test_stop_strings_cut_the_text_and_the_token_count(tiny_llama):
+    stop = ("e", "t")  # frequent in the tiny vocabulary, so most samples meet one
+    batch = LMPolicy(tiny_llama, ToyFormat(stop=stop), max_new_tokens=24).propose(PROBLEM, STATE, LOCATIONS, 4, seed=1)
+    stopped = [p for p in batch.proposals if p.generated_tokens < 24]
+    assert batch.extra["finish"].get("stop", 0) >= len(batch.proposals) // 2
+    assert len(stopped) >= batch.extra["finish"]["stop"]
+    assert all(s not in p.raw_text for p in batch.proposals for s in stop)
+
+
+def test_stop_rows_counted_to_the_completing_token(tiny_llama):
+    ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
+    samples = generate_samples(tiny_llama, ids, 6, stops=[("e",)], max_new_tokens=16, seed=3)
+    decode = tiny_llama.tokenizer.decode
+    assert "stop" in samples.finish
+    for text, tokens, reason in zip(samples.texts, samples.token_ids, samples.finish):
+        assert "e" not in text
+        if reason == "stop":  # the last counted token is the one that wrote the "e"
+            assert decode(tokens).startswith(text + "e") and "e" not in decode(tokens[:-1])
+
+
+def test_tiered_nucleus_sampling_draws_the_exact_top_p_distribution(monkeypatch):
+    import torch
+
+    import policies.lm as lm
+
+    monkeypatch.setattr(lm, "NUCLEUS_TIERS", (8, 32))  # peaked rows end at 8, flat ones sort all
+    logits = torch.randn(4, 200, generator=torch.Generator().manual_seed(0)) * torch.tensor([[4.0], [2.0], [0.3], [0.01]])
+    drawn = lm._sample(logits.repeat(8000, 1), 0.7, 0.9, torch.Generator().manual_seed(1)).view(8000, 4)
+    freq = torch.stack([torch.bincount(drawn[:, r], minlength=200) / 8000.0 for r in range(4)])
+    probs = torch.softmax(logits / 0.7, -1)
+    ranked, order = probs.sort(-1, descending=True)
+    nucleus = torch.zeros_like(probs).scatter(1, order, ranked * ((ranked.cumsum(-1) - ranked) < 0.9))
+    expected = nucleus / nucleus.sum(-1, keepdim=True)
+    assert freq[expected == 0].sum() == 0  # nothing outside the nucleus, ever
+    assert (freq - expected).abs().max() < 0.03
+
+
+def test_find_stop_includes_matches_that_start_in_the_prompt():
+    assert find_stop("abc\ndef", ["\ndef"]) == 3
+    assert find_stop("def g():", ["\ndef"], tail="    pass\n") == 0
+    assert find_stop("x = 1", ["\ndef"], tail="\ndef f():\n") is None  # only in the prompt
+    assert find_stop("a\n```b", ["```", "\n"]) == 1
+
+
+def test_eos_ends_a_sample_and_is_counted_but_not_in_text(tiny_llama, monkeypatch):
+    every_token = list(range(len(tiny_llama.tokenizer)))
+    monkeypatch.setattr(tiny_llama.model.generation_config, "eos_token_id", every_token)
+    batch = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=8).propose(PROBLEM, STATE, LOCATIONS, 2, seed=0)
+    assert batch.extra["finish"] == {"eos": 6}
+    assert all(p.generated_tokens == 1 and p.raw_text == "" and p.logprob < 0 for p in batch.proposals)
+
+
+def test_malformed_output_and_parser_crashes_are_failure_statuses(tiny_llama):
+    batch = LMPolicy(tiny_llama, CrashingFormat(prefill="    "), max_new_tokens=4).propose(
+        PROBLEM, STATE, LOCATIONS, 2, seed=0
+    )
+    assert {p.status for p in batch.proposals} == {"parser_error"}
+    assert all(p.edit is None and "IndexError" in p.detail for p in batch.proposals)
+    assert all(p.raw_text.startswith("    ") for p in batch.proposals)  # the parser saw prefill + sample
+
+
+def test_prompt_longer_than_the_model_is_a_failure_status(tiny_llama):
+    batch = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=5000).propose(PROBLEM, STATE, LOCATIONS[:1], 2, seed=0)
+    assert [p.status for p in batch.proposals] == ["prompt_too_long"] * 2
+    assert batch.generated_tokens == 0 and batch.prompt_tokens_encoded == 0
+
+
+def test_sample_programs(tiny_llama):
+    batch = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6).sample_programs(PROBLEM, 3, seed=0)
+    assert len(batch.proposals) == 3 and all(p.location is None for p in batch.proposals)
+    assert batch.prompt_tokens_saved == 2 * batch.prompt_tokens_encoded
+
+
+def test_greedy_matches_transformers_generate(tiny_llama):
+    import torch
+
+    text = "def add(a, b):\n    return"
+    ids = encode_prompt(tiny_llama.tokenizer, text)
+    ours = generate_samples(tiny_llama, [ids], 2, temperature=0, max_new_tokens=10, ignore_eos=True)
+    with torch.inference_mode():
+        ref = tiny_llama.model.generate(torch.tensor([ids]), do_sample=False, max_new_tokens=10,
+                                        min_new_tokens=10, attention_mask=torch.ones(1, len(ids), dtype=torch.long))
+    assert ours.token_ids[0] == ours.token_ids[1] == ref[0, len(ids):].tolist()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_shared_cache_log_probs_match_a_plain_forward(tiny_dirs, family):
+    """The shared-prefix, left-padded, repeated cache gives each architecture's true log-probs."""
+    import torch
+
+    loaded = load_model(str(tiny_dirs(family)))
+    texts = ["def add(a, b):\n    return a + b\n", "def add(a, b):\n    return", "def add(a, b):\n    x = 1\n    y ="]
+    ids = [encode_prompt(loaded.tokenizer, t) for t in texts]
+    samples = generate_samples(loaded, ids, 2, max_new_tokens=8, seed=1)
+    assert samples.shared and samples.prompt_tokens_saved > 0
+    for row, (generated, logprob) in enumerate(zip(samples.token_ids, samples.logprobs)):
+        prompt = ids[row // 2]
+        with torch.inference_mode():
+            logits = loaded.model(torch.tensor([prompt + generated])).logits[0].float()
+        reference = torch.log_softmax(logits, -1)[len(prompt) - 1 : -1].gather(1, torch.tensor(generated)[:, None])
+        assert logprob == pytest.approx(reference.sum().item(), abs=1e-3)
+
+
+@pytest.mark.slow
+def test_embedded_model_generates():
+    loaded = load_model("smollm2")
+    chat = loaded.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Write a Python function add(a, b)."}], tokenize=False, add_generation_prompt=True
+    )
+
+    class Chat(ToyFormat):
+        def render_prompt(self, problem, state, location):
+            return RenderedPrompt(text=chat + "```python\n", prefill="```python\n", stop=("```",))
+
+    batch = LMPolicy(loaded, Chat(), max_new_tokens=16).propose(PROBLEM, STATE, [None], 2, seed=0)
+    assert batch.generated_tokens > 0 and batch.prompt_tokens_saved == batch.prompt_tokens_encoded
+    assert all(p.raw_text.startswith("```python\n") and len(p.raw_text) > 12 for p in batch.proposals)
