@@ -1,0 +1,246 @@
+"""Continuation for plain and chat LMs (the embedded default, SmolLM2-135M-Instruct, is chat).
+
+The program up to the location is written on the model's behalf and the model continues it;
+or, in "free" mode, the model answers a chat request freely and the function it writes is
+diffed against the current program.
+
+Prompt layouts, for an insertion after line L of the program (`head` = lines 1..L joined by
+"\\n"; `{chat(m)}` = `tokenizer.apply_chat_template([{"role": "user", "content": m}],
+tokenize=False, add_generation_prompt=True)`, for SmolLM2
+`<|im_start|>system\\n...<|im_end|>\\n<|im_start|>user\\n{m}<|im_end|>\\n<|im_start|>assistant\\n`):
+
+    plain model   {task comment}{head}{end}
+    chat model    {chat(task message)}```python\\n{head}{end}
+    chat, free    {chat(task message [+ current program])}
+
+`{end}` depends on the mode (the prompt's tail is the prefill the parser gets back):
+- "end_of_line": nothing: the prompt stops after line L's last character and the model writes
+  "\\n" and the next line. In BPE vocabularies a newline and the next line's indentation are one
+  token ("\\n   " then " return"), so this is the natural place to hand over. Text the model
+  writes before its first newline must be blank (else the model changed line L: a
+  `context_mismatch`), unless line L itself is blank (then that text starts the insertion).
+- "open_body": "\\n" + the location's indentation minus its last space: the model starts the
+  statement (" return ...") itself, as its tokenizer would split it; the first line is then
+  normalised to exactly the location's indentation.
+- "new_line": "\\n". Useless on SmolLM2-Instruct: 0 of 80 HumanEval samples well formed, 72
+  of them close the fence at once (as DESIGN.md warned); kept for models that do better.
+A location of None means the end of the entry function's body (`common.end_of_body`).
+
+The task message is `Complete the following Python function:` and the prompt in a python
+fence when the prompt is code (HumanEval), else the prompt itself (plus `Name the function
+`{entry}`.` when it does not name it). In free mode, a state other
+than the starter adds `Here is the current code:` and the program in a fence, then
+`Rewrite the complete function {entry}.`; free mode ignores the location.
+
+Parsing a continuation: cut at the first "```" (the closing fence) or end marker, then at
+the first non-comment line indented less than the inserted block's first line, or at column
+0 when the location is indented (the enclosing block ended: the model went on to tests or
+another function), then where it re-joins the existing suffix (a line equal to the first
+non-blank line after the location); blank lines and comments left of the block at the ends
+dropped, re-indented to the location's indentation; the rest is the hunk
+`@@ -L,0 +L+1,k @@`.
+Parsing a free answer: the first fenced block defining the entry point (else the first
+block, else the text from `def {entry}` on) replaces the program's function, see
+`common.merge_function`. A whole program is the same prompt for the starter state at the end
+of its entry function (free mode: the free answer merged into the starter), so repeated
+sampling and the search use one prompt shape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from envs.diff import DiffStatus
+from envs.problem import Problem
+from envs.program import Program
+from policies.base import Location, ParsedOutput, RenderedPrompt, State
+from policies.formats.common import (
+    END_MARKERS,
+    FormatStatus,
+    answer_code,
+    code_fence,
+    cut_at,
+    end_of_body,
+    failure,
+    insertion_output,
+    leading_ws,
+    merge_function,
+    reindent,
+    split_lines,
+    strip_blank_ends,
+    task_comment,
+)
+
+MODES = ("free", "end_of_line", "open_body", "new_line")
+FENCE = "```"
+OPEN_FENCE = "```python\n"
+# Mode chosen by mode="auto". Chat: the best well-formedness measured on SmolLM2-135M-Instruct,
+# 20 HumanEval prompts x 4 samples (benchmarks/format_wellformedness.py): end_of_line 98% ok /
+# 70% parse as Python at 85 tokens a sample; free 80% / 59% at 161 tokens (prose around the
+# code; 20% rename the function); new_line 0% (the fence is closed at once). Plain LMs have
+# no free answer and split lines the same way.
+DEFAULT_CHAT_MODE = "end_of_line"
+DEFAULT_PLAIN_MODE = "end_of_line"
+# Starts of top-level code that end a block being continued by a plain model.
+_TOP_LEVEL_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ")
+
+
+def is_chat(tokenizer) -> bool:
+    return tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
+
+
+def task_message(problem: Problem) -> str:
+    prompt = problem.prompt.strip()
+    if re.search(rf"\bdef\s+{re.escape(problem.entry_point)}\s*\(", prompt):
+        return f"Complete the following Python function:\n{code_fence(prompt)}"
+    if problem.entry_point not in prompt:
+        return f"{prompt}\nName the function `{problem.entry_point}`."
+    return prompt
+
+
+def free_message(problem: Problem, program: Program) -> str:
+    message = task_message(problem)
+    if program.lines and program != problem.starter:
+        message += (
+            f"\n\nHere is the current code:\n{code_fence(program.text)}\n"
+            f"Rewrite the complete function {problem.entry_point}."
+        )
+    return message
+
+
+class ContinuationFormat:
+    """Continuation prompts for plain and chat LMs; `mode` picks the layout (module docstring)."""
+
+    name = "continuation"
+
+    def __init__(self, tokenizer=None, mode: str = "auto") -> None:
+        self.tokenizer = tokenizer
+        self.chat = is_chat(tokenizer)
+        if mode == "auto":
+            mode = DEFAULT_CHAT_MODE if self.chat else DEFAULT_PLAIN_MODE
+        if mode not in MODES:
+            raise ValueError(f"unknown continuation mode {mode!r}; choose from {', '.join(MODES)}")
+        if mode == "free" and not self.chat:
+            raise ValueError("continuation mode 'free' needs a tokenizer with a chat template")
+        self.mode = mode
+        eos = getattr(tokenizer, "eos_token", None)
+        self.end_markers = END_MARKERS + ((eos,) if isinstance(eos, str) and eos else ())
+
+    # ---- prompts ----
+
+    def _chat(self, message: str) -> str:
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+        )
+
+    def _prefill(self, program: Program, location: Location) -> str:
+        """The program part written for the model: fence (chat), lines 1..L and the mode's end."""
+        head = "\n".join(program.lines[: location.after_line])
+        if self.mode == "new_line" and head:
+            end = "\n"
+        elif self.mode == "open_body":
+            indent = location.indent
+            end = ("\n" if head else "") + (indent[:-1] if indent.endswith(" ") else indent)
+        else:
+            end = ""
+        return (OPEN_FENCE if self.chat else "") + head + end
+
+    def render_prompt(
+        self, problem: Problem, state: State, location: Location | None
+    ) -> RenderedPrompt:
+        if self.mode == "free":
+            text = self._chat(free_message(problem, state.program))
+            return RenderedPrompt(text=text, prefill="", stop=self.end_markers)
+        where = location if location is not None else end_of_body(state.program, problem.entry_point)
+        prefill = self._prefill(state.program, where)
+        if self.chat:
+            start = self._chat(task_message(problem))
+        else:
+            start = task_comment(problem, state.program)
+        stop = (FENCE,) + self.end_markers
+        if not self.chat and where.indent:
+            stop += _TOP_LEVEL_STOPS
+        return RenderedPrompt(text=start + prefill, prefill=prefill, stop=stop)
+
+    def render_program_prompt(self, problem: Problem) -> RenderedPrompt:
+        # The same prompt shape as the search's first expansion (the starter, end of body), so
+        # that repeated sampling and search differ only in the search, not in the prompt.
+        return self.render_prompt(problem, State(problem.starter), None)
+
+    # ---- parsing ----
+
+    def parse_output(
+        self, problem: Problem, state: State, location: Location | None, text: str
+    ) -> ParsedOutput:
+        if self.mode == "free":
+            return self._parse_free(problem, state.program, text)
+        where = location if location is not None else end_of_body(state.program, problem.entry_point)
+        prefill = self._prefill(state.program, where)
+        generated = text[len(prefill) :] if text.startswith(prefill) else text
+        generated = cut_at(generated, (FENCE,) + self.end_markers)
+        if self.mode == "end_of_line" and where.after_line > 0:
+            first, newline, rest = generated.partition("\n")
+            line_l = state.program.lines[where.after_line - 1]
+            if not line_l.strip():  # line L was blank: what the model wrote there is a new line
+                generated = line_l + generated
+            elif first.strip():
+                return failure(DiffStatus.CONTEXT_MISMATCH, f"line {where.after_line} extended: {first[:80]!r}")
+            elif not newline:
+                return failure(DiffStatus.EMPTY, "no new line written")
+            else:
+                generated = rest
+        lines = split_lines(generated)
+        if self.mode == "open_body" and lines[0].strip():
+            lines[0] = where.indent + lines[0].lstrip()
+        lines = _block(lines, _rejoin_line(state.program, where), inside=bool(where.indent))
+        return insertion_output(state.program, where, reindent(lines, where.indent))
+
+    def parse_program_output(self, problem: Problem, text: str) -> ParsedOutput:
+        return self.parse_output(problem, State(problem.starter), None, text)
+
+    def _parse_free(self, problem: Problem, program: Program, text: str) -> ParsedOutput:
+        block = answer_code(cut_at(text, self.end_markers), problem.entry_point)
+        if block is None or not any(line.strip() for line in block.lines):
+            return failure(FormatStatus.NO_CODE, "no code block and no def in the answer")
+        parsed = merge_function(program, block.lines, problem.entry_point)
+        if block.closed:
+            return parsed
+        # Kept: the lint gate judges the code; the note says why it may not parse.
+        return replace(parsed, detail=(parsed.detail + "; " if parsed.detail else "") + "unclosed fence")
+
+
+class FreeContinuation(ContinuationFormat):
+    """Chat models answering freely (registry name "continuation_free")."""
+
+    name = "continuation_free"
+
+    def __init__(self, tokenizer=None) -> None:
+        super().__init__(tokenizer, mode="free")
+
+
+def _rejoin_line(program: Program, location: Location) -> str | None:
+    """The first non-blank line after the location, stripped of trailing space, if any."""
+    return next((line.rstrip() for line in program.lines[location.after_line :] if line.strip()), None)
+
+
+def _block(lines: list[str], rejoin: str | None, inside: bool) -> list[str]:
+    """The continued block: up to the first line indented less than the block's first line
+    (comments aside: they do not end blocks) or equal to the re-join line; blank ends dropped.
+    `inside` a block (the location is indented) code at column 0 always ends it."""
+    first = next((line for line in lines if line.strip()), None)
+    if first is None:
+        return []
+    depth = max(len(leading_ws(first)), 1 if inside else 0)
+    kept = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and len(leading_ws(line)) < depth:
+            break
+        if rejoin is not None and stripped and line.rstrip() == rejoin:
+            break
+        kept.append(line)
+    # A comment left of the block just before the cut introduces what was cut ("# Test").
+    while kept and (not kept[-1].strip() or len(leading_ws(kept[-1])) < depth):
+        kept.pop()
+    return strip_blank_ends(kept)
