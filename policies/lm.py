@@ -1,101 +1,27 @@
-"""LMPolicy: batched sampling of edits from a causal LM, encoding shared prompts once.
+"""LMPolicy: the `Policy` protocol on a loaded causal LM and an `EditFormat`.
 
-One policy call renders a prompt per location, then samples n continuations of each in one
-batch of P*n rows (rows are prompt-major: row p*n + i is sample i of prompt p):
-
-1. Prefill, shared: the longest common token prefix of the P prompts is encoded once (batch
-   1); each prompt's remaining suffix is encoded once on top of it (batch 1 each); the P
-   caches are left-padded to a common length and repeated n times along the batch. So every
-   prompt token is run through the model once, however many samples and locations share it.
-   Architectures whose cache is not a plain `DynamicCache` of `DynamicLayer`s (sliding
-   windows, recurrent states) fall back to encoding every row (`prompt_tokens_saved` = 0).
-2. Decode: our own loop over `model(...)` with `past_key_values`: temperature, top-p, a
-   per-row finished mask (EOS or a stop string), `max_new_tokens`. Stop strings are checked
-   every `STOP_CHECK_EVERY` steps (text decoding is the costly part of a step); the final
-   bookkeeping is exact regardless: a stopped sample keeps the text before its stop string
-   and counts the tokens up to the one that completed it.
-
-Log-prob convention: `Proposal.logprob` sums log p(token | context) under the model's own
-distribution at temperature 1, untruncated by top-p (not the sampling distribution), over
-the counted generated tokens (an EOS token included). It is then a property of the edit and
-the model, comparable across sampling settings, and never -inf: the search's prior.
-
-Compute: `prompt_tokens_encoded` counts prompt tokens really run; `flops` sums
-`forward_flops` over every position the model ran, padding and finished rows included
-(they cost the same in a batch), so it is what was spent, not what was useful.
+The format renders one prompt per location and parses each sample; `policies.sampling`
+generates the samples (shared prompt prefixes encoded once, our own decode loop, log-probs
+and FLOPs; its docstring has the conventions). Failures to parse are proposals with a
+status, never exceptions.
 """
 
 from __future__ import annotations
 
-import copy
-import inspect
 import logging
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 from envs.problem import Problem
 from policies.base import Location, ParsedOutput, Proposal, ProposalBatch, RenderedPrompt, State
 from policies.loading import LoadedModel
+from policies.sampling import encode_prompt, find_stop, generate_samples, max_positions
+
+__all__ = ["LMPolicy", "encode_prompt", "find_stop", "generate_samples"]
 
 log = logging.getLogger(__name__)
-
-STOP_CHECK_EVERY = 4  # decode steps between stop-string checks: bounds wasted steps after a stop
-NUCLEUS_TIERS = (64, 1024)  # top-k sizes searched for the top-p nucleus before a full sort
-
-
-@dataclass
-class Samples:
-    """Per-row results of `generate_samples` (row p*n + i = sample i of prompt p)."""
-
-    token_ids: list[list[int]]  # counted generated tokens (EOS / the stop-completing token included)
-    texts: list[str]  # generated text: EOS dropped, cut before the first stop string
-    logprobs: list[float]  # see the module docstring
-    finish: list[str]  # "eos", "stop" or "length"
-    prompt_tokens_encoded: int
-    prompt_tokens_saved: int
-    flops: float
-    decoded_positions: int  # rows x decode steps actually run (finished rows ride along)
-    shared: bool  # prefix sharing was used
-
-
-def encode_prompt(tokenizer, text: str) -> list[int]:
-    """Token ids of a rendered prompt: no special tokens added except a BOS the tokenizer wants.
-
-    The formats write every marker they need into the text; only a model whose tokenizer asks
-    for a BOS (`add_bos_token`) gets one prepended, and never twice.
-    """
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    bos = tokenizer.bos_token_id
-    if getattr(tokenizer, "add_bos_token", False) and bos is not None and ids[:1] != [bos]:
-        ids = [bos] + ids
-    return ids
-
-
-def find_stop(text: str, stops: Sequence[str], tail: str = "") -> int | None:
-    """Index in `text` where the earliest stop string begins, or None.
-
-    `tail` is the end of the prompt (the prefill side): a stop may start there and end in
-    `text` (e.g. stop "\\ndef" after a prefill ending in "\\n"); such a match cuts at 0.
-    """
-    hay = tail + text
-    best = None
-    for stop in stops:
-        i = hay.find(stop, max(0, len(tail) - len(stop) + 1))  # must end inside `text`
-        if i >= 0 and (best is None or i < best):
-            best = i
-    return None if best is None else max(0, best - len(tail))
-
-
-def forward_flops(loaded: LoadedModel, tokens: int, context: int) -> float:
-    """FLOPs of running `tokens` new positions of one sequence after `context` cached ones.
-
-    Kaplan et al. (2020): per token 2*N + 2*n_layers*d_model*ctx, ctx = positions attended to.
-    """
-    attended = tokens * context + tokens * (tokens + 1) / 2
-    return 2.0 * loaded.n_params * tokens + 2.0 * loaded.n_layers * loaded.d_model * attended
 
 
 class LMPolicy:
@@ -155,7 +81,7 @@ class LMPolicy:
         if seed is None:  # draw one and report it, so any call can be replayed
             seed = int.from_bytes(os.urandom(6), "little")
         ids = [encode_prompt(self.loaded.tokenizer, p.text) for p in prompts]
-        limit = _max_positions(self.loaded.model)
+        limit = max_positions(self.loaded.model)
         fits = [j for j, x in enumerate(ids) if limit is None or len(x) + self.max_new_tokens <= limit]
         samples = generate_samples(
             self.loaded,
@@ -209,271 +135,3 @@ def _parse_safely(parse, text: str) -> ParsedOutput:
     except Exception as exc:  # noqa: BLE001 (boundary with untrusted text)
         log.warning("format parser raised on a sample: %r", exc)
         return ParsedOutput("parser_error", detail=f"{type(exc).__name__}: {exc}")
-
-
-def _max_positions(model) -> int | None:
-    return getattr(model.config, "max_position_embeddings", None)
-
-
-def generate_samples(
-    loaded: LoadedModel,
-    prompt_ids: Sequence[Sequence[int]],
-    n: int,
-    *,
-    stops: Sequence[Sequence[str]] = (),
-    tails: Sequence[str] = (),
-    temperature: float = 1.0,
-    top_p: float = 0.95,
-    max_new_tokens: int = 256,
-    seed: int = 0,
-    share_prefix: bool = True,
-    ignore_eos: bool = False,
-) -> Samples:
-    """Sample n continuations of each prompt (see the module docstring). Deterministic per seed."""
-    import torch
-
-    model, tok = loaded.model, loaded.tokenizer
-    P, B = len(prompt_ids), len(prompt_ids) * n
-    if B == 0 or max_new_tokens <= 0:
-        return Samples([[] for _ in range(B)], [""] * B, [0.0] * B, ["length"] * B, 0, 0, 0.0, 0, False)
-    stops = list(stops) or [()] * P
-    tails = list(tails) or [""] * P
-    device = torch.device(loaded.device)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    eos = _eos_ids(loaded)
-    eos_t = torch.tensor(eos or [-1], device=device)
-    row_prompt = [p for p in range(P) for _ in range(n)]
-    row_stops = [stops[p] for p in row_prompt]
-    tail_len = max((len(s) for ss in stops for s in ss), default=0)
-    row_tails = [tails[p][-tail_len:] if tail_len else "" for p in row_prompt]
-    check_stops = any(row_stops)
-
-    with torch.inference_mode():
-        pre = _prefill(loaded, prompt_ids, n, share=share_prefix)
-        logits, cache = pre.logits, pre.cache
-        pad = pre.attention_mask is not None
-        if pad:  # room for every step, sliced per step: no per-step concatenation
-            mask = torch.cat([pre.attention_mask, pre.attention_mask.new_ones(B, max_new_tokens)], dim=1)
-        positions = pre.lengths.clone()  # [B] position id of the next token of each row
-        tokens = torch.full((B, max_new_tokens), eos[0] if eos else 0, dtype=torch.long, device=device)
-        step_lp = torch.zeros(B, max_new_tokens, dtype=torch.float32, device=device)
-        finished = torch.zeros(B, dtype=torch.bool, device=device)
-        flops, steps, width = pre.flops, 0, pre.width
-        for t in range(max_new_tokens):
-            logits = logits.float()
-            nxt = _sample(logits, temperature, top_p, gen)
-            nxt = torch.where(finished, tokens[:, t], nxt)  # finished rows emit filler
-            # log p(token) at temperature 1: its logit minus the log partition function
-            step_lp[:, t] = logits.gather(1, nxt[:, None]).squeeze(1) - torch.logsumexp(logits, -1)
-            tokens[:, t] = nxt
-            steps = t + 1
-            if not ignore_eos:
-                finished |= torch.isin(nxt, eos_t)
-            if check_stops and steps % STOP_CHECK_EVERY == 0:
-                _mark_stops(tok, tokens[:, :steps], finished, row_stops, row_tails)
-            if steps == max_new_tokens or bool(finished.all()):
-                break
-            out = model(
-                input_ids=nxt[:, None],
-                attention_mask=mask[:, : width + 1] if pad else None,
-                position_ids=positions[:, None],
-                past_key_values=cache,
-                use_cache=True,
-            )
-            width += 1
-            flops += B * forward_flops(loaded, 1, width - 1)
-            positions += 1
-            logits, cache = out.logits[:, -1, :], out.past_key_values
-        token_rows, lp_rows = tokens[:, :steps].tolist(), step_lp[:, :steps].tolist()
-
-    texts, kept, logprobs, finish = [], [], [], []
-    for r in range(B):
-        ids, reason = token_rows[r], "length"
-        end = next((k for k, x in enumerate(ids) if x in eos), None) if not ignore_eos else None
-        if end is not None:
-            ids, reason = ids[: end + 1], "eos"
-        text = tok.decode(ids[:-1] if reason == "eos" else ids, skip_special_tokens=False)
-        cut = find_stop(text, row_stops[r], row_tails[r]) if row_stops[r] else None
-        if cut is not None:
-            ids = ids[: _completing_token(tok, ids, row_stops[r], row_tails[r])]
-            text, reason = text[:cut], "stop"
-        texts.append(text)
-        kept.append(ids)
-        logprobs.append(float(sum(lp_rows[r][: len(ids)])))
-        finish.append(reason)
-    return Samples(
-        token_ids=kept, texts=texts, logprobs=logprobs, finish=finish,
-        prompt_tokens_encoded=pre.encoded, prompt_tokens_saved=n * sum(map(len, prompt_ids)) - pre.encoded,
-        flops=flops, decoded_positions=B * (steps - 1), shared=pre.shared,
-    )
-
-
-def _eos_ids(loaded: LoadedModel) -> list[int]:
-    """EOS ids from the tokenizer and the generation config (which may list several)."""
-    ids = [loaded.tokenizer.eos_token_id]
-    gen = getattr(loaded.model, "generation_config", None)
-    extra = getattr(gen, "eos_token_id", None) if gen is not None else None
-    ids += extra if isinstance(extra, (list, tuple)) else [extra]
-    return sorted({int(i) for i in ids if i is not None})
-
-
-def _sample(logits, temperature: float, top_p: float, gen):
-    """Next token per row [B] from float logits [B, V]: temperature, then nucleus (top-p).
-
-    Nucleus: the smallest set of most likely tokens whose mass reaches top_p (the top token
-    always kept), as in transformers' TopPLogitsWarper. Sorting the whole vocabulary per row
-    costs more than a forward pass of a small model at batch 32, so the nucleus is sought
-    among the top k tokens for growing k (`NUCLEUS_TIERS`); only rows whose top-k mass still
-    falls short of top_p sort everything. Every tier draws from the same exact distribution.
-    """
-    import torch
-
-    if temperature <= 0:
-        return logits.argmax(-1)
-    scaled = logits / temperature
-    if top_p >= 1.0:
-        return torch.multinomial(torch.softmax(scaled, -1), 1, generator=gen).squeeze(1)
-    lse = torch.logsumexp(scaled, -1, keepdim=True)
-    vocab = scaled.shape[-1]
-    chosen = torch.empty(scaled.shape[0], dtype=torch.long, device=scaled.device)
-    pending = torch.arange(scaled.shape[0], device=scaled.device)  # rows not drawn yet
-    for k in [k for k in NUCLEUS_TIERS if k < vocab] + [vocab]:
-        rows = scaled[pending]
-        vals, order = rows.sort(-1, descending=True) if k == vocab else rows.topk(k, dim=-1)
-        mass = (vals - lse[pending]).exp()  # probabilities of the k best tokens, descending
-        enough = mass.sum(-1) >= top_p if k < vocab else torch.ones_like(pending, dtype=torch.bool)
-        done = enough.nonzero().squeeze(1)
-        chosen[pending[done]] = _nucleus_draw(mass[done], order[done], top_p, gen)
-        pending = pending[~enough]
-        if pending.numel() == 0:
-            break
-    return chosen
-
-
-def _nucleus_draw(sorted_mass, order, top_p: float, gen):
-    """Draw from the nucleus of descending-sorted probabilities [R, k]; map back through `order`."""
-    import torch
-
-    before = sorted_mass.cumsum(-1) - sorted_mass  # mass of the tokens ranked above each one
-    kept = sorted_mass.masked_fill(before >= top_p, 0.0)
-    choice = torch.multinomial(kept, 1, generator=gen)  # multinomial renormalises
-    return order.gather(1, choice).squeeze(1)
-
-
-def _mark_stops(tok, tokens, finished, row_stops, row_tails) -> None:
-    """Set `finished` for unfinished rows whose text so far contains one of their stop strings."""
-    done = finished.tolist()
-    rows = tokens.tolist()
-    for r, stops in enumerate(row_stops):
-        if stops and not done[r]:
-            if find_stop(tok.decode(rows[r], skip_special_tokens=False), stops, row_tails[r]) is not None:
-                finished[r] = True
-
-
-def _completing_token(tok, ids: list[int], stops, tail: str) -> int:
-    """Smallest k such that the decoded first k tokens contain a stop (binary search)."""
-    lo, hi = 1, len(ids)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if find_stop(tok.decode(ids[:mid], skip_special_tokens=False), stops, tail) is not None:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-@dataclass
-class _Prefilled:
-    """The prompts encoded, ready to decode B = P*n rows (left-padded to `width` positions)."""
-
-    logits: Any  # [B, V] next-token logits of each row
-    cache: Any  # past_key_values over [B, width] positions
-    attention_mask: Any  # [B, width], 0 on left padding; None when no row is padded
-    lengths: Any  # [B] prompt length of each row = position id of its next token
-    width: int
-    encoded: int  # prompt tokens run through the model
-    flops: float
-    shared: bool
-
-
-def _prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool) -> _Prefilled:
-    """Encode each prompt token once when the cache allows it, else every row (see module doc)."""
-    import torch
-    import torch.nn.functional as F
-
-    model, device = loaded.model, torch.device(loaded.device)
-    lens = [len(x) for x in prompt_ids]
-    P, B, width = len(lens), len(lens) * n, max(lens)
-    lengths = torch.tensor(lens, device=device).repeat_interleave(n)
-    real = torch.arange(width, device=device)[None, :] >= (width - lengths)[:, None]  # [B, width], False = pad
-    mask = real.long() if min(lens) < width else None
-    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
-    base = _shareable_cache(model) if share else None
-    if base is None:  # encode all B rows in one left-padded batch: nothing saved
-        x = torch.zeros(B, width, dtype=torch.long, device=device)
-        x[real] = torch.tensor([t for ids in prompt_ids for _ in range(n) for t in ids], device=device)
-        attn = real.long()
-        out = model(input_ids=x, attention_mask=attn, position_ids=(attn.cumsum(1) - 1).clamp(min=0),
-                    use_cache=True, **keep)
-        return _Prefilled(out.logits[:, -1, :], out.past_key_values, mask, lengths, width,
-                          n * sum(lens), B * forward_flops(loaded, width, 0), False)
-
-    def run(ids, cache, start):  # one sequence at batch 1, continuing `cache` from position `start`
-        pos = torch.arange(start, start + len(ids), device=device)[None, :]
-        out = model(input_ids=torch.tensor([ids], device=device), position_ids=pos,
-                    past_key_values=cache, use_cache=True, **keep)
-        return out.logits[:, -1, :], out.past_key_values
-
-    common = _common_prefix_len(prompt_ids) if P > 1 else 0
-    common = min(common, min(lens) - 1)  # each prompt keeps >= 1 token: its logits start decoding
-    encoded, flops = 0, 0.0
-    if common > 0:
-        _, base = run(prompt_ids[0][:common], base, 0)
-        encoded, flops = common, forward_flops(loaded, common, 0)
-    logits, caches = [], []
-    for ids in prompt_ids:
-        last, cache = run(ids[common:], _shallow_copy(base), common)
-        logits.append(last)
-        caches.append(cache)
-        encoded += len(ids) - common
-        flops += forward_flops(loaded, len(ids) - common, common)
-    merged = caches[0]
-    for i, layer in enumerate(merged.layers):
-        if not getattr(layer, "is_initialized", True):
-            continue
-        for attr in ("keys", "values"):  # [1, heads, L_p, dim] each -> [B, heads, width, dim]
-            parts = [F.pad(getattr(c.layers[i], attr), (0, 0, width - L, 0)) for c, L in zip(caches, lens)]
-            setattr(layer, attr, torch.cat(parts).repeat_interleave(n, dim=0))
-    return _Prefilled(torch.cat(logits).repeat_interleave(n, dim=0), merged, mask, lengths, width,
-                      encoded, flops, True)
-
-
-def _shareable_cache(model):
-    """An empty DynamicCache for `model` if all its layers are plain `DynamicLayer`s, else None.
-
-    Only those store keys/values as [batch, heads, positions, dim] tensors that can be padded
-    and repeated safely; sliding-window or recurrent layers keep extra state.
-    """
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
-
-    try:
-        cache = DynamicCache(config=model.config)
-    except Exception:  # noqa: BLE001 (an exotic config: fall back to unshared encoding)
-        return None
-    return cache if all(type(layer) is DynamicLayer for layer in cache.layers) else None
-
-
-def _shallow_copy(cache):
-    """A cache sharing `cache`'s tensors: DynamicLayer.update concatenates into new tensors,
-    so extending the copy leaves the original (the shared prefix) untouched."""
-    new = copy.copy(cache)
-    new.layers = [copy.copy(layer) for layer in cache.layers]
-    return new
-
-
-def _common_prefix_len(seqs) -> int:
-    first, k = seqs[0], 0
-    while k < len(first) and all(len(s) > k and s[k] == first[k] for s in seqs[1:]):
-        k += 1
-    return k

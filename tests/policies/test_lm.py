@@ -126,11 +126,11 @@ def test_stop_rows_counted_to_the_completing_token(tiny_llama):
 def test_tiered_nucleus_sampling_draws_the_exact_top_p_distribution(monkeypatch):
     import torch
 
-    import policies.lm as lm
+    import policies.sampling as sampling
 
-    monkeypatch.setattr(lm, "NUCLEUS_TIERS", (8, 32))  # peaked rows end at 8, flat ones sort all
+    monkeypatch.setattr(sampling, "NUCLEUS_TIERS", (8, 32))  # peaked rows end at 8, flat ones sort all
     logits = torch.randn(4, 200, generator=torch.Generator().manual_seed(0)) * torch.tensor([[4.0], [2.0], [0.3], [0.01]])
-    drawn = lm._sample(logits.repeat(8000, 1), 0.7, 0.9, torch.Generator().manual_seed(1)).view(8000, 4)
+    drawn = sampling._sample(logits.repeat(8000, 1), 0.7, 0.9, torch.Generator().manual_seed(1)).view(8000, 4)
     freq = torch.stack([torch.bincount(drawn[:, r], minlength=200) / 8000.0 for r in range(4)])
     probs = torch.softmax(logits / 0.7, -1)
     ranked, order = probs.sort(-1, descending=True)
