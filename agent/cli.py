@@ -2,6 +2,7 @@
 
     agent check examples/sum_evens.json --program examples/sum_evens_solution.py
     agent check examples/sum_evens.json --program my.py --hidden --json
+    agent solve examples/sum_evens.json --strategy mcts --budget-tokens 40000
 
 Adding a subcommand: write a module with `HELP` (one line), `DESCRIPTION` (shown by
 `agent NAME --help`, usage examples welcome), `add_arguments(parser)` and
@@ -23,6 +24,7 @@ import sys
 # name -> module implementing it; resolved lazily in build_parser.
 COMMANDS: dict[str, str] = {
     "check": "agent.check",
+    "solve": "agent.solve",
 }
 
 EXIT_USAGE = 2  # bad input: missing file, bad JSON, bad field, unusable option

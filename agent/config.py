@@ -45,6 +45,30 @@ class PolicyConfig:
     max_new_tokens: int = 256  # per sample; long enough for a HumanEval function body
     device: str | None = None  # None: CUDA when present, else CPU
     dtype: str | None = None  # None: bf16 on GPUs that support it, float32 on CPU
+    # torch CPU threads; None leaves torch's default. 1: on a small shared machine OpenMP threads
+    # spin against the lint gate, the sandbox and other processes (measured under load: a call
+    # that takes ~27 s with 1 thread took over 10 minutes with 2).
+    threads: int | None = 1
+
+
+@dataclass
+class SearchConfig:
+    """How `agent solve` searches one problem (agent.search.SearchSettings plus the strategy's own
+    settings and the budget). A budget of None leaves that quantity unlimited; at least one of
+    the budget_* keys must be set, since repeated sampling never runs out of work by itself."""
+
+    strategy: str = "best-first"  # sample | best-first | beam | mcts (agent.strategies)
+    samples_per_location: int = 2  # n per hunk location per expansion; siblings share one prompt encoding
+    max_locations: int = 3  # hunk locations per expansion, best first: an expansion costs n * this samples
+    max_depth: int = 8  # edits from the starter; LintSeq splits a short solution into a handful
+    model_choice: bool = False  # also let the model choose the hunk (edit-sequence formats only)
+    batch_size: int = 8  # strategy "sample": whole programs per policy call (one shared prompt)
+    beam_width: int = 4  # strategy "beam": nodes kept per level
+    c_puct: float = 1.0  # strategy "mcts": exploration weight (values are test fractions in [0, 1])
+    seed: int = 0  # base seed; the same seed replays the same search on CPU
+    budget_samples: int | None = 64  # policy samples per problem, parse failures included
+    budget_tokens: int | None = None  # prompt tokens encoded + generated tokens (agent.budget)
+    budget_seconds: float | None = None  # wall time of the search (checked between policy calls)
 
 
 @dataclass
@@ -52,6 +76,7 @@ class Config:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     lint: LintConfig = field(default_factory=LintConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
 
     def digest(self) -> str:
         """Short hash of the resolved config, recorded with rollouts and results."""

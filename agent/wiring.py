@@ -1,0 +1,151 @@
+"""Concrete pieces from a config: the only module of `agent` that names real implementations.
+
+The search takes a policy, a lint function, an evaluate function, a strategy, a budget and
+settings as arguments and imports no concrete one; commands build them here. Every builder
+takes the config section it needs and nothing else, so a test can swap one piece (a scripted
+policy, a recording sandbox) and keep the real others.
+
+Errors a user can fix (an unknown strategy, a budget without limits, a model that cannot be
+loaded, a sandbox backend that cannot run here) raise `WiringError` with one line saying
+what is wrong; commands turn it into exit status 2. Heavy modules (torch, pylint, the
+sandbox) are imported inside the builders, never at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Callable
+
+from agent.config import LintConfig, PolicyConfig, SandboxConfig, SearchConfig
+
+if TYPE_CHECKING:
+    from agent.budget import Budget
+    from agent.search import EvaluateFn, LintFn, SearchSettings, Strategy
+    from envs.problem import Problem
+    from envs.sandbox.base import Sandbox
+    from policies.base import Policy
+
+PolicyFactory = Callable[[PolicyConfig], "Policy"]
+SandboxFactory = Callable[[SandboxConfig], "Sandbox"]
+
+
+class WiringError(ValueError):
+    """A config names something that cannot be built; the message is one line for the user."""
+
+
+# -- policy ------------------------------------------------------------------------------------
+def check_policy(config: PolicyConfig) -> None:
+    """Cheap checks of the policy config, before anything slow starts."""
+    from policies.formats import FORMATS
+
+    name = config.format.partition(":")[0]
+    if name != "auto" and name not in FORMATS:
+        raise WiringError(f"unknown format {config.format!r}; choose auto or one of: {', '.join(FORMATS)}")
+    if config.threads is not None and (not isinstance(config.threads, int) or config.threads < 1):
+        raise WiringError(f"policy.threads must be a positive integer or null, got {config.threads!r}")
+
+
+def build_policy(config: PolicyConfig) -> Policy:
+    """Load the model, pick its edit format, wrap both in an `LMPolicy`.
+
+    `config.format` is "auto" (detected from the tokenizer's special tokens), a format name
+    from `policies.formats.FORMATS`, or "continuation:MODE" for a continuation mode
+    (free, end_of_line, open_body, new_line). Slow: loads weights (seconds to a minute).
+    """
+    from policies.formats import detect_format, get_format
+    from policies.lm import LMPolicy
+    from policies.loading import ModelLoadError, load_model
+
+    check_policy(config)
+    if config.threads is not None:
+        import torch
+
+        torch.set_num_threads(config.threads)
+    name, _, mode = config.format.partition(":")
+    try:
+        loaded = load_model(config.model, device=config.device, dtype=config.dtype)
+    except ModelLoadError as exc:
+        raise WiringError(str(exc)) from None
+    if name == "auto":
+        name = detect_format(loaded.model.config, loaded.tokenizer)
+    try:
+        fmt = get_format(name, loaded.tokenizer, **({"mode": mode} if mode else {}))
+    except (TypeError, ValueError) as exc:  # a mode the format lacks, free mode without a chat template
+        raise WiringError(f"format {config.format!r} does not fit {config.model!r}: {exc}; "
+                          "try --format auto") from None
+    return LMPolicy(loaded, fmt, temperature=config.temperature, top_p=config.top_p,
+                    max_new_tokens=config.max_new_tokens)
+
+
+# -- lint and sandbox --------------------------------------------------------------------------
+def build_lint(config: LintConfig) -> LintFn:
+    """The lint gate's `check(program, parent)`, results cached by program digest."""
+    from envs.lint import LintGate
+
+    return LintGate(cache_size=config.cache_size).check
+
+
+def build_sandbox(config: SandboxConfig) -> Sandbox:
+    """A started sandbox (close it when done). Raises WiringError when the backend cannot run."""
+    from envs.sandbox import SandboxUnavailable, make_sandbox
+    from envs.testcase import Limits
+
+    limits = Limits(timeout_s=config.timeout_s, cpu_s=max(1, round(config.timeout_s)), memory_mb=config.memory_mb)
+    try:
+        return make_sandbox(config.backend, workers=config.workers, limits=limits)
+    except (SandboxUnavailable, NotImplementedError, ValueError) as exc:
+        raise WiringError(f"sandbox {config.backend!r} is unavailable: {exc or 'not implemented'}") from None
+
+
+def visible_evaluator(problem: Problem, sandbox: Sandbox) -> EvaluateFn:
+    """`evaluate(program)` on the problem's VISIBLE tests only.
+
+    The hidden tests are dropped here, before the closure is made, so nothing reachable from
+    the search's evaluate function can run them.
+    """
+    from envs.scoring import score_problem
+
+    visible = problem.without_hidden_tests()
+    return lambda program: score_problem(program, visible, sandbox)
+
+
+# -- search ------------------------------------------------------------------------------------
+def build_strategy(config: SearchConfig) -> Strategy:
+    """The configured strategy with its own settings (batch size, beam width, c_puct)."""
+    from agent.strategies import STRATEGIES, make_strategy
+
+    own = {"sample": {"batch_size": config.batch_size}, "beam": {"width": config.beam_width},
+           "mcts": {"c_puct": config.c_puct}}
+    if config.strategy not in STRATEGIES:
+        raise WiringError(f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+    _positive(config, "batch_size", "beam_width")
+    return make_strategy(config.strategy, **own.get(config.strategy, {}))
+
+
+def build_settings(config: SearchConfig) -> SearchSettings:
+    from agent.search import SearchSettings
+
+    _positive(config, "samples_per_location", "max_locations", "max_depth")
+    return SearchSettings(samples_per_location=config.samples_per_location, max_locations=config.max_locations,
+                          max_depth=config.max_depth, model_choice=config.model_choice, seed=config.seed)
+
+
+def build_budget(config: SearchConfig) -> Budget:
+    from agent.budget import Budget
+
+    try:
+        return Budget(samples=config.budget_samples, tokens=config.budget_tokens, seconds=config.budget_seconds)
+    except (TypeError, ValueError) as exc:
+        raise WiringError(f"search budget: {exc}") from None
+
+
+def budget_dict(budget: Budget) -> dict:
+    """The budget's set limits, for results and progress displays."""
+    return {k: v for k, v in dataclasses.asdict(budget).items() if v is not None}
+
+
+def _positive(config: SearchConfig, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise WiringError(f"search.{name} must be a positive integer, got {value!r}")
