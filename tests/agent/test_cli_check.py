@@ -15,41 +15,12 @@ import pytest
 import envs.sandbox
 from agent.cli import main
 from envs.sandbox.base import SandboxUnavailable
-from envs.testcase import TestOutcome, TestReport, expression_passed
+from fakes import InProcessSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 SUM_EVENS = str(EXAMPLES / "sum_evens.json")
 SOLUTION = str(EXAMPLES / "sum_evens_solution.py")
-
-
-class InProcessSandbox:
-    """Trusted-code stand-in for a sandbox: exec in this process, same verdict rules."""
-
-    closed = 0
-
-    def run(self, program, tests, limits=None):
-        namespace: dict = {}
-        exec(program, namespace)
-        return TestReport(tuple(self._one(t, namespace) for t in tests))
-
-    @staticmethod
-    def _one(test, namespace):
-        try:
-            if test.expected is None:
-                exec(test.code, namespace)
-                return TestOutcome(test.name, "pass")
-            actual = repr(eval(test.code, namespace))
-        except AssertionError:
-            return TestOutcome(test.name, "fail", "AssertionError")
-        except Exception as exc:
-            return TestOutcome(test.name, "error", f"{type(exc).__name__}: {exc}")
-        if expression_passed(actual, test.expected):
-            return TestOutcome(test.name, "pass")
-        return TestOutcome(test.name, "fail", f"expected {test.expected}, got {actual}")
-
-    def close(self):
-        InProcessSandbox.closed += 1
 
 
 @pytest.fixture
