@@ -13,7 +13,8 @@ What the loop guarantees, for every strategy:
 - The budget is checked before each policy call and the call asks for at most the samples left.
 - Every new node is evaluated once (the tree is the cache: one node per program digest).
 - The search stops when a node passes every visible test ("solved"), the budget is spent
-  ("budget"), the strategy has nothing left to expand ("exhausted"), or on KeyboardInterrupt
+  ("budget"), the strategy has nothing left to expand ("exhausted": the tree strategies
+  re-expand nodes, so in practice only at max_depth 0 or MCTS idling), or on KeyboardInterrupt
   ("interrupted", with the partial result).
 """
 
@@ -59,8 +60,9 @@ SEED_STRIDE = 1_000_003  # spreads base seeds apart so two runs never share a ca
 class Selection:
     """The node to work on and the path the strategy took to it (root first, node last).
 
-    expand=False: the node is a dead end (depth limit, or expanded without children); the loop
-    calls no policy and only backs up (MCTS counts the visit).
+    expand=False: the node is a dead end (depth limit, or a cycle); the loop calls no policy
+    and only backs up (MCTS counts the visit). A node may be selected for expansion again:
+    the strategies re-expand nodes (agent.strategies), each call with a fresh seed.
     """
 
     node: str

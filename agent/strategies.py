@@ -1,10 +1,20 @@
 """Search strategies: each is the one loop of `agent.search` with different functions plugged in.
 
     sample      repeated sampling: whole programs from the starter, every call at the root
-    best-first  expand the best unexpanded node (visible score, then edit log-prob)
+    best-first  expand the best least-expanded node (visible score, then edit log-prob)
     beam        level by level, keep the `width` best children of the current level
     mcts        PUCT descent with the policy's sibling-normalised probabilities as prior,
                 value = the visible-test fraction, one backed-up value per new child
+
+Re-expansion: an expansion can yield nothing (every sample unparsable, lint-rejected or a
+duplicate), which with a small model is common. Ending the search then ("exhausted") left most
+of the budget unspent, so every tree strategy may expand a node again; each policy call gets a
+fresh seed (the loop derives it from the call count), so a second expansion draws new samples.
+The budget ends such searches; the rules are deterministic for a seed:
+    best-first  the least-expanded nodes first, then by priority (below)
+    beam        a level whose expansions produced no new child is expanded again
+    mcts        a childless node is expanded again when selected; others by progressive
+                widening, while expansions < `widening * visits ** PW_ALPHA` (`_widen`)
 
 `make_strategy(name, **settings)` builds one by name; unknown names or settings raise ValueError.
 """
@@ -31,8 +41,8 @@ def _score(node: Node) -> float:
     return 0.0 if node.score is UNSCORED else node.score
 
 
-def _expandable(node: Node, settings: SearchSettings) -> bool:
-    return not node.expanded and node.depth < settings.max_depth
+def _below_depth_limit(node: Node, settings: SearchSettings) -> bool:
+    return node.depth < settings.max_depth
 
 
 def _priority(node: Node) -> tuple:
@@ -65,10 +75,18 @@ class BestFirstSettings:
 
 
 def select_best_first(tree: SearchTree, settings: SearchSettings) -> Selection | None:
-    frontier = [n for n in tree.nodes() if _expandable(n, settings)]
+    """The node with the fewest expansions, best `_priority` among those.
+
+    While unexpanded nodes exist this is classic best-first (the order is unchanged); once
+    every node has been expanded k times the best one is expanded a (k+1)-th time with a fresh
+    seed, instead of stopping with budget left. The rule is lexicographic, not a score decay,
+    so a misleading visible score (a 1/3 node whose children go nowhere) cannot starve a
+    0-score node that was never expanded.
+    """
+    frontier = [n for n in tree.nodes() if _below_depth_limit(n, settings)]
     if not frontier:
         return None
-    best = max(frontier, key=_priority)
+    best = max(frontier, key=lambda n: (-n.expanded, *_priority(n)))
     return Selection(best.digest, _path(tree, best.digest))
 
 
@@ -97,12 +115,15 @@ def beam_levels(tree: SearchTree, width: int, max_depth: int) -> list[list[Node]
 
 
 def select_beam(tree: SearchTree, settings: SearchSettings, *, width: int) -> Selection | None:
+    """The first unexpanded node of the last level; when the whole last level was expanded and
+    gave no new child (`beam_levels` stopped there), its least-expanded node again (best first),
+    so the level is re-sampled with fresh seeds until the budget ends it."""
     levels = beam_levels(tree, width, settings.max_depth)
     depth = len(levels) - 1
-    todo = [n for n in levels[-1] if not n.expanded]
-    if not todo or depth >= settings.max_depth:
+    if depth >= settings.max_depth:
         return None
-    node = todo[0]  # levels are sorted best first
+    fewest = min(n.expanded for n in levels[-1])
+    node = next(n for n in levels[-1] if n.expanded == fewest)  # levels are sorted best first
     return Selection(node.digest, _path(tree, node.digest))
 
 
@@ -115,6 +136,23 @@ def beam(settings: BeamSettings = BeamSettings()) -> Strategy:
 class MCTSSettings:
     c_puct: float = 1.0  # exploration weight; values are fractions in [0, 1], so ~1 balances them
     length_normalise: bool = True  # prior from per-token log-probs: raw sums favour short edits
+    widening: float = 1.0  # progressive widening k: re-expand while expansions < k * visits ** PW_ALPHA
+
+
+PW_ALPHA = 0.25  # progressive-widening exponent; low because one expansion adds up to n * locations children
+
+
+def _widen(tree: SearchTree, node: Node, settings: SearchSettings, widening: float) -> bool:
+    """Expand `node` (again)? Never above the depth limit. Yes when it was never expanded or has
+    no child (a dead end: every sample failed or was a duplicate; the loop gives a fresh seed).
+    Otherwise progressive widening on expansions (Couetoux et al. 2011): again while
+    expansions < widening * visits ** PW_ALPHA, e.g. a 2nd expansion at 16 visits, a 3rd at 81.
+    Counting expansions, not children, bounds re-expansions that only yield duplicates."""
+    if node.depth >= settings.max_depth:
+        return False
+    if not node.expanded or not tree.children(node.digest):
+        return True
+    return node.expanded < widening * node.visits ** PW_ALPHA
 
 
 def child_priors(tree: SearchTree, parent: str, children: list[Node], *, length_normalise: bool) -> list[float]:
@@ -134,23 +172,24 @@ def child_priors(tree: SearchTree, parent: str, children: list[Node], *, length_
 
 
 def select_puct(tree: SearchTree, settings: SearchSettings, *, c_puct: float,
-                length_normalise: bool) -> Selection | None:
-    """Descend from the root by PUCT until an unexpanded node (expand it) or a dead end.
+                length_normalise: bool, widening: float = 1.0) -> Selection | None:
+    """Descend from the root by PUCT until a node to expand (`_widen`) or a dead end.
 
     PUCT(child) = Q(child) + c_puct * P(child) * sqrt(sum of sibling visits) / (1 + N(child)).
-    Ties go to the higher prior, then the earlier child. A dead end (depth limit, or expanded
-    without children) is returned with expand=False, for a backup only, while some node is
-    still expandable; when none is, the search is exhausted (None).
+    Ties go to the higher prior, then the earlier child. A dead end (depth limit, or children
+    only on the path: a cycle) is returned with expand=False, for a backup only; the backed-up
+    visits widen its ancestors, which are then expanded again. With no node above the depth
+    limit (max_depth 0) the search is exhausted (None).
     """
+    if not any(_below_depth_limit(n, settings) for n in tree.nodes()):
+        return None
     path = [tree.root]
     while True:
         node = tree.node(path[-1])
-        if not node.expanded and node.depth < settings.max_depth:
+        if _widen(tree, node, settings, widening):
             return Selection(node.digest, tuple(path))
         children = [c for c in tree.children(node.digest) if c.digest not in path]
         if node.depth >= settings.max_depth or not children:
-            if not any(_expandable(n, settings) for n in tree.nodes()):
-                return None
             return Selection(node.digest, tuple(path), expand=False)
         priors = child_priors(tree, node.digest, children, length_normalise=length_normalise)
         total = math.sqrt(sum(c.visits for c in children))
@@ -178,7 +217,8 @@ def backup_values(tree: SearchTree, selection: Selection, new: list[str]) -> Non
 
 
 def mcts(settings: MCTSSettings = MCTSSettings()) -> Strategy:
-    select = partial(select_puct, c_puct=settings.c_puct, length_normalise=settings.length_normalise)
+    select = partial(select_puct, c_puct=settings.c_puct, length_normalise=settings.length_normalise,
+                     widening=settings.widening)
     return Strategy("mcts", select, propose_edits, backup_values)
 
 

@@ -75,12 +75,22 @@ from policies.formats.common import (
 MODES = ("free", "end_of_line", "open_body", "new_line")
 FENCE = "```"
 OPEN_FENCE = "```python\n"
-# Mode chosen by mode="auto". Chat: the best well-formedness measured on SmolLM2-135M-Instruct,
-# 20 HumanEval prompts x 4 samples (benchmarks/format_wellformedness.py): end_of_line 98% ok /
-# 70% parse as Python at 85 tokens a sample; free 80% / 59% at 161 tokens (prose around the
-# code; 20% rename the function); new_line 0% (the fence is closed at once). Plain LMs have
-# no free answer and split lines the same way.
-DEFAULT_CHAT_MODE = "end_of_line"
+# Free mode stops at the closing fence: SmolLM2 otherwise writes prose (explanations, example
+# calls) until max_new_tokens, about half of each sample's tokens. "\n```\n" cannot match the
+# opening "```python" fence (only a bare opening "```" line, which SmolLM2 rarely writes). The
+# sampler cuts the text before the stop, so the parser sees an unclosed fence (kept, see
+# `_parse_free`); an answer that ends with "```" and the end of turn stops at the end marker.
+FREE_STOP = "\n```\n"
+# Mode chosen by mode="auto" (so also by `--format auto`, which detects "continuation" for
+# models without edit or FIM tokens): the one place where chat and plain models part.
+# Chat -> "free": it solved the most examples with SmolLM2-135M-Instruct (benchmarks/solve.py,
+# best-first; end_of_line solved fewer) although end_of_line is better formed (20 HumanEval
+# prompts x 4 samples, benchmarks/format_wellformedness.py: end_of_line 98% ok / 70% parse as
+# Python at 85 tokens a sample; free 80% / 59% at 161 tokens before FREE_STOP; new_line 0%:
+# the fence is closed at once). Search scores programs, not well-formedness: a free answer
+# rewrites the whole function, so one good sample solves a problem. Plain LMs have no free
+# answer (no chat template), so they continue the program at the end of a line.
+DEFAULT_CHAT_MODE = "free"
 DEFAULT_PLAIN_MODE = "end_of_line"
 # Starts of top-level code that end a block being continued by a plain model.
 _TOP_LEVEL_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ")
@@ -151,7 +161,7 @@ class ContinuationFormat:
     ) -> RenderedPrompt:
         if self.mode == "free":
             text = self._chat(free_message(problem, state.program))
-            return RenderedPrompt(text=text, prefill="", stop=self.end_markers)
+            return RenderedPrompt(text=text, prefill="", stop=(FREE_STOP,) + self.end_markers)
         where = location if location is not None else end_of_body(state.program, problem.entry_point)
         prefill = self._prefill(state.program, where)
         if self.chat:
@@ -206,7 +216,9 @@ class ContinuationFormat:
         parsed = merge_function(program, block.lines, problem.entry_point)
         if block.closed:
             return parsed
-        # Kept: the lint gate judges the code; the note says why it may not parse.
+        # Kept: the lint gate judges the code. An unclosed fence is the normal case since
+        # FREE_STOP cuts before the closing fence; a truncated answer (max_new_tokens) looks
+        # the same here, and the lint gate rejects it if it does not parse.
         return replace(parsed, detail=(parsed.detail + "; " if parsed.detail else "") + "unclosed fence")
 
 

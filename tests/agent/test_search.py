@@ -52,8 +52,8 @@ def test_lint_rejected_and_unparsable_proposals_are_counted_not_added():
 
 
 def test_beam_width_one_follows_the_distractor_and_runs_out():
-    narrow = run("beam", width=1)
-    assert not narrow.solved and narrow.stop_reason == "exhausted"
+    narrow = run("beam", width=1)  # the dead-end level is re-expanded until the budget ends it
+    assert not narrow.solved and narrow.stop_reason == "budget"
     assert narrow.program.text == DEF_MINUS  # best by visible score (1/3), shallower than its child
     assert run("beam", width=2).solved
 
@@ -108,7 +108,7 @@ XY = Problem(id="toy/xy", prompt="Set x and y.", entry_point="main", tests=(Test
 @pytest.mark.parametrize("strategy", TREE_STRATEGIES)
 def test_transpositions_are_merged(strategy):
     result = run(strategy, policy=ScriptedPolicy(XY_SCRIPT), problem=XY, settings=SearchSettings(samples_per_location=2))
-    assert not result.solved and result.stop_reason == "exhausted"
+    assert not result.solved and result.stop_reason == "budget"  # re-expansions spend the rest
     both = Program(("x = 1", "y = 2")).digest
     assert len(result.tree) == 4 and result.counters.merges == 1
     assert result.tree.graph.in_degree(both) == 2
@@ -174,7 +174,8 @@ def test_mcts_prefers_the_higher_prior_child_when_values_tie():
                  settings=SearchSettings(samples_per_location=3))
     tree = result.tree
     assert {c.score for c in tree.children(tree.root)} == {0.0}  # every value ties
-    selection = select_puct(tree, SETTINGS, c_puct=1.0, length_normalise=True)
+    # widening=0: no re-expansion of the root, so the descent picks a child by PUCT
+    selection = select_puct(tree, SETTINGS, c_puct=1.0, length_normalise=True, widening=0.0)
     assert tree.node(selection.node).program.text == "b = 1\n" and selection.expand
     assert selection.path == (tree.root, selection.node)
 
@@ -211,8 +212,8 @@ def test_repair_mode_gates_children_of_an_erroneous_starter_by_new_errors_only()
                         Candidate(("def f(:",), -1.0)]}
     lint = ToyLintGate()
     problem = dataclasses.replace(XY, starter_code=starter)
-    result = run("best-first", policy=ScriptedPolicy(script), problem=problem, lint=lint,
-                 settings=SearchSettings(samples_per_location=3, max_depth=1))
+    result = run("best-first", policy=ScriptedPolicy(script), problem=problem, lint=lint, budget=Budget(samples=3),
+                 settings=SearchSettings(samples_per_location=3, max_depth=1))  # one expansion
     texts = {n.program.text for n in result.tree.nodes()}
     assert texts == {starter, starter + "x = 1\n"}  # a new error and a syntax error are rejected
     assert result.counters.lint_rejected == 2
@@ -244,11 +245,41 @@ def test_rollouts_record_every_node_and_replay_their_edit_paths(tmp_path):
         assert states[-1].text == record["program"] and len(states) == record["depth"] + 1
 
 
-def test_mcts_reports_exhaustion_on_a_finite_tree_without_spinning():
+def test_mcts_re_expands_a_finite_tree_until_the_budget_without_spinning():
     policy = ScriptedPolicy(XY_SCRIPT)
     result = run("mcts", policy=policy, problem=XY, settings=SearchSettings(samples_per_location=2))
-    assert result.stop_reason == "exhausted"
-    assert all(n.expanded == 1 for n in result.tree.nodes()) and len(policy.calls) == 4
+    assert result.stop_reason == "budget" and result.compute.samples == 100
+    assert all(n.expanded >= 1 for n in result.tree.nodes()) and len(policy.calls) == result.counters.expansions
+    leaf = result.tree.node(Program(("x = 1", "y = 2")).digest)  # childless: expanded again and again
+    assert leaf.expanded > 1
+
+
+@pytest.mark.parametrize("strategy", TREE_STRATEGIES)
+def test_only_a_depth_limit_of_zero_exhausts_a_tree_strategy(strategy):
+    policy = ScriptedPolicy(XY_SCRIPT)
+    result = run(strategy, policy=policy, problem=XY, settings=SearchSettings(max_depth=0))
+    assert result.stop_reason == "exhausted" and policy.calls == []
+
+
+class FirstCallFails(ScriptedPolicy):
+    """Every sample of the first policy call fails to parse; later calls follow the script."""
+
+    def propose(self, *args, **kwargs):
+        script, self.script = self.script, (self.script if self.calls else {})
+        try:
+            return super().propose(*args, **kwargs)
+        finally:
+            self.script = script
+
+
+@pytest.mark.parametrize("strategy", TREE_STRATEGIES)
+def test_a_node_whose_first_expansion_yields_nothing_is_expanded_again(strategy):
+    policy = FirstCallFails({"": [Candidate(tuple(SOLUTION.splitlines()), -1.0)]})
+    result = run(strategy, policy=policy)
+    assert result.solved and result.stop_reason == "solved"
+    assert [c["state"].program.text for c in policy.calls] == ["", ""]  # the root, twice
+    assert policy.calls[0]["seed"] != policy.calls[1]["seed"]  # a fresh seed: new samples
+    assert result.counters.parse_failure_kinds == {"empty": SETTINGS.samples_per_location}
 
 
 def test_the_real_lint_gate_plugs_in():

@@ -30,7 +30,7 @@ EXPECTED = {
     "gpt2": "fim_santacoder",
     "gpt_bigcode": "fim_santacoder",
     "starcoder": "fim_starcoder",
-    "llama": "continuation",  # chat: mode end_of_line by default
+    "llama": "continuation",  # chat: mode free by default (DEFAULT_CHAT_MODE)
     "qwen2": "fim_qwen",
 }
 

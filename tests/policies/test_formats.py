@@ -280,10 +280,24 @@ def test_free_answer_replaces_the_function_and_keeps_the_docstring():
     assert parse(fmt, STARTER, END, "```python\ndef total(xs):\n    return su").status == "ok"
 
 
+def test_free_answers_stop_at_the_closing_fence_not_the_opening_one():
+    from policies.formats.continuation import FREE_STOP
+    from policies.sampling import find_stop
+
+    fmt = get_format("continuation_free", ChatTokenizer())
+    prompt = fmt.render_prompt(PROBLEM, State(STARTER), END)
+    assert FREE_STOP in prompt.stop
+    answer = "Sure:\n```python\ndef total(xs):\n    return sum(xs)\n```\nThis function adds ..."
+    cut = find_stop(answer, prompt.stop, prompt.text)
+    assert answer[:cut] == "Sure:\n```python\ndef total(xs):\n    return sum(xs)"  # the opening fence survives
+    # The sampler drops the stop string: the parser gets an opening fence without a closing one.
+    assert parse(fmt, STARTER, END, answer[:cut]).status == "ok"
+
+
 def test_free_mode_needs_a_chat_template():
     with pytest.raises(ValueError, match="chat template"):
         get_format("continuation_free", None)
-    assert get_format("continuation", ChatTokenizer()).mode == "end_of_line"  # auto, chat
+    assert get_format("continuation", ChatTokenizer()).mode == "free"  # auto, chat: DEFAULT_CHAT_MODE
     assert get_format("continuation", None).mode == "end_of_line"  # auto, plain
 
 
