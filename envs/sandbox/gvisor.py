@@ -36,7 +36,7 @@ class GvisorLauncher:
 
     def check(self) -> None:
         if shutil.which("runsc") is None:
-            raise SandboxUnavailable("gVisor's runsc is not on PATH: install it (https://gvisor.dev/docs/user_guide/install/)")
+            raise SandboxUnavailable("gVisor's runsc is not on PATH: install it (Debian: apt-get install runsc; elsewhere https://gvisor.dev/docs/user_guide/install/)")
         if os.geteuid() != 0:
             raise SandboxUnavailable("the gvisor backend runs `runsc run` and needs root here; use bwrap otherwise")
 

@@ -9,6 +9,7 @@ bubblewrap cannot run here.
 import json
 import subprocess
 import sys
+from sandboxes import make_or_skip
 from pathlib import Path
 
 import networkx as nx
@@ -33,12 +34,7 @@ CONTRADICTING = [{"code": "add(2, 2)", "expected": "5"}, "assert add(10, 1) == 9
 
 @pytest.fixture(scope="module")
 def shared_sandbox():
-    from envs.sandbox import SandboxUnavailable, make_sandbox
-
-    try:
-        sandbox = make_sandbox("bwrap", workers=1)
-    except SandboxUnavailable as exc:
-        pytest.skip(f"bubblewrap sandbox unavailable: {exc}")
+    sandbox = make_or_skip("bwrap", workers=1)
     yield sandbox
     sandbox.close()
 

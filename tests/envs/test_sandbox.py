@@ -17,6 +17,7 @@ from envs.sandbox import BACKENDS, SandboxUnavailable, make_sandbox
 from envs.sandbox.bwrap import BwrapLauncher
 from envs.sandbox.pool import WorkerPoolSandbox
 from envs.testcase import Limits, TestCase
+from sandboxes import make_or_skip
 
 pytestmark = pytest.mark.sandbox
 
@@ -26,10 +27,7 @@ ADD = "def add(a, b):\n    return a + b\n"
 
 @pytest.fixture(scope="module")
 def sandbox():
-    try:
-        box = make_sandbox("bwrap", workers=2, limits=FAST)
-    except SandboxUnavailable as e:
-        pytest.skip(f"bwrap sandbox unavailable here: {e}")
+    box = make_or_skip("bwrap", workers=2, limits=FAST)
     yield box
     box.close()
 

@@ -22,8 +22,8 @@ import time
 import pytest
 from dataclasses import replace
 
-from envs.sandbox import SandboxUnavailable, make_sandbox
 from envs.testcase import Limits, TestCase
+from sandboxes import make_or_skip
 
 pytestmark = pytest.mark.sandbox
 
@@ -34,10 +34,7 @@ BLOCKED = "assert RESULT.startswith('blocked'), RESULT"  # the test the attackin
 
 @pytest.fixture(scope="module", params=["bwrap", "gvisor"])
 def sandbox(request):
-    try:
-        box = make_sandbox(request.param, workers=2, limits=LIMITS)
-    except SandboxUnavailable as e:
-        pytest.skip(f"{request.param} sandbox unavailable here: {e}")
+    box = make_or_skip(request.param, workers=2, limits=LIMITS)
     yield box
     box.close()
     capture = request.config.pluginmanager.get_plugin("capturemanager")

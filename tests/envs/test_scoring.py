@@ -5,6 +5,7 @@ this process with the same verdict rules as the real sandbox; the last tests use
 `make_sandbox("bwrap")`.
 """
 
+from sandboxes import make_or_skip
 from pathlib import Path
 
 import pytest
@@ -121,12 +122,7 @@ def test_hidden_tests_catch_the_naive_second_largest():
 # --- the real sandbox --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bwrap_sandbox():
-    from envs.sandbox import make_sandbox
-
-    try:
-        sandbox = make_sandbox("bwrap", workers=1)
-    except NotImplementedError:
-        pytest.skip("make_sandbox is not implemented yet")
+    sandbox = make_or_skip("bwrap", workers=1)
     yield sandbox
     sandbox.close()
 
