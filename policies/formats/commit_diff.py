@@ -17,11 +17,10 @@ the location only steers it weakly; the edit is wherever the model puts it.
 
 from __future__ import annotations
 
-from envs.diff import DiffStatus, apply_text, make_edit
 from envs.problem import Problem
 from envs.program import Program
 from policies.base import Location, ParsedOutput, RenderedPrompt, State
-from policies.formats.common import END_MARKERS, FormatStatus, cut_at, failure, task_summary
+from policies.formats.common import END_MARKERS, apply_model_diff, cut_at, task_summary
 
 FILE_NAME = "main.py"
 NEW_FILE = "ADDFILE"
@@ -71,16 +70,4 @@ def _apply(program: Program, text: str) -> ParsedOutput:
     # The model usually writes " @@..." or "\n@@..." right after "<DFF>": the first line of a
     # diff is a header or a file line, so leading whitespace there carries no meaning.
     text = cut_at(text, TAGS + END_MARKERS).strip("\n").lstrip()
-    if not text:
-        return failure(DiffStatus.EMPTY, "no diff written")
-    result = apply_text(program, text)
-    if result.status != DiffStatus.OK or result.program is None:
-        return failure(result.status, result.detail)
-    if result.program == program:
-        return failure(FormatStatus.NO_CHANGE, "the diff changes nothing")
-    return ParsedOutput(
-        status=DiffStatus.OK.value,
-        edit=make_edit(program, result.program, context=3),
-        program=result.program,
-        detail=result.detail,
-    )
+    return apply_model_diff(program, text, context=3)  # git style, as the model writes

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from envs.diff import DiffStatus, Edit, Hunk
+from envs.diff import DiffStatus, Edit, Hunk, apply_text, make_edit
 from envs.problem import Problem
 from envs.program import Program
 from policies.base import Location, ParsedOutput
@@ -39,6 +39,28 @@ END_MARKERS: tuple[str, ...] = ("<|endoftext|>", "<|im_end|>", "</s>", "<|eot_id
 
 def failure(status: str | enum.Enum, detail: str = "") -> ParsedOutput:
     return ParsedOutput(status=getattr(status, "value", status), detail=detail)
+
+
+def apply_model_diff(program: Program, text: str, *, context: int) -> ParsedOutput:
+    """Apply diff text a model wrote (`envs.diff.apply_text`: strict, then tolerant) to `program`.
+
+    Failures are statuses (EMPTY for blank text, the diff's own class, NO_CHANGE). On success
+    the edit is recomputed from the two programs with `context` lines, so it renders as a
+    well-formed diff whatever positions and counts the model wrote.
+    """
+    if not text.strip():
+        return failure(DiffStatus.EMPTY, "no diff written")
+    result = apply_text(program, text)
+    if result.status != DiffStatus.OK or result.program is None:
+        return failure(result.status, result.detail)
+    if result.program == program:
+        return failure(FormatStatus.NO_CHANGE, "the diff changes nothing")
+    return ParsedOutput(
+        status=DiffStatus.OK.value,
+        edit=make_edit(program, result.program, context=context),
+        program=result.program,
+        detail=result.detail,
+    )
 
 
 def cut_at(text: str, markers: Sequence[str]) -> str:

@@ -29,11 +29,11 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Sequence
 
-from envs.diff import DiffStatus, apply_text, make_edit, render_lintseq
+from envs.diff import DiffStatus, make_edit, render_lintseq
 from envs.problem import Problem
 from envs.program import Program
 from policies.base import Location, ParsedOutput, RenderedPrompt, State
-from policies.formats.common import END_MARKERS, FormatStatus, cut_at, failure
+from policies.formats.common import END_MARKERS, FormatStatus, apply_model_diff, cut_at, failure
 
 DIFF_TOKEN = "<|diff|>"
 SEPARATOR = "\n" + DIFF_TOKEN  # what precedes every diff
@@ -121,19 +121,4 @@ def _apply_diff(program: Program, text: str) -> ParsedOutput:
     """Parse and apply one LintSeq diff (strict, then trusting the body over the counts)."""
     # A diff is followed by "\n<|diff|>", so the text before the stop ends in a newline that
     # is not part of the diff; blank trailing lines would read as prefix-less body lines.
-    text = text.rstrip("\n")
-    if not text.strip():
-        return failure(DiffStatus.EMPTY, "no diff written")
-    result = apply_text(program, text)
-    if result.status != DiffStatus.OK or result.program is None:
-        return failure(result.status, result.detail)
-    if result.program == program:
-        return failure(FormatStatus.NO_CHANGE, "the diff changes nothing")
-    # The edit as applied (positions resolved, counts from the body): recompute it from the
-    # two programs so it renders as a well-formed LintSeq diff.
-    return ParsedOutput(
-        status=DiffStatus.OK.value,
-        edit=make_edit(program, result.program),
-        program=result.program,
-        detail=result.detail,
-    )
+    return apply_model_diff(program, text.rstrip("\n"), context=0)  # LintSeq: no context
