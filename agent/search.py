@@ -51,6 +51,7 @@ class SearchSettings:
     model_choice: bool = False  # also offer MODEL_CHOICE (None): only edit-sequence formats write headers
     seed: int = 0  # base seed: policy call k gets seed * SEED_STRIDE + k, so runs replay exactly
     max_idle_steps: int = 1000  # selections in a row that call no policy (MCTS revisiting dead ends)
+    feedback: bool = True  # show the policy the node's failing visible tests (formats that can)
 
 
 SEED_STRIDE = 1_000_003  # spreads base seeds apart so two runs never share a call's seed
@@ -134,7 +135,7 @@ def propose_edits(request: ProposeRequest) -> ProposalBatch | None:
     n_locations, n = clip_request(len(locations), settings.samples_per_location, request.samples_left)
     if n_locations == 0:
         return None
-    state = request.tree.state(request.node)
+    state = request.tree.state(request.node, feedback=settings.feedback)
     return request.policy.propose(request.problem, state, locations[:n_locations], n, seed=request.seed)
 
 

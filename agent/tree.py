@@ -140,10 +140,12 @@ class SearchTree:
         nodes = self.path(digest)
         return [(a.program, b.edge.edit if b.edge else None, b.program) for a, b in zip(nodes, nodes[1:])]
 
-    def state(self, digest: str) -> State:
-        """What the policy sees: the program and the programs along its path (root first)."""
-        history = tuple(n.program for n in self.path(digest))
-        return State(program=history[-1], history=history)
+    def state(self, digest: str, *, feedback: bool = False) -> State:
+        """What the policy sees: the program, the programs along its path (root first) and,
+        with `feedback`, the node's failing visible tests."""
+        path = self.path(digest)
+        history = tuple(n.program for n in path)
+        return State(program=history[-1], history=history, feedback=failure_lines(path[-1].report) if feedback else ())
 
     def best(self) -> Node:
         """Best node by visible signals: a solution if any, else the highest score; ties go to
@@ -192,6 +194,17 @@ class SearchTree:
         for parent, child, data in self.graph.edges(data=True):
             out.add_edge(parent, child, **_edge_attrs(data["info"]))
         nx.write_graphml(out, str(path))
+
+
+FEEDBACK_LINES = 3  # failing tests shown to the policy; more makes a 135M model's prompt ramble
+
+
+def failure_lines(report: TestReport | None, limit: int = FEEDBACK_LINES) -> tuple[str, ...]:
+    """The first `limit` failing visible tests of a report as "test: detail" lines."""
+    if report is None:
+        return ()
+    failing = [o for o in report.outcomes if o.status != "pass"]
+    return tuple(f"{o.name}: {o.detail or o.status}" for o in failing[:limit])
 
 
 def rank_key(node: Node) -> tuple:

@@ -115,7 +115,7 @@ def build_strategy(config: SearchConfig) -> Strategy:
     from agent.strategies import STRATEGIES, make_strategy
 
     own = {"sample": {"batch_size": config.batch_size}, "beam": {"width": config.beam_width},
-           "mcts": {"c_puct": config.c_puct}}
+           "mcts": {"c_puct": config.c_puct, "widening": config.mcts_widening}}
     if config.strategy not in STRATEGIES:
         raise WiringError(f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
     _positive(config, "batch_size", "beam_width")
@@ -127,7 +127,8 @@ def build_settings(config: SearchConfig) -> SearchSettings:
 
     _positive(config, "samples_per_location", "max_locations", "max_depth")
     return SearchSettings(samples_per_location=config.samples_per_location, max_locations=config.max_locations,
-                          max_depth=config.max_depth, model_choice=config.model_choice, seed=config.seed)
+                          max_depth=config.max_depth, model_choice=config.model_choice, seed=config.seed,
+                          feedback=config.feedback)
 
 
 def build_budget(config: SearchConfig) -> Budget:

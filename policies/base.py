@@ -42,6 +42,10 @@ class State:
 
     program: Program
     history: tuple[Program, ...] = ()
+    # Visible-test failures of `program`, one line each ("f(1): got 3, expected 2"); formats
+    # that can show them (continuation's free mode) ask the model to fix them. Never hidden tests:
+    # the search only holds visible reports.
+    feedback: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.history:

@@ -29,8 +29,9 @@ A location of None means the end of the entry function's body (`common.end_of_bo
 The task message is `Complete the following Python function:` and the prompt in a python
 fence when the prompt is code (HumanEval), else the prompt itself (plus `Name the function
 `{entry}`.` when it does not name it). In free mode, a state other
-than the starter adds `Here is the current code:` and the program in a fence, then
-`Rewrite the complete function {entry}.`; free mode ignores the location.
+than the starter adds `Here is the current code:` and the program in a fence, then (when the
+state carries visible-test failures) `It fails these tests:` and one `- test: got X, expected
+Y` line each, then `Rewrite the complete function {entry}.`; free mode ignores the location.
 
 Parsing a continuation: cut at the first "```" (the closing fence) or end marker, then at
 the first non-comment line indented less than the inserted block's first line, or at column
@@ -109,13 +110,14 @@ def task_message(problem: Problem) -> str:
     return prompt
 
 
-def free_message(problem: Problem, program: Program) -> str:
+def free_message(problem: Problem, program: Program, feedback: tuple[str, ...] = ()) -> str:
     message = task_message(problem)
     if program.lines and program != problem.starter:
-        message += (
-            f"\n\nHere is the current code:\n{code_fence(program.text)}\n"
-            f"Rewrite the complete function {problem.entry_point}."
-        )
+        message += f"\n\nHere is the current code:\n{code_fence(program.text)}\n"
+        if feedback:
+            failures = "\n".join(f"- {line}" for line in feedback)
+            message += f"It fails these tests:\n{failures}\n"
+        message += f"Rewrite the complete function {problem.entry_point}."
     return message
 
 
@@ -160,7 +162,7 @@ class ContinuationFormat:
         self, problem: Problem, state: State, location: Location | None
     ) -> RenderedPrompt:
         if self.mode == "free":
-            text = self._chat(free_message(problem, state.program))
+            text = self._chat(free_message(problem, state.program, state.feedback))
             return RenderedPrompt(text=text, prefill="", stop=(FREE_STOP,) + self.end_markers)
         where = location if location is not None else end_of_body(state.program, problem.entry_point)
         prefill = self._prefill(state.program, where)

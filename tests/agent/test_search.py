@@ -296,3 +296,17 @@ def test_a_truncated_last_rollout_line_is_skipped_and_a_bad_middle_line_raises(t
     path.write_text('{"node": "a"}\nnot json\n{"node": "c"}\n')
     with pytest.raises(RolloutError, match=":2:"):
         list(read_rollouts(path))
+
+
+@pytest.mark.parametrize("feedback", [True, False])
+def test_policy_sees_failing_visible_tests_as_feedback_only_when_enabled(feedback):
+    policy = add_policy()
+    run("best-first", policy=policy, settings=SearchSettings(samples_per_location=4, feedback=feedback))
+    states = [call["state"] for call in policy.calls if call["kind"] == "propose"]
+    shown = [line for state in states for line in state.feedback]
+    if not feedback:
+        assert not shown
+        return
+    assert shown, "the starter fails the visible tests, so its expansion must carry feedback"
+    visible = {test.name for test in ADD.tests}
+    assert all(line.split(": ", 1)[0] in visible for line in shown)

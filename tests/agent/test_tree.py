@@ -62,6 +62,18 @@ def test_path_state_and_edit_path_follow_first_parents():
     assert tree.state(tree.root).history == (EMPTY,)
 
 
+def test_state_feedback_lists_failing_visible_tests_only_when_asked():
+    tree = diamond()
+    outcomes = (TestOutcome("f(1)", "pass"), TestOutcome("f(2)", "fail", "got 3, expected 4"),
+                TestOutcome("f(3)", "error", "NameError: g"), TestOutcome("f(4)", "timeout"),
+                TestOutcome("f(5)", "fail", "got 0, expected 1"))
+    tree.set_report(X.digest, TestReport(outcomes))
+    assert tree.state(X.digest).feedback == ()  # off by default
+    assert tree.state(X.digest, feedback=True).feedback == (
+        "f(2): got 3, expected 4", "f(3): NameError: g", "f(4): timeout")  # first three failures
+    assert tree.state(Y.digest, feedback=True).feedback == ()  # not evaluated yet
+
+
 def test_best_prefers_solutions_then_score_then_shallow_then_logprob():
     tree = diamond()
     tree.set_report(X.digest, report(1))

@@ -273,6 +273,10 @@ def test_free_answer_replaces_the_function_and_keeps_the_docstring():
     assert_ok(parsed, STARTER, expected)
     # A later state shows the model its current code.
     assert "Here is the current code:\n```python\n" in fmt.render_prompt(PROBLEM, State(PARTIAL), None).text
+    assert "fails" not in fmt.render_prompt(PROBLEM, State(PARTIAL), None).text
+    with_failures = fmt.render_prompt(PROBLEM, State(PARTIAL, feedback=("total([1]): got 0, expected 1",)), None)
+    assert "```\nIt fails these tests:\n- total([1]): got 0, expected 1\nRewrite the complete function total." \
+        in with_failures.text
     assert parse(fmt, STARTER, END, "I cannot help with that.").status == "no_code"
     assert parse(fmt, STARTER, END, "```python\ndef other():\n    pass\n```").status == "no_function"
     assert parse(fmt, STARTER, END, "```python\n" + PROMPT + "```").status == "no_change"
