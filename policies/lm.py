@@ -54,7 +54,9 @@ class LMPolicy:
         self.max_new_tokens = max_new_tokens
         self.share_prefix = share_prefix
         self.ignore_eos = ignore_eos
-        self.name = name or f"{loaded.spec}:{getattr(fmt, 'name', type(fmt).__name__)}"
+        # "smollm2:continuation:free": a format's `label` names its variant when it has several.
+        label = getattr(fmt, "label", None) or getattr(fmt, "name", type(fmt).__name__)
+        self.name = name or f"{loaded.spec}:{label}"
 
     def propose(
         self,

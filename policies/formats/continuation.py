@@ -136,6 +136,7 @@ class ContinuationFormat:
         if mode == "free" and not self.chat:
             raise ValueError("continuation mode 'free' needs a tokenizer with a chat template")
         self.mode = mode
+        self.label = f"{self.name}:{mode}"  # recorded as the policy's name (result.json "model")
         eos = getattr(tokenizer, "eos_token", None)
         self.end_markers = END_MARKERS + ((eos,) if isinstance(eos, str) and eos else ())
 

@@ -220,3 +220,11 @@ def test_embedded_model_generates():
     batch = LMPolicy(loaded, Chat(), max_new_tokens=16).propose(PROBLEM, STATE, [None], 2, seed=0)
     assert batch.generated_tokens > 0 and batch.prompt_tokens_saved == batch.prompt_tokens_encoded
     assert all(p.raw_text.startswith("```python\n") and len(p.raw_text) > 12 for p in batch.proposals)
+
+
+def test_policy_name_records_the_model_and_the_format_variant(tiny_llama):
+    from policies.formats.continuation import ContinuationFormat
+
+    assert LMPolicy(tiny_llama, ToyFormat()).name.endswith(":toy")
+    continuation = ContinuationFormat(tiny_llama.tokenizer, mode="end_of_line")
+    assert LMPolicy(tiny_llama, continuation).name == f"{tiny_llama.spec}:continuation:end_of_line"
