@@ -25,6 +25,8 @@ import sys
 COMMANDS: dict[str, str] = {
     "check": "agent.check",
     "solve": "agent.solve",
+    "lintseq": "agent.lintseq_command",
+    "corpus": "agent.corpus_command",
 }
 
 EXIT_USAGE = 2  # bad input: missing file, bad JSON, bad field, unusable option
