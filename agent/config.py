@@ -66,7 +66,7 @@ class SearchConfig:
     beam_width: int = 4  # strategy "beam": nodes kept per level
     c_puct: float = 1.0  # strategy "mcts": exploration weight (values are test fractions in [0, 1])
     mcts_widening: float = 1.0  # strategy "mcts": progressive widening k (agent.strategies._widen)
-    feedback: bool = True  # show the policy a node's failing VISIBLE tests when it asks for a rewrite
+    feedback: bool = False  # show the policy a node's failing VISIBLE tests when it asks for a rewrite
     seed: int = 0  # base seed; the same seed replays the same search on CPU
     budget_samples: int | None = 64  # policy samples per problem, parse failures included
     budget_tokens: int | None = None  # prompt tokens encoded + generated tokens (agent.budget)
