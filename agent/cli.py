@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "solve": "agent.solve",
     "lintseq": "agent.lintseq_command",
     "corpus": "agent.corpus_command",
+    "bench": "agent.bench",
 }
 
 EXIT_USAGE = 2  # bad input: missing file, bad JSON, bad field, unusable option

@@ -74,11 +74,21 @@ class SearchConfig:
 
 
 @dataclass
+class BenchConfig:
+    """What `agent bench` studies (agent/bench.py); its flags of the same names override these."""
+
+    strategies: str = "sample,best-first,mcts"  # comma-separated names from agent.strategies
+    budgets: str = "1,5,10,20"  # samples-equivalent (agent/bench_budgets.py), or "tokens:2000,8000"
+    n: int = 20  # draws per problem of strategy sample, for unbiased pass@k
+
+
+@dataclass
 class Config:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     lint: LintConfig = field(default_factory=LintConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
 
     def digest(self) -> str:
         """Short hash of the resolved config, recorded with rollouts and results."""
