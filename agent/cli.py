@@ -25,9 +25,11 @@ import sys
 COMMANDS: dict[str, str] = {
     "check": "agent.check",
     "solve": "agent.solve",
+    "bench": "agent.bench",
+    "export": "agent.export_command",
+    "finetune": "agent.finetune_command",
     "lintseq": "agent.lintseq_command",
     "corpus": "agent.corpus_command",
-    "bench": "agent.bench",
 }
 
 EXIT_USAGE = 2  # bad input: missing file, bad JSON, bad field, unusable option

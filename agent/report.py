@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from agent.config import Config
     from agent.search import SearchResult
+    from envs.problem import Problem
     from envs.testcase import TestReport
 
 SOLUTION, RESULT, GRAPHML, PICTURE, ROLLOUTS = "solution.py", "result.json", "tree.graphml", "tree.html", "rollouts.jsonl"
@@ -74,11 +75,14 @@ def versions() -> dict[str, str]:
 def result_record(
     result: SearchResult, *, problem_id: str, model: str, config: Config, budget: dict,
     hidden: TestReport | None, timings: dict[str, float], started_at: str,
+    problem: Problem | None = None, problem_source: str | None = None,
 ) -> dict[str, Any]:
     """The `result.json` object.
 
     solved: the returned program passes every visible test. hidden_passed: it passes every
     hidden test (run once, after the search); null when the problem has none.
+    problem: id, prompt, entry_point and source file of the problem (never its tests), so
+    `agent export` can write the instruction; null when the caller did not pass it.
     compute: `ComputeStats.to_dict()` (samples, prompt/generated tokens, FLOPs, wall and the
     generate / lint / sandbox / other split, in seconds). timings: load_s, hidden_s, total_s.
     """
@@ -87,6 +91,10 @@ def result_record(
     return {
         "schema": RESULT_SCHEMA,
         "problem_id": problem_id,
+        "problem": None if problem is None else {
+            "id": problem.id, "prompt": problem.prompt, "entry_point": problem.entry_point,
+            "source": problem_source,
+        },
         "solved": result.solved,
         "hidden_passed": None if hidden is None else hidden.all_passed,
         "stop_reason": result.stop_reason,

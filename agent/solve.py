@@ -235,7 +235,8 @@ def run_solve(
         rollouts.close()
         timings = {"load_s": load_s, "hidden_s": hidden_s,
                    "total_s": (datetime.now(timezone.utc) - started).total_seconds()}
-        record = result_record(result, problem_id=problem.id, model=model, config=config,
+        record = result_record(result, problem_id=problem.id, problem=problem, problem_source=args.problem,
+                               model=model, config=config,
                                budget=wiring.budget_dict(budget), hidden=hidden, timings=timings,
                                started_at=started.isoformat(timespec="seconds"))
         write_outputs(out, result, record, title=f"{problem.id}: {strategy.name} search")

@@ -65,6 +65,19 @@ def render_training_example(instruction: str, history: Sequence[Program], eos: s
     return render_sequence(instruction, history) + eos
 
 
+def training_example(instruction: str, diffs: Sequence[str], eos: str) -> tuple[str, str]:
+    """(prompt, completion) for finetuning on `diffs` (from the empty program), loss on the
+    completion only.
+
+    prompt = `instruction + "\\n<|diff|>"`, exactly what `render_program_prompt` gives the
+    model at inference for an empty starter; completion = `diff_1 + "\\n<|diff|>" + ... +
+    diff_k + eos`. prompt + completion == `render_training_example` of the same states.
+    """
+    if not diffs:
+        raise ValueError("an edit sequence needs at least one diff")
+    return instruction + SEPARATOR, SEPARATOR.join(diffs) + eos
+
+
 def header_start(location: Location) -> str:
     """`@@ -L,0 +L+1`: the part of an insertion header after line L that fixes its place."""
     return f"@@ -{location.after_line},0 +{location.after_line + 1}"
