@@ -30,7 +30,8 @@ from agent.config import load_config
 from agent.solve import run_solve
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ("sum_evens", "reverse_words", "fizzbuzz", "run_length_encode", "is_palindrome", "second_largest")
+EXAMPLES = ("sum_evens", "fizzbuzz", "count_vowels", "max_of_three", "is_palindrome", "reverse_words",
+            "run_length_encode", "second_largest")
 
 
 class _Shared:

@@ -1,0 +1,3 @@
+def max_of_three(a, b, c):
+    """Return the largest of a, b and c."""
+    return max(a, b, c)
