@@ -48,7 +48,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from agent.cli import UsageError
+from agent.cli import UsageError, load_config_or_exit
 from envs.sandbox import BACKENDS
 
 if TYPE_CHECKING:
@@ -122,17 +122,12 @@ def run(args: argparse.Namespace) -> int:
 # -- input ------------------------------------------------------------------------------------
 def resolve_config(args: argparse.Namespace) -> Config:
     """defaults < configs/default.yaml < --config < flags."""
-    from agent.config import ConfigError, load_config
-
     overrides = {
         "policy.model": args.model, "policy.temperature": args.temperature, "policy.top_p": args.top_p,
         "search.seed": args.seed, "sandbox.backend": args.sandbox, "bench.strategies": args.strategies,
         "bench.budgets": args.budgets, "bench.n": args.n,
     }
-    try:
-        return load_config(args.config, overrides)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    return load_config_or_exit(args.config, overrides)
 
 
 def check_study(config: Config) -> tuple[list[str], BudgetPlan]:

@@ -20,6 +20,10 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.config import Config
 
 # name -> module implementing it; resolved lazily in build_parser.
 COMMANDS: dict[str, str] = {
@@ -37,6 +41,16 @@ EXIT_USAGE = 2  # bad input: missing file, bad JSON, bad field, unusable option
 
 class UsageError(Exception):
     """Bad input from the user. Its message is printed as one line; the exit status is 2."""
+
+
+def load_config_or_exit(path: str | None, overrides: dict) -> Config:
+    """`agent.config.load_config` for a command: a bad config file or value is a UsageError."""
+    from agent.config import ConfigError, load_config
+
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from agent.cli import UsageError
+from agent.cli import UsageError, load_config_or_exit
 from envs.sandbox import BACKENDS
 
 if TYPE_CHECKING:
@@ -82,16 +82,11 @@ def run(args: argparse.Namespace) -> int:
 
 def resolve_config(args: argparse.Namespace) -> Config:
     """The config: defaults < configs/default.yaml < --config < flags (see DESCRIPTION on budgets)."""
-    from agent.config import ConfigError, load_config
-
     overrides = {
         "policy.model": args.model, "policy.format": args.format, "search.strategy": args.strategy,
         "search.seed": args.seed, "sandbox.backend": args.sandbox,
     }
-    try:
-        config = load_config(args.config, overrides)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    config = load_config_or_exit(args.config, overrides)
     flags = (args.budget_samples, args.budget_tokens, args.budget_seconds)
     if any(flag is not None for flag in flags):
         search = dataclasses.replace(config.search, budget_samples=flags[0], budget_tokens=flags[1],
