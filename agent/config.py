@@ -16,6 +16,10 @@ from typing import Any
 
 import yaml
 
+from agent.search.loop import SearchSettings
+from agent.search.strategies import BeamSettings, BestFirstSettings, MCTSSettings, SampleSettings
+from policies.sampling import SamplingParams
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 
@@ -39,10 +43,12 @@ class LintConfig:
 @dataclass
 class PolicyConfig:
     model: str = "smollm2"  # "smollm2" (embedded default), a local dir, a .gguf file, or a hub id
-    format: str = "auto"  # "auto" detects from the tokenizer's special tokens; or a format name
-    temperature: float = 1.0  # LintSeq's protocol samples at temperature 1 ...
-    top_p: float = 0.95  # ... with nucleus 0.95
-    max_new_tokens: int = 256  # per sample; long enough for a HumanEval function body
+    # "auto": edit/FIM formats by the tokenizer's special tokens, else continuation (free mode for
+    # chat models, end_of_line for plain ones: policies/formats); or a format name, "continuation:MODE"
+    format: str = "auto"
+    temperature: float = SamplingParams.temperature  # policies.sampling.SamplingParams says why
+    top_p: float = SamplingParams.top_p
+    max_new_tokens: int = SamplingParams.max_new_tokens
     device: str | None = None  # None: CUDA when present, else CPU
     dtype: str | None = None  # None: bf16 on GPUs that support it, float32 on CPU
     # torch CPU threads; None leaves torch's default. 1: on a small shared machine OpenMP threads
@@ -53,32 +59,39 @@ class PolicyConfig:
 
 @dataclass
 class SearchConfig:
-    """How `agent solve` searches one problem (agent.search.SearchSettings plus the strategy's own
-    settings and the budget). A budget of None leaves that quantity unlimited; at least one of
-    the budget_* keys must be set, since repeated sampling never runs out of work by itself."""
+    """How `agent solve` searches one problem: the loop's settings (agent.search.loop.SearchSettings,
+    where each default is defined and explained), each strategy's own settings (one section per
+    strategy of agent.search.strategies.STRATEGIES) and the budget. A budget of None leaves that
+    quantity unlimited; at least one of the budget_* keys must be set, since repeated sampling
+    never runs out of work by itself."""
 
-    strategy: str = "best-first"  # sample | best-first | beam | mcts (agent.strategies)
-    samples_per_location: int = 2  # n per hunk location per expansion; siblings share one prompt encoding
-    max_locations: int = 3  # hunk locations per expansion, best first: an expansion costs n * this samples
-    max_depth: int = 8  # edits from the starter; LintSeq splits a short solution into a handful
-    model_choice: bool = False  # also let the model choose the hunk (edit-sequence formats only)
-    batch_size: int = 8  # strategy "sample": whole programs per policy call (one shared prompt)
-    beam_width: int = 4  # strategy "beam": nodes kept per level
-    c_puct: float = 1.0  # strategy "mcts": exploration weight (values are test fractions in [0, 1])
-    mcts_widening: float = 1.0  # strategy "mcts": progressive widening k (agent.strategies._widen)
-    feedback: bool = False  # show the policy a node's failing VISIBLE tests when it asks for a rewrite
-    seed: int = 0  # base seed; the same seed replays the same search on CPU
-    budget_samples: int | None = 64  # policy samples per problem, parse failures included
-    budget_tokens: int | None = None  # prompt tokens encoded + generated tokens (agent.budget)
+    strategy: str = "best-first"  # sample | best-first | beam | mcts (agent.search.strategies)
+    samples_per_location: int = SearchSettings.samples_per_location
+    max_locations: int = SearchSettings.max_locations
+    max_depth: int = SearchSettings.max_depth
+    model_choice: bool = SearchSettings.model_choice
+    feedback: bool = SearchSettings.feedback
+    seed: int = SearchSettings.seed
+    sample: SampleSettings = field(default_factory=SampleSettings)
+    best_first: BestFirstSettings = field(default_factory=BestFirstSettings)
+    beam: BeamSettings = field(default_factory=BeamSettings)
+    mcts: MCTSSettings = field(default_factory=MCTSSettings)
+    budget_samples: int | None = None  # policy samples per problem, parse failures included
+    budget_tokens: int | None = 6000  # prompt tokens encoded + generated tokens (agent.search.budget);
+    # an unsolved run: 120-200 s of SmolLM2-135M on a shared 2-core CPU (measured)
     budget_seconds: float | None = None  # wall time of the search (checked between policy calls)
+
+    def strategy_settings(self, name: str | None = None):
+        """The settings record of strategy `name` (default: the configured one)."""
+        return getattr(self, (name or self.strategy).replace("-", "_"))
 
 
 @dataclass
 class BenchConfig:
-    """What `agent bench` studies (agent/bench.py); its flags of the same names override these."""
+    """What `agent bench` studies (agent/cli/bench.py); its flags of the same names override these."""
 
-    strategies: str = "sample,best-first,mcts"  # comma-separated names from agent.strategies
-    budgets: str = "1,5,10,20"  # samples-equivalent (agent/bench_budgets.py), or "tokens:2000,8000"
+    strategies: str = "sample,best-first,mcts"  # comma-separated names from agent.search.strategies
+    budgets: str = "1,5,10,20"  # samples-equivalent (agent/bench/budgets.py), or "tokens:2000,8000"
     n: int = 20  # draws per problem of strategy sample, for unbiased pass@k
 
 
@@ -137,8 +150,11 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
-        section, _, key = dotted.partition(".")
-        merged.setdefault(section, {})[key] = value
+        *sections, key = dotted.split(".")  # "search.mcts.c_puct": nested sections
+        target = merged
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[key] = value
     return _build(Config, merged, "config")
 
 

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Callable
 from agent.config import LintConfig, PolicyConfig, SandboxConfig, SearchConfig
 
 if TYPE_CHECKING:
-    from agent.budget import Budget
-    from agent.search import EvaluateFn, LintFn, SearchSettings, Strategy
+    from agent.search.budget import Budget
+    from agent.search.loop import EvaluateFn, LintFn, SearchSettings, Strategy
+    from envs.lint import LintGate
     from envs.problem import Problem
     from envs.sandbox.base import Sandbox
     from policies.base import Policy
@@ -77,12 +78,27 @@ def build_policy(config: PolicyConfig) -> Policy:
                     max_new_tokens=config.max_new_tokens)
 
 
+def load_trainable_model(spec: str, *, device: str | None, dtype: str):
+    """The model behind a policy, for training (agent finetune). Raises WiringError."""
+    from policies.loading import ModelLoadError, load_model
+
+    try:
+        return load_model(spec, device=device, dtype=dtype)
+    except ModelLoadError as exc:
+        raise WiringError(str(exc)) from None
+
+
 # -- lint and sandbox --------------------------------------------------------------------------
-def build_lint(config: LintConfig) -> LintFn:
-    """The lint gate's `check(program, parent)`, results cached by program digest."""
+def build_lint_gate(config: LintConfig | None = None) -> LintGate:
+    """The lint gate (`.check(program, parent)` for the search, `.lint(program)` for data tools)."""
     from envs.lint import LintGate
 
-    return LintGate(cache_size=config.cache_size).check
+    return LintGate(cache_size=(config or LintConfig()).cache_size)
+
+
+def build_lint(config: LintConfig) -> LintFn:
+    """The lint gate's `check(program, parent)`, results cached by program digest."""
+    return build_lint_gate(config).check
 
 
 def build_sandbox(config: SandboxConfig) -> Sandbox:
@@ -111,19 +127,20 @@ def visible_evaluator(problem: Problem, sandbox: Sandbox) -> EvaluateFn:
 
 # -- search ------------------------------------------------------------------------------------
 def build_strategy(config: SearchConfig) -> Strategy:
-    """The configured strategy with its own settings (batch size, beam width, c_puct)."""
-    from agent.strategies import STRATEGIES, make_strategy
+    """The configured strategy with its own settings (the config's section of that name)."""
+    from agent.search.strategies import STRATEGIES, make_strategy
 
-    own = {"sample": {"batch_size": config.batch_size}, "beam": {"width": config.beam_width},
-           "mcts": {"c_puct": config.c_puct, "widening": config.mcts_widening}}
     if config.strategy not in STRATEGIES:
         raise WiringError(f"unknown strategy {config.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
-    _positive(config, "batch_size", "beam_width")
-    return make_strategy(config.strategy, **own.get(config.strategy, {}))
+    own = config.strategy_settings()
+    for name, value in dataclasses.asdict(own).items():
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise WiringError(f"search.{config.strategy.replace('-', '_')}.{name} must be positive, got {value!r}")
+    return make_strategy(config.strategy, **dataclasses.asdict(own))
 
 
 def build_settings(config: SearchConfig) -> SearchSettings:
-    from agent.search import SearchSettings
+    from agent.search.loop import SearchSettings
 
     _positive(config, "samples_per_location", "max_locations", "max_depth")
     return SearchSettings(samples_per_location=config.samples_per_location, max_locations=config.max_locations,
@@ -132,7 +149,7 @@ def build_settings(config: SearchConfig) -> SearchSettings:
 
 
 def build_budget(config: SearchConfig) -> Budget:
-    from agent.budget import Budget
+    from agent.search.budget import Budget
 
     try:
         return Budget(samples=config.budget_samples, tokens=config.budget_tokens, seconds=config.budget_seconds)

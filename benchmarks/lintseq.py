@@ -1,6 +1,6 @@
 """Benchmark LintSeq sampling: the in-process lint gate against a fresh pylint run per lint call.
 
-Both styles run the same algorithm (`agent.lintseq.sample_edit_sequence`) on the same programs
+Both styles run the same algorithm (`agent.training.lintseq.sample_edit_sequence`) on the same programs
 with the same seeds, in one process; only the linter differs:
 - ours: `envs.lint.LintGate` (in-process pylint on the needed checkers, results cached by
   program hash), after one warm-up program that is not timed (pylint's first module pays once
@@ -25,7 +25,7 @@ import random
 import time
 from typing import Callable
 
-from agent.lintseq import sample_edit_sequence
+from agent.training.lintseq import sample_edit_sequence
 from envs.lint import LintGate, lint_with_subprocess
 from envs.program import Program
 

@@ -1,6 +1,6 @@
 """`agent solve` on the example problems with the real model: what is solved, at what cost.
 
-Runs each example x strategy through `agent.solve.run_solve` (the model, the lint gate and
+Runs each example x strategy through `agent.cli.solve.run_solve` (the model, the lint gate and
 the sandbox are built once and shared), writes each run's folder under `--out`, and prints
 one line per run, then, as its last line, the share of search wall time not spent generating:
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from agent import wiring
 from agent.cli import build_parser
 from agent.config import load_config
-from agent.solve import run_solve
+from agent.cli.solve import run_solve
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ("sum_evens", "fizzbuzz", "count_vowels", "max_of_three", "is_palindrome", "reverse_words",

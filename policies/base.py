@@ -11,25 +11,9 @@ from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 from envs.diff import Edit
+from envs.locations import Location
 from envs.problem import Problem
 from envs.program import Program
-
-MODEL_CHOICE = None  # a location of None lets the model choose where to edit (where the format allows)
-
-
-@dataclass(frozen=True)
-class Location:
-    """Insert after line `after_line` of the current program (1-based; 0 = at the top).
-
-    `indent` is the indentation the inserted code should have (e.g. the body of the entry
-    function); `reason` records why the search chose it ("end_of_body", "after_stmt",
-    "traceback", ...), for rollouts and pictures.
-    """
-
-    after_line: int
-    indent: str = ""
-    reason: str = ""
-
 
 @dataclass(frozen=True)
 class State:

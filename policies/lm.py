@@ -15,9 +15,10 @@ from collections import Counter
 from typing import Sequence
 
 from envs.problem import Problem
-from policies.base import Location, ParsedOutput, Proposal, ProposalBatch, RenderedPrompt, State
+from envs.locations import Location
+from policies.base import ParsedOutput, Proposal, ProposalBatch, RenderedPrompt, State
 from policies.loading import LoadedModel
-from policies.sampling import encode_prompt, find_stop, generate_samples, max_positions
+from policies.sampling import SamplingParams, encode_prompt, find_stop, generate_samples, max_positions
 
 __all__ = ["LMPolicy", "encode_prompt", "find_stop", "generate_samples"]
 
@@ -40,9 +41,9 @@ class LMPolicy:
         loaded: LoadedModel,
         fmt,
         *,
-        temperature: float = 1.0,  # 0 = greedy
-        top_p: float = 0.95,
-        max_new_tokens: int = 256,
+        temperature: float = SamplingParams.temperature,  # 0 = greedy
+        top_p: float = SamplingParams.top_p,
+        max_new_tokens: int = SamplingParams.max_new_tokens,
         name: str | None = None,
         share_prefix: bool = True,  # False: encode every row's prompt (for comparisons/tests)
         ignore_eos: bool = False,  # True: always max_new_tokens (benchmarks of equal lengths)

@@ -93,6 +93,15 @@ def forward_flops(loaded: LoadedModel, tokens: int, context: int) -> float:
     return 2.0 * loaded.n_params * tokens + 2.0 * loaded.n_layers * loaded.d_model * attended
 
 
+@dataclass(frozen=True, kw_only=True)
+class SamplingParams:
+    """How a policy samples; the one place these defaults live (agent.config reads them)."""
+
+    temperature: float = 1.0  # LintSeq's protocol (0 = greedy); 0.7 solved fewer examples: fewer distinct programs
+    top_p: float = 0.95  # nucleus, as in LintSeq's protocol
+    max_new_tokens: int = 160  # per sample: a free answer's function fits; generation also stops at a closing fence
+
+
 def max_positions(model) -> int | None:
     return getattr(model.config, "max_position_embeddings", None)
 
@@ -104,9 +113,9 @@ def generate_samples(
     *,
     stops: Sequence[Sequence[str]] = (),
     tails: Sequence[str] = (),
-    temperature: float = 1.0,
-    top_p: float = 0.95,
-    max_new_tokens: int = 256,
+    temperature: float = SamplingParams.temperature,
+    top_p: float = SamplingParams.top_p,
+    max_new_tokens: int = SamplingParams.max_new_tokens,
     seed: int = 0,
     share_prefix: bool = True,
     ignore_eos: bool = False,

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from envs.problem import Problem
 from envs.program import Program
-from policies.base import Location, ParsedOutput, RenderedPrompt, State
+from envs.locations import Location
+from policies.base import ParsedOutput, RenderedPrompt, State
 from policies.formats.common import END_MARKERS, apply_model_diff, cut_at, task_summary
 
 FILE_NAME = "main.py"

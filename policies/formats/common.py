@@ -16,7 +16,8 @@ from typing import Sequence
 from envs.diff import DiffStatus, Edit, Hunk, apply_text, make_edit
 from envs.problem import Problem
 from envs.program import Program
-from policies.base import Location, ParsedOutput
+from envs.locations import Location, def_span, parse_lines, top_level_defs
+from policies.base import ParsedOutput
 
 
 class FormatStatus(str, enum.Enum):
@@ -132,21 +133,6 @@ def insertion_output(program: Program, location: Location, lines: Sequence[str])
     return ParsedOutput(status=DiffStatus.OK.value, edit=edit, program=new)
 
 
-def end_of_body(program: Program, entry_point: str) -> Location:
-    """Default location when a format cannot let the model choose: after the last line of the
-    entry function at its body's indentation, else after the last line at column 0.
-
-    (The search has richer choices in `agent.locations`; policies may not import `agent`.)
-    """
-    span = def_span(program.lines, entry_point)
-    if span is None:
-        return Location(len(program), "", "end_of_program")
-    start, end = span
-    body = [line for line in program.lines[start + 1 : end] if line.strip()]
-    indent = leading_ws(body[0]) if body else leading_ws(program.lines[start]) + "    "
-    return Location(end, indent, "end_of_body")
-
-
 # ---- the task as the model sees it -------------------------------------------------------
 
 
@@ -228,52 +214,6 @@ def _dedent(lines: Sequence[str]) -> list[str]:
     return [line[depth:] if line.strip() else "" for line in lines]
 
 
-def _parse(lines: Sequence[str]) -> ast.Module | None:
-    try:
-        return ast.parse("\n".join(lines) + "\n")
-    except (SyntaxError, ValueError):  # ValueError: null bytes
-        return None
-
-
-def _top_level_defs(lines: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Top-level def/class name -> (start, end) line indices, end exclusive, decorators
-    included. Uses ast when the code parses, else a textual guess (truncated answers)."""
-    tree = _parse(lines)
-    if tree is not None:
-        kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-        return {
-            node.name: (
-                min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1,
-                node.end_lineno or node.lineno,
-            )
-            for node in tree.body
-            if isinstance(node, kinds)
-        }
-    found: dict[str, tuple[int, int]] = {}
-    header = re.compile(r"^(?:async\s+def|def|class)\s+(\w+)")
-    for start, line in enumerate(lines):
-        match = header.match(line)
-        if match is None or match.group(1) in found:
-            continue
-        end = start + 1
-        for number in range(start + 1, len(lines)):
-            text = lines[number]
-            if text.strip() and not text[0].isspace() and not text.lstrip().startswith("#"):
-                break
-            if text.strip():
-                end = number + 1
-        first = start
-        while first > 0 and lines[first - 1].startswith("@"):
-            first -= 1
-        found[match.group(1)] = (first, end)
-    return found
-
-
-def def_span(lines: Sequence[str], name: str) -> tuple[int, int] | None:
-    """(start, end) line indices (end exclusive) of the top-level definition `name`."""
-    return _top_level_defs(lines).get(name)
-
-
 def _import_lines(lines: Sequence[str]) -> list[str]:
     """Top-level single-line imports (`import x`, `from x import y`)."""
     return [
@@ -294,12 +234,12 @@ def merge_function(program: Program, code: Sequence[str], entry_point: str) -> P
     from envs.diff import make_edit  # noqa: PLC0415 (kept local: the only make_edit user here)
 
     code = list(code)
-    new_defs = _top_level_defs(code)
+    new_defs = top_level_defs(code)
     if entry_point not in new_defs:
         return failure(FormatStatus.NO_FUNCTION, f"no top-level def {entry_point} in the answer")
     start, end = new_defs[entry_point]
     function = strip_blank_ends(code[start:end])
-    old_defs = _top_level_defs(program.lines)
+    old_defs = top_level_defs(program.lines)
     helpers: list[str] = []
     for name, (h_start, h_end) in new_defs.items():
         if name != entry_point and name not in old_defs:
@@ -326,7 +266,7 @@ def merge_function(program: Program, code: Sequence[str], entry_point: str) -> P
 def _docstring_and_body(lines: Sequence[str], name: str) -> tuple[tuple[int, int] | None, int] | None:
     """For the top-level function `name` in `lines`: its docstring's (start, end) line indices
     (None if it has none) and the index of its first body line; None if it does not parse."""
-    tree = _parse(lines)
+    tree = parse_lines(lines)
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
     func = next((n for n in tree.body if isinstance(n, kinds) and n.name == name), None) if tree else None
     if func is None or func.body[0].lineno == func.lineno:  # a one-line `def f(): ...`

@@ -24,7 +24,7 @@ tokenize=False, add_generation_prompt=True)`, for SmolLM2
   normalised to exactly the location's indentation.
 - "new_line": "\\n". Useless on SmolLM2-Instruct: 0 of 80 HumanEval samples well formed, 72
   of them close the fence at once (as DESIGN.md warned); kept for models that do better.
-A location of None means the end of the entry function's body (`common.end_of_body`).
+A location of None means the end of the entry function's body (`envs.locations.end_of_body`).
 
 The task message is `Complete the following Python function:` and the prompt in a python
 fence when the prompt is code (HumanEval), else the prompt itself (plus `Name the function
@@ -55,14 +55,14 @@ from dataclasses import replace
 from envs.diff import DiffStatus
 from envs.problem import Problem
 from envs.program import Program
-from policies.base import Location, ParsedOutput, RenderedPrompt, State
+from envs.locations import Location, end_of_body
+from policies.base import ParsedOutput, RenderedPrompt, State
 from policies.formats.common import (
     END_MARKERS,
     FormatStatus,
     answer_code,
     code_fence,
     cut_at,
-    end_of_body,
     failure,
     insertion_output,
     leading_ws,

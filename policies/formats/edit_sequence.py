@@ -32,7 +32,8 @@ from typing import Sequence
 from envs.diff import DiffStatus, make_edit, render_lintseq
 from envs.problem import Problem
 from envs.program import Program
-from policies.base import Location, ParsedOutput, RenderedPrompt, State
+from envs.locations import Location
+from policies.base import ParsedOutput, RenderedPrompt, State
 from policies.formats.common import END_MARKERS, FormatStatus, apply_model_diff, cut_at, failure
 
 DIFF_TOKEN = "<|diff|>"

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 from envs.problem import Problem
 from envs.program import Program
-from policies.base import Location, ParsedOutput, RenderedPrompt, State
+from envs.locations import Location, end_of_body
+from policies.base import ParsedOutput, RenderedPrompt, State
 from policies.formats.common import (
     END_MARKERS,
     cut_at,
-    end_of_body,
     insertion_output,
     reindent,
     split_lines,

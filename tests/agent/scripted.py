@@ -23,7 +23,8 @@ from envs.diff import make_edit
 from envs.problem import Problem
 from envs.program import Program
 from envs.testcase import TestCase, TestOutcome, TestReport, expression_passed
-from policies.base import Location, Proposal, ProposalBatch, State
+from envs.locations import Location
+from policies.base import Proposal, ProposalBatch, State
 
 CHARS_PER_TOKEN = 4
 PARAMS = 1_000_000  # a pretend model size, for FLOPs

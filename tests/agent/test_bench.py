@@ -19,11 +19,11 @@ import pytest
 from fakes import InProcessSandbox
 from scripted import ADD_PROGRAMS, ADD_SCRIPT, ScriptedPolicy, ToyLintGate, endless_candidates
 
-from agent.bench import run_bench
-from agent.bench_results import RESULTS, read_results, record_key
+from agent.cli.bench import run_bench
+from agent.bench.results import RESULTS, read_results, record_key
 from agent.cli import UsageError, build_parser, main
-from agent.provenance import MODEL_FILE, write_provenance
-from agent.report import strip_timings
+from agent.training.provenance import MODEL_FILE, write_provenance
+from agent.output.report import strip_timings
 from envs.program import Program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ HIDDEN = {"toy/a": ["assert add(2, 2) == 4"], "toy/b": ["assert add(-3, 1) == -2
           "toy/c": ["assert add(10, 5) == 15"]}
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None  # coverage.png needs it (optional)
 # Small expansions, so a tree search makes several policy calls within the budgets.
-CONFIG = "search:\n  samples_per_location: 2\n  batch_size: 4\n"
+CONFIG = "search:\n  samples_per_location: 2\n  sample:\n    batch_size: 4\n"
 
 
 # -- pieces (module level: they must pickle into spawned workers) ------------------------------
@@ -209,7 +209,7 @@ import sys, time
 sys.path[:0] = {paths!r}
 from fakes import InProcessSandbox
 from scripted import ADD_PROGRAMS, ADD_SCRIPT, ScriptedPolicy, ToyLintGate, endless_candidates
-from agent.bench import run_bench
+from agent.cli.bench import run_bench
 from agent.cli import build_parser
 
 class Slow(ScriptedPolicy):

@@ -15,9 +15,9 @@ from fakes import InProcessSandbox
 from sandboxes import make_or_skip
 from scripted import Candidate, ScriptedPolicy, ToyLintGate
 
-from agent.bench import run_bench
-from agent.bench_humaneval import completion_for
-from agent.bench_results import RESULTS, read_results
+from agent.cli.bench import run_bench
+from agent.bench.humaneval import completion_for
+from agent.bench.results import RESULTS, read_results
 from agent.cli import build_parser
 from envs.problems import load_humaneval
 

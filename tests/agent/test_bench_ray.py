@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.bench import run_bench
-from agent.bench_results import RESULTS, read_results
+from agent.cli.bench import run_bench
+from agent.bench.results import RESULTS, read_results
 from agent.cli import build_parser
-from agent.report import strip_timings
+from agent.output.report import strip_timings
 
 ray = pytest.importorskip("ray")
 

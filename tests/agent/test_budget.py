@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from agent.budget import Budget, ComputeStats, Meter, clip_request
+from agent.search.budget import Budget, ComputeStats, Meter, clip_request
 from policies.base import ProposalBatch
 
 

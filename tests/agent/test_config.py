@@ -42,3 +42,34 @@ def test_unknown_override_key_raises():
 def test_digest_changes_with_content():
     a, b = load_config(), load_config(None, {"sandbox.workers": 7})
     assert a.digest() == load_config().digest() and a.digest() != b.digest()
+
+
+def _flat_keys(value, prefix=""):
+    if isinstance(value, dict):
+        out = set()
+        for key, inner in value.items():
+            out |= _flat_keys(inner, f"{prefix}{key}.") if inner else {f"{prefix}{key}"}
+        return out
+    return {prefix.rstrip(".")}
+
+
+def test_shipped_yaml_equals_the_dataclass_defaults():
+    """One source of defaults: the dataclasses. The YAML documents them and must not drift."""
+    import dataclasses
+
+    import yaml
+
+    from agent.config import DEFAULT_CONFIG, _build
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    assert _build(Config, data, "default.yaml") == Config()
+    assert _flat_keys(data) == _flat_keys(dataclasses.asdict(Config()))  # every key written out
+
+
+def test_every_strategy_setting_is_reachable_from_a_config():
+    from agent.search.strategies import STRATEGIES
+
+    config = load_config(None, {"search.mcts.length_normalise": False, "search.beam.width": 2})
+    assert config.search.mcts.length_normalise is False and config.search.beam.width == 2
+    for name, (_, settings_type) in STRATEGIES.items():
+        assert type(config.search.strategy_settings(name)) is settings_type

@@ -1,4 +1,4 @@
-"""Mining the standard-library corpus (`agent.corpus`) and the `agent corpus` command.
+"""Mining the standard-library corpus (`agent.training.corpus`) and the `agent corpus` command.
 
 Most tests mine a small made-up "standard library" in a temporary folder, where every
 function is there to pass or fail one filter, so the count after each filter is known.
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
-from agent.corpus import (STAGES, Exclusion, _absolute, body_key, file_exclusion, first_paragraph,
+from agent.training.corpus import (STAGES, Exclusion, _absolute, body_key, file_exclusion, first_paragraph,
                           humaneval_exclusion, mine, stdlib_root)
 
 MATHY = '''\

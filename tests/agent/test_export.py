@@ -9,8 +9,8 @@ from fakes import InProcessSandbox
 from scripted import DEF_TOTAL, SOLUTION, ToyLintGate, add_policy
 
 from agent.cli import build_parser, main
-from agent.provenance import data_provenance_path, read_provenance
-from agent.solve import run_solve
+from agent.training.provenance import data_provenance_path, read_provenance
+from agent.cli.solve import run_solve
 from envs.diff import apply_text
 from envs.program import Program
 from policies.formats.edit_sequence import DIFF_TOKEN

@@ -11,8 +11,8 @@ import pytest
 
 from agent.cli import main
 from agent.config import PolicyConfig
-from agent.finetune import FinetuneSettings, prepare
-from agent.provenance import MODEL_FILE, data_provenance_path, read_provenance, write_provenance
+from agent.training.finetune import FinetuneSettings, prepare
+from agent.training.provenance import MODEL_FILE, data_provenance_path, read_provenance, write_provenance
 from envs.problem import Problem
 from envs.program import Program
 from policies.base import State

@@ -1,4 +1,4 @@
-"""LintSeq backward sampling (`agent.lintseq`) and the `agent lintseq` command.
+"""LintSeq backward sampling (`agent.training.lintseq`) and the `agent lintseq` command.
 
 The properties are checked on real programs: the HumanEval canonical solutions
 (`prompt + canonical_solution`), functions mined from a few standard-library modules, and
@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.cli import main
-from agent.lintseq import (_backward, analyse, edit_sequence_diffs, is_insertion_only,
+from agent.training.lintseq import (_backward, analyse, edit_sequence_diffs, is_insertion_only,
                            sample_edit_sequence)
 from envs.diff import apply_edit, parse_diff
 from envs.lint import LintGate
@@ -164,8 +164,8 @@ def humaneval(gate):
 
 @pytest.fixture(scope="module")
 def stdlib_functions(tmp_path_factory):
-    """Functions mined by agent.corpus from a few standard-library modules."""
-    from agent.corpus import mine, stdlib_root
+    """Functions mined by agent.training.corpus from a few standard-library modules."""
+    from agent.training.corpus import mine, stdlib_root
 
     root = tmp_path_factory.mktemp("stdlib")
     for name in ("textwrap.py", "genericpath.py", "imghdr.py", "difflib.py", "posixpath.py", "operator.py"):
@@ -274,7 +274,7 @@ def test_a_header_depends_on_its_block_and_clauses_on_their_head():
 
 def deleted_after(code: str, line_text: str, gate: LintGate) -> str:
     """The program left when the unit holding `line_text` is deleted and the result cleaned."""
-    from agent.lintseq import _delete_until_clean
+    from agent.training.lintseq import _delete_until_clean
 
     program = Program.from_text(textwrap.dedent(code).lstrip("\n"))
     structure = analyse(program)

@@ -8,10 +8,10 @@ from scripted import (
     ToyLintGate, add_policy, endless_candidates,
 )
 
-from agent.budget import Budget
-from agent.rollouts import RolloutError, RolloutWriter, read_rollouts, replay
-from agent.search import SearchSettings, search
-from agent.strategies import STRATEGIES, child_priors, make_strategy, select_puct
+from agent.search.budget import Budget
+from agent.search.rollouts import RolloutError, RolloutWriter, read_rollouts, replay
+from agent.search.loop import SearchSettings, search
+from agent.search.strategies import STRATEGIES, child_priors, make_strategy, select_puct
 from envs.problem import Problem
 from envs.program import Program
 from envs.testcase import TestCase

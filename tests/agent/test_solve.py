@@ -17,12 +17,12 @@ import pytest
 from scripted import ADD_PROGRAMS, ADD_SCRIPT, Candidate, ScriptedPolicy, add_policy, endless_candidates
 
 from agent.cli import build_parser, main
-from agent.picture import LABEL_CHARS, edge_label, layout, render_html, score_colour
-from agent.report import OUTPUT_FILES, strip_timings
-from agent.rollouts import read_rollouts, replay
-from agent.solve import EXIT_INTERRUPTED, run_solve
-from agent.strategies import STRATEGIES
-from agent.tree import EdgeInfo, SearchTree
+from agent.output.picture import LABEL_CHARS, edge_label, layout, render_html, score_colour
+from agent.output.report import OUTPUT_FILES, strip_timings
+from agent.search.rollouts import read_rollouts, replay
+from agent.cli.solve import EXIT_INTERRUPTED, run_solve
+from agent.search.strategies import STRATEGIES
+from agent.search.tree import EdgeInfo, SearchTree
 from envs.diff import make_edit
 from envs.program import Program
 

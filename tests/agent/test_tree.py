@@ -3,11 +3,11 @@
 import networkx as nx
 import pytest
 
-from agent.tree import Added, EdgeInfo, SearchTree
+from agent.search.tree import Added, EdgeInfo, SearchTree
 from envs.diff import make_edit
 from envs.program import Program
 from envs.testcase import TestOutcome, TestReport
-from policies.base import Location
+from envs.locations import Location
 
 EMPTY = Program(())
 X = Program(("x = 1",))

@@ -12,9 +12,9 @@ import pytest
 from envs.diff import apply_edit
 from envs.problem import Problem
 from envs.program import Program
-from policies.base import Location, State
+from envs.locations import Location, end_of_body
+from policies.base import State
 from policies.formats import STATUSES, get_format, resolve_format
-from policies.formats.common import end_of_body
 from policies.lm import LMPolicy
 from policies.loading import load_model
 from tiny import make_tiny

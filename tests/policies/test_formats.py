@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from envs.diff import apply_edit, render_git, render_lintseq
 from envs.problem import Problem
 from envs.program import Program
-from policies.base import Location, State
+from envs.locations import Location
+from policies.base import State
 from policies.formats import FORMATS, STATUSES, detect_format, get_format, resolve_format
 from policies.formats.commit_diff import render_commit
 from policies.formats.edit_sequence import history_diffs, render_training_example

@@ -11,7 +11,8 @@ import pytest
 
 from envs.problem import Problem
 from envs.program import Program
-from policies.base import Location, ParsedOutput, RenderedPrompt, State
+from envs.locations import Location
+from policies.base import ParsedOutput, RenderedPrompt, State
 from policies.lm import LMPolicy, encode_prompt, find_stop, generate_samples
 from policies.loading import load_model
 from tiny import FAMILIES

@@ -1,0 +1,55 @@
+"""coverage.png: coverage against compute, one colour per strategy, from summary.json.
+
+Two panels share the y axis (share of problems solved): x = mean generated tokens per problem
+and x = mean FLOPs per problem, both log scale, at each budget's actual spend (not its
+nominal value, so overshoot shows). Solid lines: oracle coverage; dashed: deployable pass@1;
+for `sample` also dotted: unbiased pass@k at k draws' mean cost.
+
+    plot_coverage(summary, Path("runs/bench/coverage.png"))
+
+matplotlib is imported here only (Agg backend: no display needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.output.files import write_atomic
+
+PLOT = "coverage.png"
+AXES = (("mean_generated_tokens", "generated_tokens", "generated tokens per problem"),
+        ("mean_flops", "flops", "FLOPs per problem"))
+
+
+def plot_coverage(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (row_key, draw_key, label), ax in zip(AXES, axes):
+        for i, (name, entry) in enumerate(summary["strategies"].items()):
+            colour = colours[i % len(colours)]
+            rows = [r for r in entry["budgets"] if r["problems"] and r[row_key]]
+            xs = [r[row_key] for r in rows]
+            ax.plot(xs, [r["oracle_coverage"] for r in rows], "-o", color=colour, label=f"{name} oracle")
+            ax.plot(xs, [r["deployable_pass1"] for r in rows], "--s", color=colour, label=f"{name} deployable")
+            per_draw = (entry.get("per_draw") or {}).get(draw_key)
+            if entry.get("pass_at_k") and per_draw:
+                ks = sorted(entry["pass_at_k"], key=int)
+                ax.plot([int(k) * per_draw for k in ks], [entry["pass_at_k"][k] for k in ks], ":^", color=colour,
+                        label=f"{name} pass@k")
+        ax.set_xscale("log")
+        ax.set_xlabel(label + " (log)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("share of problems")
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[1].legend(fontsize="small", loc="best")
+    run = summary.get("run") or {}
+    figure.suptitle(f"coverage vs compute: {Path(run.get('suite', '')).name} with {run.get('model', '')} "
+                    f"({summary['problems']} problems)")
+    figure.tight_layout()
+    write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120))
+    plt.close(figure)

