@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from agent.search.loop import SearchSettings
-from agent.search.strategies import BeamSettings, BestFirstSettings, MCTSSettings, SampleSettings
+from agent.search.strategies import BeamSettings, BestFirstSettings, MCTSSettings, RExSettings, SampleSettings
 from policies.sampling import SamplingParams
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -65,7 +65,7 @@ class SearchConfig:
     quantity unlimited; at least one of the budget_* keys must be set, since repeated sampling
     never runs out of work by itself."""
 
-    strategy: str = "best-first"  # sample | best-first | beam | mcts (agent.search.strategies)
+    strategy: str = "rex"  # sample | best-first | beam | mcts | rex (agent.search.strategies)
     samples_per_location: int = SearchSettings.samples_per_location
     max_locations: int = SearchSettings.max_locations
     max_depth: int = SearchSettings.max_depth
@@ -76,6 +76,7 @@ class SearchConfig:
     best_first: BestFirstSettings = field(default_factory=BestFirstSettings)
     beam: BeamSettings = field(default_factory=BeamSettings)
     mcts: MCTSSettings = field(default_factory=MCTSSettings)
+    rex: RExSettings = field(default_factory=RExSettings)
     budget_samples: int | None = None  # policy samples per problem, parse failures included
     budget_tokens: int | None = 6000  # prompt tokens encoded + generated tokens (agent.search.budget);
     # an unsolved run: 120-200 s of SmolLM2-135M on a shared 2-core CPU (measured)
@@ -90,7 +91,7 @@ class SearchConfig:
 class BenchConfig:
     """What `agent bench` studies (agent/cli/bench.py); its flags of the same names override these."""
 
-    strategies: str = "sample,best-first,mcts"  # comma-separated names from agent.search.strategies
+    strategies: str = "sample,rex"  # comma-separated names from agent.search.strategies
     budgets: str = "1,5,10,20"  # samples-equivalent (agent/bench/budgets.py), or "tokens:2000,8000"
     n: int = 20  # draws per problem of strategy sample, for unbiased pass@k
 

@@ -232,3 +232,44 @@ def top_level_defs(lines: Sequence[str]) -> dict[str, tuple[int, int]]:
 def def_span(lines: Sequence[str], name: str) -> tuple[int, int] | None:
     """(start, end) line indices (end exclusive) of the top-level definition `name`."""
     return top_level_defs(lines).get(name)
+
+
+# ---- cut points: where a child may rewrite the rest of the entry function --------------------
+
+
+def cut_locations(program: Program, entry_point: str, *, report: TestReport | None = None) -> tuple[Location, ...]:
+    """Lines after which a child keeps the program and rewrites the rest of the entry function
+    (formats whose `edit_style` is "cut"), distinct, in priority order:
+
+    1. "traceback": just before each program line a failing visible test names (the line that
+       broke is rewritten, with everything after it);
+    2. "after_stmt": after every statement of the entry function at any depth, and after each
+       compound statement's header, latest first (a later cut keeps more of what the parent
+       wrote); the statement that ends the function is left out (nothing would be rewritten);
+    3. "body_start": after the signature and docstring (the whole body rewritten).
+    A program without the entry function, or one that does not parse, has no cut points.
+    """
+    try:
+        tree = ast.parse(program.text)
+    except (SyntaxError, ValueError):
+        return ()
+    func = _find_function(tree, entry_point)
+    if func is None:
+        return ()
+    first, last = func.body[0], func.end_lineno or func.lineno
+    has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    body_start = (first.end_lineno or first.lineno) if has_doc else first.lineno - 1
+    found = [loc for loc in (traceback_locations(program, report) if report is not None else [])
+             if body_start <= loc.after_line < last]
+    points: set[int] = set()
+    for node in ast.walk(func):
+        if node is func or not isinstance(node, ast.stmt):
+            continue
+        points.add(node.end_lineno or node.lineno)
+        for block in ("body", "orelse", "finalbody", "handlers"):
+            inner = getattr(node, block, None)
+            if inner and isinstance(inner, list) and hasattr(inner[0], "lineno"):
+                points.add(inner[0].lineno - 1)
+    found += [Location(line, "", "after_stmt") for line in sorted(points, reverse=True) if body_start < line < last]
+    found.append(Location(body_start, "", "body_start"))
+    return tuple(loc for loc in _dedupe(found) if loc is not None)

@@ -127,10 +127,13 @@ class Policy(Protocol):
         n: int,
         *,
         seed: int | None = None,
+        max_tokens: int | None = None,
     ) -> ProposalBatch:
-        """n samples per location, batched; same seed gives the same proposals on CPU."""
+        """n samples per location, batched; same seed gives the same proposals on CPU.
+        max_tokens: the most tokens (prompt encoded + generated) the call may spend; None: no cap."""
         ...
 
-    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None) -> ProposalBatch:
+    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
+                        max_tokens: int | None = None) -> ProposalBatch:
         """n whole programs from the starter state (the repeated-sampling baseline)."""
         ...

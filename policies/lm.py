@@ -67,19 +67,29 @@ class LMPolicy:
         n: int,
         *,
         seed: int | None = None,
+        max_tokens: int | None = None,
     ) -> ProposalBatch:
         """n samples per location in one batch; proposals are location-major."""
         prompts = [self.fmt.render_prompt(problem, state, loc) for loc in locations]
         parsers = [
             (lambda text, loc=loc: self.fmt.parse_output(problem, state, loc, text)) for loc in locations
         ]
-        return self._run(prompts, list(locations), parsers, n, seed)
+        return self._run(prompts, list(locations), parsers, n, seed, max_tokens)
 
-    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None) -> ProposalBatch:
+    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
+                        max_tokens: int | None = None) -> ProposalBatch:
         prompt = self.fmt.render_program_prompt(problem)
-        return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], n, seed)
+        return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], n, seed,
+                         max_tokens)
 
-    def _run(self, prompts: list[RenderedPrompt], locations, parsers, n: int, seed: int | None) -> ProposalBatch:
+    @property
+    def edit_style(self) -> str:
+        """"cut" when the format's children replace the program after their location (see
+        `envs.locations.cut_locations`), else "insert"."""
+        return getattr(self.fmt, "edit_style", "insert")
+
+    def _run(self, prompts: list[RenderedPrompt], locations, parsers, n: int, seed: int | None,
+             max_tokens: int | None = None) -> ProposalBatch:
         start = time.perf_counter()
         if seed is None:  # draw one and report it, so any call can be replayed
             seed = int.from_bytes(os.urandom(6), "little")
@@ -98,6 +108,7 @@ class LMPolicy:
             seed=seed,
             share_prefix=self.share_prefix,
             ignore_eos=self.ignore_eos,
+            token_budget=max_tokens,
         )
         generate_s = time.perf_counter() - start
         row_of = {j: k * n for k, j in enumerate(fits)}

@@ -119,8 +119,13 @@ def generate_samples(
     seed: int = 0,
     share_prefix: bool = True,
     ignore_eos: bool = False,
+    token_budget: int | None = None,
 ) -> Samples:
-    """Sample n continuations of each prompt (see the module docstring). Deterministic per seed."""
+    """Sample n continuations of each prompt (see the module docstring). Deterministic per seed.
+
+    token_budget: the most tokens this call may spend, prompt tokens encoded plus generated ones
+    (the search's budget unit); decoding stops once it is reached, leaving unfinished rows
+    truncated ("length"), so a search never overshoots its token budget by more than a step."""
     import torch
 
     model, tok = loaded.model, loaded.tokenizer
@@ -150,6 +155,8 @@ def generate_samples(
         step_lp = torch.zeros(B, max_new_tokens, dtype=torch.float32, device=device)
         finished = torch.zeros(B, dtype=torch.bool, device=device)
         flops, steps, width = pre.flops, 0, pre.width
+        # Generated tokens this call may still spend (a row counts a token per step until it finishes).
+        allowance = None if token_budget is None else token_budget - pre.encoded
         for t in range(max_new_tokens):
             logits = logits.float()
             nxt = _sample(logits, temperature, top_p, gen)
@@ -158,11 +165,13 @@ def generate_samples(
             step_lp[:, t] = logits.gather(1, nxt[:, None]).squeeze(1) - torch.logsumexp(logits, -1)
             tokens[:, t] = nxt
             steps = t + 1
+            if allowance is not None:
+                allowance -= int((~finished).sum())
             if not ignore_eos:
                 finished |= torch.isin(nxt, eos_t)
             if check_stops and steps % STOP_CHECK_EVERY == 0:
                 _mark_stops(tok, tokens[:, :steps], finished, row_stops, row_tails)
-            if steps == max_new_tokens or bool(finished.all()):
+            if steps == max_new_tokens or bool(finished.all()) or (allowance is not None and allowance <= 0):
                 break
             out = model(
                 input_ids=nxt[:, None],

@@ -1,17 +1,17 @@
 """One tree search at the largest budget, read off at every smaller budget ("anytime").
 
-A search with token budget B checks the budget before each policy call and stops once the
-tokens spent reach B; nothing else in the loop depends on B. So a search run to the largest
-budget passes through the exact state a separate run with budget B would end in: the moment
-before its first policy call with at least B tokens spent (or its end, if it stops first).
-`anytime_search` wraps the policy so that, just before each call, it records a `Snapshot`
-for every smaller budget that the tokens so far have reached: the node the search would
-return then (`SearchTree.best()`: visible signals only), every node so far (for oracle
-coverage) and the compute so far. Like a separate run, each snapshot includes the one policy
-call that crossed its budget (the overshoot every token budget allows).
+A search with token budget B checks the budget before each policy call, caps each call at the
+tokens left (the policy stops generating there) and stops once B is spent; nothing else in the
+loop depends on B. `anytime_search` wraps the policy so that no call crosses the next smaller
+budget either, and so that, just before each call, it records a `Snapshot` for every budget the
+tokens so far have reached: the node the search would return then (`SearchTree.best()`: visible
+signals only), every node so far (for oracle coverage) and the compute so far. Each snapshot is
+then exactly the end state of a run with that budget: the same calls, the last one capped at B.
 
-With a deterministic policy (the seeded LMPolicy on CPU, the scripted test policy) this is the
-same result as separate runs at a fraction of the cost. Hidden tests are not run here.
+With a deterministic policy (the seeded LMPolicy on CPU, the scripted test policy) the smallest
+budget's snapshot equals a separate run's result; a larger budget's run differs from a separate
+run only in that one call was cut at each smaller budget on the way (a run of that budget all
+the same, at a fraction of the cost). Hidden tests are not run here.
 """
 
 from __future__ import annotations
@@ -76,14 +76,24 @@ class _SnapshotPolicy:
         self.parsed += sum(p.status == "ok" and p.program is not None for p in batch.proposals)
         return batch
 
-    def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
-                *, seed: int | None = None) -> ProposalBatch:
-        self._before_call()
-        return self._count(self.policy.propose(problem, state, locations, n, seed=seed))
+    def _caps(self, max_tokens: int | None) -> dict:
+        """The call may not cross the next snapshot's limit either: a run with that budget would
+        have been stopped there (policies stop generating at `max_tokens`), so the snapshot is
+        exactly that run's end state, at every budget, not one call past it."""
+        if self.pending:
+            to_next = self.pending[0][1] - self.meter.stats().tokens
+            max_tokens = to_next if max_tokens is None else min(max_tokens, to_next)
+        return {} if max_tokens is None else {"max_tokens": max_tokens}
 
-    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None) -> ProposalBatch:
+    def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
+                *, seed: int | None = None, max_tokens: int | None = None) -> ProposalBatch:
         self._before_call()
-        return self._count(self.policy.sample_programs(problem, n, seed=seed))
+        return self._count(self.policy.propose(problem, state, locations, n, seed=seed, **self._caps(max_tokens)))
+
+    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
+                        max_tokens: int | None = None) -> ProposalBatch:
+        self._before_call()
+        return self._count(self.policy.sample_programs(problem, n, seed=seed, **self._caps(max_tokens)))
 
 
 def anytime_search(

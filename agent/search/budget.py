@@ -7,9 +7,10 @@ split into generate / lint / sandbox / other, measured with `time.perf_counter` 
 
 `Budget` caps any of samples, tokens, FLOPs or seconds. Every strategy checks
 `budget.exhausted(stats)` before each LM call and asks the policy for at most
-`budget.samples_left(stats)` samples, so all strategies stop at the same budget; a token, FLOP
-or time budget can only be checked between calls, so the last call may overshoot it by at most
-one call's worth.
+`budget.samples_left(stats)` samples, so all strategies stop at the same budget. A token budget
+is passed down as `budget.tokens_left(stats)` and the policy stops generating once it is spent
+(policies.sampling), so it is not overshot; a FLOP or time budget can only be checked between
+calls, so the last call may overshoot it by at most one call's worth.
 
 Token unit. `tokens` counts every token the model processed: prompt tokens actually encoded
 (a prompt shared by sibling samples counts once) plus generated tokens. This is the fair unit
@@ -140,6 +141,17 @@ class Budget:
     def samples_left(self, stats: ComputeStats) -> int | None:
         """How many more samples the next call may ask for (None = unlimited)."""
         return None if self.samples is None else max(0, self.samples - stats.samples)
+
+
+    def tokens_left(self, stats: ComputeStats) -> int | None:
+        """How many more tokens (prompt encoded + generated) the next call may spend (None =
+        unlimited). Policies stop generating there, so a token budget is not overshot."""
+        left = []
+        if self.tokens is not None:
+            left.append(self.tokens - stats.tokens)
+        if self.generated_tokens is not None:  # prompt tokens come on top: only a bound
+            left.append(self.generated_tokens - stats.generated_tokens)
+        return None if not left else max(0, min(left))
 
 
 def _reached(spent: float, limit: float | None) -> bool:

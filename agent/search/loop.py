@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 from agent.search.budget import Budget, ComputeStats, Meter, clip_request
-from envs.locations import hunk_locations
+from envs.locations import cut_locations, hunk_locations
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.problem import Problem
 from envs.program import Program
@@ -46,10 +46,11 @@ class SearchSettings:
     """Settings shared by all strategies (strategy-specific ones live in agent.search.strategies)."""
 
     # n: policy samples per hunk location per expansion; siblings share one prompt encoding
-    samples_per_location: int = 8
-    # locations per expansion, best first: an expansion asks n * this samples. 1: with free-answer
-    # formats every location gets the same whole-function prompt, so more locations cost more of the same
-    max_locations: int = 1
+    samples_per_location: int = 2
+    # locations per expansion: an expansion asks n * this samples (8 rows a call). Cut children
+    # (rex, the default) share the task and the program up to the earliest cut, so several
+    # locations cost little more than one; free-answer formats give every location the same prompt
+    max_locations: int = 4
     max_depth: int = 8  # edits from the starter; LintSeq splits a HumanEval solution into a handful
     model_choice: bool = False  # also offer MODEL_CHOICE (None): only edit-sequence formats write headers
     # Show the policy the node's failing VISIBLE tests (formats that can). Off: with SmolLM2-135M it
@@ -87,6 +88,11 @@ class ProposeRequest:
     settings: SearchSettings
     samples_left: int | None  # the budget's cap on this call's samples (None = no cap)
     seed: int
+    tokens_left: int | None = None  # the budget's cap on this call's tokens (None = no cap)
+
+    def caps(self) -> dict:
+        """Keyword arguments for the policy call: the token cap, when there is one."""
+        return {} if self.tokens_left is None else {"max_tokens": self.tokens_left}
 
 
 SelectFn = Callable[[SearchTree, SearchSettings], "Selection | None"]  # None: nothing left
@@ -130,18 +136,39 @@ class SearchResult:
 
 
 def propose_edits(request: ProposeRequest) -> ProposalBatch | None:
-    """Edits at the node's best hunk locations, `samples_per_location` each (clipped)."""
+    """Edits at the node's best hunk locations, `samples_per_location` each (clipped).
+
+    A policy whose `edit_style` is "cut" (children rewrite the rest of the entry function from
+    a cut point) gets cut points instead (`envs.locations.cut_locations`): `max_locations` of
+    them, rotated by how often the node was expanded so re-expansions try new ones, and the
+    call keeps its `samples_per_location * max_locations` rows when a node has fewer points.
+    """
     node = request.tree.node(request.node)
     settings = request.settings
-    locations = hunk_locations(
-        node.program, request.problem.entry_point, report=node.report,
-        model_choice=settings.model_choice, limit=settings.max_locations,
-    )
-    n_locations, n = clip_request(len(locations), settings.samples_per_location, request.samples_left)
+    if getattr(request.policy, "edit_style", "insert") == "cut":
+        locations, per = _cut_points(node, request.problem.entry_point, settings)
+    else:
+        locations = hunk_locations(
+            node.program, request.problem.entry_point, report=node.report,
+            model_choice=settings.model_choice, limit=settings.max_locations,
+        )
+        per = settings.samples_per_location
+    n_locations, n = clip_request(len(locations), per, request.samples_left)
     if n_locations == 0:
         return None
     state = request.tree.state(request.node, feedback=settings.feedback)
-    return request.policy.propose(request.problem, state, locations[:n_locations], n, seed=request.seed)
+    return request.policy.propose(request.problem, state, locations[:n_locations], n, seed=request.seed,
+                                  **request.caps())
+
+
+def _cut_points(node, entry_point: str, settings: SearchSettings) -> tuple[tuple, int]:
+    points = cut_locations(node.program, entry_point, report=node.report)
+    if not points:  # no entry function to cut (e.g. an empty starter): write at its end
+        points = hunk_locations(node.program, entry_point, limit=1)
+    k = min(settings.max_locations, len(points))
+    first = node.expanded * k
+    chosen = tuple(points[(first + i) % len(points)] for i in range(k))
+    return chosen, max(1, settings.samples_per_location * settings.max_locations // k)
 
 
 def propose_programs(request: ProposeRequest, *, batch_size: int) -> ProposalBatch | None:
@@ -149,7 +176,7 @@ def propose_programs(request: ProposeRequest, *, batch_size: int) -> ProposalBat
     _, n = clip_request(1, batch_size, request.samples_left)
     if n == 0:
         return None
-    return request.policy.sample_programs(request.problem, n, seed=request.seed)
+    return request.policy.sample_programs(request.problem, n, seed=request.seed, **request.caps())
 
 
 class _Run:
@@ -180,6 +207,7 @@ class _Run:
             self.policy, self.problem, tree, selection.node, self.settings,
             budget.samples_left(self.meter.stats()),
             self.settings.seed * SEED_STRIDE + self.counts["expansions"],
+            budget.tokens_left(self.meter.stats()),
         )
         with self.meter.timed("generate"):
             batch = strategy.propose(request)

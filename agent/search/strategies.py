@@ -5,6 +5,8 @@
     beam        level by level, keep the `width` best children of the current level
     mcts        PUCT descent with the policy's sibling-normalised probabilities as prior,
                 value = the visible-test fraction, one backed-up value per new child
+    rex         Thompson sampling between a fresh sample from the root and refining a
+                near-miss node at its cut points (RExSettings); the default
 
 Re-expansion: an expansion can yield nothing (every sample unparsable, lint-rejected or a
 duplicate), which with a small model is common. Ending the search then ("exhausted") left most
@@ -23,14 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
 from agent.search.loop import (
-    SearchSettings, Selection, Strategy, propose_edits, propose_programs,
+    ProposeRequest, SearchSettings, Selection, Strategy, propose_edits, propose_programs,
 )
 from agent.search.tree import Node, SearchTree, UNSCORED
+from policies.base import ProposalBatch
 
 
 def _path(tree: SearchTree, digest: str) -> tuple[str, ...]:
@@ -223,12 +227,64 @@ def mcts(settings: MCTSSettings = MCTSSettings()) -> Strategy:
     return Strategy("mcts", select, propose_edits, backup_values)
 
 
+# -- rex ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RExSettings:
+    """REx-style allocation (Tang et al. 2024, "Code Repair with LLMs gives an
+    Exploration-Exploitation Tradeoff"): each step Thompson-samples one arm.
+
+    Arms: "fresh", a new program from the root (exactly what repeated sampling does), and
+    "refine n" for every node n that passes some but not all visible tests (a near-miss).
+    Refine n draws Beta(1 + c*h, 1 + c*(1 - h) + N), h its visible pass fraction and N how often
+    it was refined; fresh draws Beta(1, 1). With no near-miss the search is repeated sampling,
+    so it cannot lose to it by allocation; a near-miss is refined until its failures pile up.
+    """
+
+    c: float = 10.0  # how strongly a visible pass fraction vouches for refining a node
+    # rows of a fresh call; None: samples_per_location * max_locations, the rows of a refinement
+    fresh_rows: int | None = None
+
+
+def _rex_rng(tree: SearchTree, settings: SearchSettings) -> random.Random:
+    # Deterministic per (seed, tree state): the same seed replays the same allocation.
+    return random.Random(settings.seed * 1_000_003 + sum(n.expanded for n in tree.nodes()) * 7919 + len(tree))
+
+
+def select_rex(tree: SearchTree, settings: SearchSettings, *, c: float) -> Selection:
+    rng = _rex_rng(tree, settings)
+    best, best_draw = tree.root, rng.betavariate(1.0, 1.0)  # the fresh arm
+    for node in tree.nodes():
+        if node.digest == tree.root or node.score is UNSCORED or not 0.0 < node.score < 1.0:
+            continue
+        if node.depth >= settings.max_depth:
+            continue
+        draw = rng.betavariate(1.0 + c * node.score, 1.0 + c * (1.0 - node.score) + node.expanded)
+        if draw > best_draw:
+            best, best_draw = node.digest, draw
+    return Selection(best, _path(tree, best))
+
+
+def propose_rex(request: ProposeRequest, *, fresh_rows: int | None) -> ProposalBatch | None:
+    """The root means the fresh arm (whole programs, as `sample` draws them); any other node is
+    refined at its cut points (`propose_edits`)."""
+    if request.node != request.tree.root:
+        return propose_edits(request)
+    rows = fresh_rows or request.settings.samples_per_location * request.settings.max_locations
+    return propose_programs(request, batch_size=rows)
+
+
+def rex(settings: RExSettings = RExSettings()) -> Strategy:
+    return Strategy("rex", partial(select_rex, c=settings.c), partial(propose_rex, fresh_rows=settings.fresh_rows),
+                    no_backup)
+
+
 # -- registry ----------------------------------------------------------------------------------
 STRATEGIES: dict[str, tuple[Callable[..., Strategy], type]] = {
     "sample": (sample, SampleSettings),
     "best-first": (best_first, BestFirstSettings),
     "beam": (beam, BeamSettings),
     "mcts": (mcts, MCTSSettings),
+    "rex": (rex, RExSettings),
 }
 
 

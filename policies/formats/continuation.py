@@ -52,10 +52,10 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from envs.diff import DiffStatus
+from envs.diff import DiffStatus, make_edit
 from envs.problem import Problem
 from envs.program import Program
-from envs.locations import Location, end_of_body
+from envs.locations import Location, def_span, end_of_body
 from policies.base import ParsedOutput, RenderedPrompt, State
 from policies.formats.common import (
     END_MARKERS,
@@ -73,7 +73,7 @@ from policies.formats.common import (
     task_comment,
 )
 
-MODES = ("free", "end_of_line", "open_body", "new_line")
+MODES = ("free_cut", "free", "end_of_line", "open_body", "new_line")
 FENCE = "```"
 OPEN_FENCE = "```python\n"
 # Free mode stops at the closing fence: SmolLM2 otherwise writes prose (explanations, example
@@ -91,7 +91,10 @@ FREE_STOP = "\n```\n"
 # the fence is closed at once). Search scores programs, not well-formedness: a free answer
 # rewrites the whole function, so one good sample solves a problem. Plain LMs have no free
 # answer (no chat template), so they continue the program at the end of a line.
-DEFAULT_CHAT_MODE = "free"
+# Chat -> "free_cut" since the cheap-children search (agent.search.strategies "rex"): fresh
+# programs are free answers as above, and a child keeps its parent up to a cut point and the
+# model continues from there (`_cut_prompt`), paying only for what it rewrites.
+DEFAULT_CHAT_MODE = "free_cut"
 DEFAULT_PLAIN_MODE = "end_of_line"
 # Starts of top-level code that end a block being continued by a plain model.
 _TOP_LEVEL_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ")
@@ -133,9 +136,12 @@ class ContinuationFormat:
             mode = DEFAULT_CHAT_MODE if self.chat else DEFAULT_PLAIN_MODE
         if mode not in MODES:
             raise ValueError(f"unknown continuation mode {mode!r}; choose from {', '.join(MODES)}")
-        if mode == "free" and not self.chat:
-            raise ValueError("continuation mode 'free' needs a tokenizer with a chat template")
+        if mode.startswith("free") and not self.chat:
+            raise ValueError(f"continuation mode {mode!r} needs a tokenizer with a chat template")
         self.mode = mode
+        # "cut": a child at a location keeps the program up to it and rewrites the rest of the
+        # entry function (envs.locations.cut_locations); "insert": it inserts lines there.
+        self.edit_style = "cut" if mode == "free_cut" else "insert"
         self.label = f"{self.name}:{mode}"  # recorded as the policy's name (result.json "model")
         eos = getattr(tokenizer, "eos_token", None)
         self.end_markers = END_MARKERS + ((eos,) if isinstance(eos, str) and eos else ())
@@ -162,7 +168,9 @@ class ContinuationFormat:
     def render_prompt(
         self, problem: Problem, state: State, location: Location | None
     ) -> RenderedPrompt:
-        if self.mode == "free":
+        if self.mode == "free_cut" and location is not None:
+            return self._cut_prompt(problem, state.program, location)
+        if self.mode.startswith("free"):
             text = self._chat(free_message(problem, state.program, state.feedback))
             return RenderedPrompt(text=text, prefill="", stop=(FREE_STOP,) + self.end_markers)
         where = location if location is not None else end_of_body(state.program, problem.entry_point)
@@ -186,7 +194,9 @@ class ContinuationFormat:
     def parse_output(
         self, problem: Problem, state: State, location: Location | None, text: str
     ) -> ParsedOutput:
-        if self.mode == "free":
+        if self.mode == "free_cut" and location is not None:
+            return self._parse_cut(problem, state.program, location, text)
+        if self.mode.startswith("free"):
             return self._parse_free(problem, state.program, text)
         where = location if location is not None else end_of_body(state.program, problem.entry_point)
         prefill = self._prefill(state.program, where)
@@ -223,6 +233,46 @@ class ContinuationFormat:
         # FREE_STOP cuts before the closing fence; a truncated answer (max_new_tokens) looks
         # the same here, and the lint gate rejects it if it does not parse.
         return replace(parsed, detail=(parsed.detail + "; " if parsed.detail else "") + "unclosed fence")
+
+
+    # ---- cut children (mode free_cut) ----
+
+    def _cut_prompt(self, problem: Problem, program: Program, location: Location) -> RenderedPrompt:
+        """The task, then the answer prefilled with the program's lines 1..L; the model writes on
+        from the end of line L (it may extend that line) to the end of the function."""
+        prefill = OPEN_FENCE + "\n".join(program.lines[: location.after_line])
+        text = self._chat(task_message(problem)) + prefill
+        return RenderedPrompt(text=text, prefill=prefill, stop=(FENCE,) + self.end_markers)
+
+    def _parse_cut(self, problem: Problem, program: Program, location: Location, text: str) -> ParsedOutput:
+        """lines 1..L (line L possibly extended), the continuation up to where the entry function
+        ends (the first code line at the def's indentation or left of it), then whatever followed
+        the entry function in the program."""
+        prefill = OPEN_FENCE + "\n".join(program.lines[: location.after_line])
+        generated = text[len(prefill):] if text.startswith(prefill) else text
+        generated = cut_at(generated, (FENCE,) + self.end_markers)
+        head = list(program.lines[: location.after_line])
+        first, newline, rest = generated.partition("\n")
+        if head:
+            head[-1] += first.rstrip() if first.strip() else ""
+        elif first.strip():
+            rest = first + newline + rest
+        span = def_span(program.lines, problem.entry_point)
+        start, end = span if span is not None else (0, len(program))
+        if not start <= location.after_line <= end:
+            return failure(FormatStatus.NO_CHANGE, f"cut point {location.after_line} is outside {problem.entry_point}")
+        depth = len(leading_ws(program.lines[start]))
+        body = []
+        for line in split_lines(rest) if (newline or not head) else []:
+            if line.strip() and not line.lstrip().startswith("#") and len(leading_ws(line)) <= depth:
+                break
+            body.append(line.rstrip())
+        while body and (not body[-1].strip() or len(leading_ws(body[-1])) <= depth):
+            body.pop()  # blank lines and comments left of the body that introduce what was cut
+        new = Program(tuple(head + strip_blank_ends(body) + list(program.lines[end:])))
+        if new == program:
+            return failure(FormatStatus.NO_CHANGE, "the continuation rewrites nothing")
+        return ParsedOutput(status=DiffStatus.OK.value, edit=make_edit(program, new), program=new)
 
 
 class FreeContinuation(ContinuationFormat):

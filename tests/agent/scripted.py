@@ -74,7 +74,7 @@ class ScriptedPolicy:
         return candidates[i % len(candidates)]
 
     def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
-                *, seed: int | None = None) -> ProposalBatch:
+                *, seed: int | None = None, max_tokens: int | None = None) -> ProposalBatch:
         self.calls.append(dict(kind="propose", problem=problem, state=state, locations=tuple(locations), n=n, seed=seed))
         rng = random.Random(f"{seed}:{state.program.digest}")
         candidates = self.script.get(state.program.digest)
@@ -93,7 +93,8 @@ class ScriptedPolicy:
                                                 cand, prompt_tokens, location))
         return self._batch(proposals, prompt_tokens, len(locations), n)
 
-    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None) -> ProposalBatch:
+    def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
+                        max_tokens: int | None = None) -> ProposalBatch:
         self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed))
         rng = random.Random(f"{seed}:programs")
         prompt_tokens = n_tokens(problem.prompt)

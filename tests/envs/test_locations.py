@@ -102,3 +102,17 @@ def test_locations_never_fail_and_stay_inside_the_program(lines, detail):
         if location is not None:
             assert 0 <= location.after_line <= len(program)
             assert location.indent.strip() == ""
+
+
+def test_cut_points_cover_every_statement_boundary_latest_first():
+    from envs.locations import cut_locations
+
+    program = Program.from_text(
+        'def f(xs):\n    """Doc."""\n    total = 0\n    for x in xs:\n        if x:\n'
+        "            total += x\n    return total\n"
+    )
+    points = cut_locations(program, "f")
+    assert [(p.after_line, p.reason) for p in points] == [
+        (6, "after_stmt"), (5, "after_stmt"), (4, "after_stmt"), (3, "after_stmt"), (2, "body_start")]
+    assert cut_locations(Program.from_text("def g(a):\n    return a\n"), "g") == (Location(1, "", "body_start"),)
+    assert cut_locations(Program.from_text("def g(a):\n  return (\n"), "g") == ()  # does not parse

@@ -302,8 +302,36 @@ def test_free_answers_stop_at_the_closing_fence_not_the_opening_one():
 def test_free_mode_needs_a_chat_template():
     with pytest.raises(ValueError, match="chat template"):
         get_format("continuation_free", None)
-    assert get_format("continuation", ChatTokenizer()).mode == "free"  # auto, chat: DEFAULT_CHAT_MODE
+    assert get_format("continuation", ChatTokenizer()).mode == "free_cut"  # auto, chat: DEFAULT_CHAT_MODE
     assert get_format("continuation", None).mode == "end_of_line"  # auto, plain
+
+
+# ---- cut children (free_cut) ------------------------------------------------------------------
+
+
+def test_cut_child_keeps_the_parent_up_to_the_cut_and_rewrites_the_rest():
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
+    assert fmt.edit_style == "cut"
+    parent = Program(PARTIAL.lines + ("", "", "print(total([1]))"))  # code after the function stays
+    cut = Location(9, "", "after_stmt")  # after "acc = 0"
+    prompt = fmt.render_prompt(PROBLEM, State(parent), cut)
+    assert prompt.text.endswith("<|im_start|>assistant\n```python\n" + "\n".join(parent.lines[:9]))
+    parsed = parse(fmt, parent, cut, "\n" + "\n".join(BODY[1:]) + "\n```\nDone.")
+    assert_ok(parsed, parent, Program(TARGET.lines + ("", "", "print(total([1]))")))
+
+
+def test_cut_child_may_extend_the_cut_line_and_stops_at_top_level_code():
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
+    cut = Location(9, "", "after_stmt")
+    parsed = parse(fmt, PARTIAL, cut, " + 1\n    return acc\n\nassert total([1]) == 1\n")
+    assert parsed.program == Program(STARTER.lines + ("    acc = 0 + 1", "    return acc"))
+    assert parse(fmt, PARTIAL, cut, "\n    return acc").status == "no_change"
+
+
+def test_free_cut_fresh_programs_are_free_answers():
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
+    free = get_format("continuation_free", ChatTokenizer())
+    assert fmt.render_program_prompt(PROBLEM) == free.render_program_prompt(PROBLEM)
 
 
 # ---- malformed output -----------------------------------------------------------------------

@@ -229,3 +229,13 @@ def test_policy_name_records_the_model_and_the_format_variant(tiny_llama):
     assert LMPolicy(tiny_llama, ToyFormat()).name.endswith(":toy")
     continuation = ContinuationFormat(tiny_llama.tokenizer, mode="end_of_line")
     assert LMPolicy(tiny_llama, continuation).name == f"{tiny_llama.spec}:continuation:end_of_line"
+
+
+def test_token_budget_stops_generation_within_one_step(tiny_llama):
+    ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
+    free = generate_samples(tiny_llama, ids, 4, max_new_tokens=40, seed=5, ignore_eos=True)
+    budget = free.prompt_tokens_encoded + 30  # room for 30 of the 160 generated tokens
+    capped = generate_samples(tiny_llama, ids, 4, max_new_tokens=40, seed=5, ignore_eos=True, token_budget=budget)
+    spent = capped.prompt_tokens_encoded + sum(map(len, capped.token_ids))
+    assert budget <= spent < budget + 4  # stopped in the step that spent the budget (4 rows)
+    assert all(c == f[: len(c)] for c, f in zip(capped.token_ids, free.token_ids))  # same draws, cut short
