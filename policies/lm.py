@@ -18,6 +18,7 @@ from envs.problem import Problem
 from envs.locations import Location
 from policies.base import ParsedOutput, Proposal, ProposalBatch, RenderedPrompt, State
 from policies.loading import LoadedModel
+from policies.prefix_cache import PrefixCache
 from policies.sampling import SamplingParams, encode_prompt, find_stop, generate_samples, max_positions
 
 __all__ = ["LMPolicy", "encode_prompt", "find_stop", "generate_samples"]
@@ -47,6 +48,7 @@ class LMPolicy:
         name: str | None = None,
         share_prefix: bool = True,  # False: encode every row's prompt (for comparisons/tests)
         ignore_eos: bool = False,  # True: always max_new_tokens (benchmarks of equal lengths)
+        prefix_cache_entries: int = 16,  # prompt prefixes kept across calls; 0: none (each call encodes its prompt)
     ) -> None:
         self.loaded = loaded
         self.fmt = fmt
@@ -55,6 +57,8 @@ class LMPolicy:
         self.max_new_tokens = max_new_tokens
         self.share_prefix = share_prefix
         self.ignore_eos = ignore_eos
+        # Prompt prefixes encoded by earlier calls (policies.prefix_cache); emptied by `reset`.
+        self.prefix_cache = PrefixCache(max_entries=prefix_cache_entries) if share_prefix and prefix_cache_entries else None
         # "smollm2:continuation:free": a format's `label` names its variant when it has several.
         label = getattr(fmt, "label", None) or getattr(fmt, "name", type(fmt).__name__)
         self.name = name or f"{loaded.spec}:{label}"
@@ -81,6 +85,12 @@ class LMPolicy:
         prompt = self.fmt.render_program_prompt(problem)
         return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], n, seed,
                          max_tokens)
+
+    def reset(self) -> None:
+        """Start a new search: forget cached prompt state, so a seed replays the same search
+        whatever this policy ran before (see policies.prefix_cache)."""
+        if self.prefix_cache is not None:
+            self.prefix_cache.clear()
 
     @property
     def edit_style(self) -> str:
@@ -109,6 +119,7 @@ class LMPolicy:
             share_prefix=self.share_prefix,
             ignore_eos=self.ignore_eos,
             token_budget=max_tokens,
+            prefix_cache=self.prefix_cache,
         )
         generate_s = time.perf_counter() - start
         row_of = {j: k * n for k, j in enumerate(fits)}

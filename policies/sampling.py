@@ -120,12 +120,14 @@ def generate_samples(
     share_prefix: bool = True,
     ignore_eos: bool = False,
     token_budget: int | None = None,
+    prefix_cache=None,
 ) -> Samples:
     """Sample n continuations of each prompt (see the module docstring). Deterministic per seed.
 
     token_budget: the most tokens this call may spend, prompt tokens encoded plus generated ones
     (the search's budget unit); decoding stops once it is reached, leaving unfinished rows
-    truncated ("length"), so a search never overshoots its token budget by more than a step."""
+    truncated ("length"), so a search never overshoots its token budget by more than a step.
+    prefix_cache: a `policies.prefix_cache.PrefixCache` reused across calls (needs share_prefix)."""
     import torch
 
     model, tok = loaded.model, loaded.tokenizer
@@ -145,7 +147,7 @@ def generate_samples(
     check_stops = any(row_stops)
 
     with torch.inference_mode():
-        pre = _prefill(loaded, prompt_ids, n, share=share_prefix)
+        pre = _prefill(loaded, prompt_ids, n, share=share_prefix, prefix_cache=prefix_cache)
         logits, cache = pre.logits, pre.cache
         pad = pre.attention_mask is not None
         if pad:  # room for every step, sliced per step: no per-step concatenation
@@ -296,8 +298,9 @@ class _Prefilled:
     shared: bool
 
 
-def _prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool) -> _Prefilled:
-    """Encode each prompt token once when the cache allows it, else every row (see module doc)."""
+def _prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool, prefix_cache=None) -> _Prefilled:
+    """Encode each prompt token once when the cache allows it, else every row (see module doc);
+    with a `PrefixCache`, the common prefix continues the longest one an earlier call encoded."""
     import torch
     import torch.nn.functional as F
 
@@ -324,12 +327,18 @@ def _prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool) -> _Prefil
                     past_key_values=cache, use_cache=True, **keep)
         return out.logits[:, -1, :], out.past_key_values
 
-    common = _common_prefix_len(prompt_ids) if P > 1 else 0
+    common = _common_prefix_len(prompt_ids) if P > 1 else lens[0]
     common = min(common, min(lens) - 1)  # each prompt keeps >= 1 token: its logits start decoding
-    encoded, flops = 0, 0.0
-    if common > 0:
-        _, base = run(prompt_ids[0][:common], base, 0)
-        encoded, flops = common, forward_flops(loaded, common, 0)
+    encoded, flops, start = 0, 0.0, 0
+    if prefix_cache is not None and common > 0:  # state of an earlier call's prompt prefix
+        start, cached = prefix_cache.lookup(prompt_ids[0][:common])
+        if cached is not None:
+            base = _shallow_copy(cached)
+    if common > start:
+        _, base = run(prompt_ids[0][start:common], base, start)
+        encoded, flops = common - start, forward_flops(loaded, common - start, start)
+    if prefix_cache is not None and common > start:
+        prefix_cache.store(prompt_ids[0][:common], base)
     logits, caches = [], []
     for ids in prompt_ids:
         last, cache = run(ids[common:], _shallow_copy(base), common)

@@ -49,6 +49,10 @@ def compute_dict(stats: ComputeStats) -> dict:
 class _SnapshotPolicy:
     """The policy, taking the due snapshots before each call and counting what calls spend."""
 
+    def reset(self) -> None:
+        if hasattr(self.policy, "reset"):
+            self.policy.reset()
+
     def __init__(self, policy: Policy, limits: Sequence[tuple[str, int]]) -> None:
         self.policy, self.name = policy, policy.name
         self.pending = sorted(limits, key=lambda item: item[1])

@@ -79,6 +79,8 @@ def draw_samples(
 
     `problem` must be the search's view (no hidden tests); `evaluate` runs visible tests only.
     """
+    if hasattr(policy, "reset"):  # as the search does: no state from an earlier run
+        policy.reset()
     root = problem.starter
     root_lint = lint(root, None)
     root_clean = bool(root_lint.ok)

@@ -317,6 +317,8 @@ def search(
     evaluate: runs the visible tests on a program, returns its TestReport (infra errors raise).
     on_node:  called after each new node is evaluated (e.g. a rollout writer); it sees the tree.
     """
+    if hasattr(policy, "reset"):  # a policy that keeps state across calls starts afresh
+        policy.reset()
     run = _Run(problem.without_hidden_tests(), policy, lint, evaluate, settings, on_node)
     try:
         stop = _loop(run, strategy, budget)

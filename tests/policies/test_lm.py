@@ -239,3 +239,30 @@ def test_token_budget_stops_generation_within_one_step(tiny_llama):
     spent = capped.prompt_tokens_encoded + sum(map(len, capped.token_ids))
     assert budget <= spent < budget + 4  # stopped in the step that spent the budget (4 rows)
     assert all(c == f[: len(c)] for c, f in zip(capped.token_ids, free.token_ids))  # same draws, cut short
+
+
+def test_prompt_prefixes_are_reused_across_calls_until_reset(tiny_llama):
+    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6)
+    plain = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6, prefix_cache_entries=0)
+    (length,) = prompt_lengths(tiny_llama, ToyFormat(), LOCATIONS[:1])
+    first = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=1)
+    again = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=2)
+    assert first.prompt_tokens_encoded == length
+    assert again.prompt_tokens_encoded == 1  # only the last prompt token: its logits start decoding
+    expected = plain.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=2)
+    assert [p.raw_text for p in again.proposals] == [p.raw_text for p in expected.proposals]
+    assert expected.prompt_tokens_encoded == length  # without the cache every call pays
+    policy.reset()
+    assert policy.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=2).prompt_tokens_encoded == length
+
+
+def test_prefix_cache_is_bounded_and_prefers_the_longest_prefix():
+    from policies.prefix_cache import PrefixCache
+
+    cache = PrefixCache(max_entries=2)
+    cache.store([1, 2], "short")
+    cache.store([1, 2, 3], "long")
+    assert cache.lookup([1, 2, 9]) == (2, "short") and cache.lookup([1, 2, 3, 4]) == (3, "long")
+    assert cache.lookup([5]) == (0, None)
+    cache.store([7], "new")  # evicts the least recently used ([1, 2, 3] was used last)
+    assert len(cache) == 2 and cache.lookup([1, 2, 3]) == (3, "long")

@@ -1,0 +1,58 @@
+"""Model state for token prefixes, kept across policy calls (a bounded LRU).
+
+A search asks the model about one problem again and again: every fresh sample repeats the same
+chat prompt, and every child's prompt is its parent's program plus a few lines. Keeping the
+key/value cache of prompts already encoded means a call runs only the tokens after the longest
+prefix seen before, and `prompt_tokens_encoded` (the search's token unit) counts only those.
+
+Entries are `DynamicCache`s at batch 1 keyed by their token ids. They are never mutated:
+extending a cache goes through a shallow copy whose layers concatenate into new tensors
+(policies.sampling `_shallow_copy`). Memory per entry is 2 * layers * kv_heads * head_dim *
+positions floats (SmolLM2-135M: ~46 KB a position, ~14 MB for a 300-token prompt).
+
+Results depend on what is cached (a prefix encoded apart from its suffix differs from one
+encoding in the last float bits), so a search starts from an empty cache (`clear`): the same
+seed then replays the same search whatever ran before it in the process.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Sequence
+
+
+class PrefixCache:
+    def __init__(self, max_entries: int = 16) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self.hits = 0  # lookups that found a cached prefix
+        self.tokens_reused = 0  # prompt tokens those hits did not run again
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def lookup(self, ids: Sequence[int]) -> tuple[int, Any]:
+        """(k, cache) for the longest cached prefix ids[:k] (k <= len(ids)); (0, None) if none."""
+        ids = tuple(ids)
+        best_key: tuple[int, ...] | None = None
+        for key in self._entries:
+            if len(key) <= len(ids) and (best_key is None or len(key) > len(best_key)) and ids[: len(key)] == key:
+                best_key = key
+        if best_key is None:
+            return 0, None
+        self._entries.move_to_end(best_key)
+        self.hits += 1
+        self.tokens_reused += len(best_key)
+        return len(best_key), self._entries[best_key]
+
+    def store(self, ids: Sequence[int], cache: Any) -> None:
+        key = tuple(ids)
+        if not key:
+            return
+        self._entries[key] = cache
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
