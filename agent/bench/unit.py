@@ -22,7 +22,8 @@ RECORD (one JSON object per problem x strategy x budget, a line of results.jsonl
     model, seed, config_hash, contaminated,
     solved (the returned program passes the visible tests), hidden_passed, oracle (some node's
     program passes the hidden tests; null without hidden tests), programs (nodes, root
-    included), hidden_passing (how many of them pass), stop_reason,
+    included), hidden_passing (how many of them pass), executed (distinct programs run on the
+    visible tests, by Program.behaviour_digest, the starter aside), stop_reason,
     compute {lm_calls, samples, prompt_tokens, generated_tokens, tokens, flops, wall_s},
     parsed (of compute.samples, how many the format turned into a program), program, visible (report of the returned program),
     largest budget only: lint_rejected, parse_failure_kinds; for `sample`: draws [{status,
@@ -224,6 +225,7 @@ def _finish(ctx: _Context, label: str, budget_tokens: int | None, unit_tokens: f
         "contaminated": ctx.task.contaminated,
         "solved": returned.solved, "hidden_passed": hidden, "oracle": None if hidden is None else any(passing),
         "programs": len(programs), "hidden_passing": sum(bool(p) for p in passing), "stop_reason": stop_reason,
+        "executed": len({p.behaviour_digest for p in programs} - {tree.node(tree.root).program.behaviour_digest}),
         "compute": compute, "parsed": parsed,
         "program": returned.program.text, "visible": report_dict(returned.report),
     }

@@ -11,7 +11,9 @@ What the loop guarantees, for every strategy:
 - A node exists only if its program passed `lint`; a child of a node that has lint errors itself
   (only the starter can) is gated by "no new errors versus the parent".
 - The budget is checked before each policy call and the call asks for at most the samples left.
-- Every new node is evaluated once (the tree is the cache: one node per program digest).
+- Every new node is evaluated once (the tree is the cache: one node per program digest), and
+  programs that differ only in comments, formatting or docstrings are run once between them
+  (`Program.behaviour_digest`).
 - The search stops when a node passes every visible test ("solved"), the budget is spent
   ("budget"), the strategy has nothing left to expand ("exhausted": the tree strategies
   re-expand nodes, so in practice only at max_depth 0 or MCTS idling), or on KeyboardInterrupt
@@ -117,7 +119,8 @@ class Counters:
     parse_failure_kinds: dict[str, int] = field(default_factory=dict)  # by proposal status
     merges: int = 0  # programs reached again from a new parent (transpositions): edge added
     duplicates: int = 0  # programs proposed again at the same parent (or closing a cycle)
-    evaluations: int = 0  # visible-test runs, one per node
+    evaluations: int = 0  # visible-test runs: one per distinct behaviour_digest
+    evaluations_reused: int = 0  # nodes scored with an equivalent program's report (not run again)
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ class _Run:
         self.counts: Counter[str] = Counter()
         self.failure_kinds: Counter[str] = Counter()
         self.tree: SearchTree | None = None
+        self.reports: dict[str, TestReport] = {}  # by Program.behaviour_digest
 
     def start(self) -> None:
         """Lint and evaluate the root (the starter program, kept whatever its lint result)."""
@@ -250,9 +254,15 @@ class _Run:
 
     def score(self, digests: list[str]) -> None:
         for digest in digests:
-            with self.meter.timed("sandbox"):
-                report = self.evaluate(self.tree.node(digest).program)
-            self.counts["evaluations"] += 1
+            program = self.tree.node(digest).program
+            report = self.reports.get(program.behaviour_digest)
+            if report is None:  # run once per behaviour: comments, formatting, docstrings aside
+                with self.meter.timed("sandbox"):
+                    report = self.evaluate(program)
+                self.counts["evaluations"] += 1
+                self.reports[program.behaviour_digest] = report
+            else:
+                self.counts["evaluations_reused"] += 1
             self.tree.set_report(digest, report)
             if self.on_node is not None:
                 self.on_node(self.tree, digest, self.meter.stats())
@@ -266,6 +276,7 @@ class _Run:
             lint_rejected=self.counts["lint_rejected"], parse_failures=self.counts["parse_failures"],
             parse_failure_kinds=dict(sorted(self.failure_kinds.items())), merges=self.tree.merges,
             duplicates=self.tree.duplicates, evaluations=self.counts["evaluations"],
+            evaluations_reused=self.counts["evaluations_reused"],
         )
         return SearchResult(best.solved, best.program, best.digest, stop, strategy.name, self.tree,
                             self.meter.stats(), counters)

@@ -49,7 +49,20 @@ def test_lint_rejected_and_unparsable_proposals_are_counted_not_added():
     assert result.counters.lint_rejected >= 2
     assert result.counters.parse_failure_kinds["bad_header"] >= 1
     assert result.counters.parse_failures == sum(result.counters.parse_failure_kinds.values())
-    assert result.counters.nodes == len(result.tree) == result.counters.evaluations
+    assert result.counters.nodes == len(result.tree) == result.counters.evaluations + result.counters.evaluations_reused
+
+
+def test_programs_that_differ_only_in_comments_or_docstrings_run_once():
+    same = [Candidate(("def add(a, b):", "    return a - b  # guess"), -1.0),
+            Candidate(("def add(a, b):", '    """Subtract."""', "    return a - b"), -1.1),
+            Candidate(("def add(a, b):", "    return a-b"), -1.2)]
+    evaluator = InProcessEvaluator(ADD.tests)
+    calls = []
+    result = run("sample", policy=ScriptedPolicy({}, programs=same), budget=Budget(samples=3), batch_size=3,
+                 evaluate=lambda program: calls.append(program) or evaluator(program))
+    assert result.counters.nodes == 4 and len(calls) == 2  # the root, then one of the three variants
+    assert result.counters.evaluations == 2 and result.counters.evaluations_reused == 2
+    assert {n.score for n in result.tree.nodes() if n.digest != result.tree.root} == {1 / 3}
 
 
 def test_beam_width_one_follows_the_distractor_and_runs_out():

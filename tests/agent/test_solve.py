@@ -122,7 +122,8 @@ def test_search_never_runs_hidden_tests_and_hidden_run_once_after(solve, capsys)
     assert set(runs[-1]) == hidden_names  # and it ran only those
     last_policy = max(i for i, e in enumerate(events) if e[0] == "policy")
     assert events.index(("sandbox", runs[-1])) > last_policy  # after the search's last policy call
-    assert len(runs) - 1 == result["evaluations"] == result["nodes"]  # one visible run per node
+    assert len(runs) - 1 == result["evaluations"]  # one visible run per distinct behaviour ...
+    assert result["evaluations"] + result["evaluations_reused"] == result["nodes"]  # ... and every node scored
     assert capsys.readouterr().out == result["program"] == "def add(a, b):\n    total = a + b\n    return total\n"
 
 
