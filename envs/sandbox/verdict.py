@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from envs.asserts import Plan, evaluate
+from envs.safe_text import one_line
 from envs.testcase import Limits, TestCase, TestOutcome, value_passed
 from envs.values import decode, short
 
@@ -88,7 +89,7 @@ def decide(
         if count:
             notes.append(f"ignored {count} report line(s): {why}")
     if program_error is not None:
-        return tuple(TestOutcome(t.name, "error", f"program raised: {program_error}"[:cap], p.judged)
+        return tuple(TestOutcome(t.name, "error", one_line(f"program raised: {program_error}")[:cap], p.judged)
                      for t, p in zip(tests, plans)), tuple(notes)
     status_missing, first_missing, rest_missing = _unreported(ending, program_ok)
     outcomes = []
@@ -100,7 +101,7 @@ def decide(
         if judged is None:  # a step it needs never reported
             judged = status_missing, rest_missing if seen_missing else first_missing
             seen_missing = True
-        outcomes.append(TestOutcome(test.name, judged[0], judged[1][:cap], plan.judged))
+        outcomes.append(TestOutcome(test.name, judged[0], one_line(judged[1])[:cap], plan.judged))
     unreported = len(modes) - len(results)
     if unreported:
         notes.append(f"{unreported} step(s) unreported: {first_missing}")
