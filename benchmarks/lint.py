@@ -226,9 +226,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"setup: linter built and warmed up in {(time.perf_counter() - start) * 1000:.0f} ms")
 
     times, cpu_times, verdicts = time_gate(gate, programs)
-    print(f"in-process: {_summary(times)}; {verdicts.count(False)} of {len(programs)} rejected, "
-          f"{gate.stats.syntax_errors} of them syntax errors (no pylint run)")
-    print(f"in-process CPU time: {_summary(cpu_times)}")
+    print(f"gate (kept-alive lint worker, time and memory limits on): {_summary(times)}; "
+          f"{verdicts.count(False)} of {len(programs)} rejected, {gate.stats.syntax_errors} of them "
+          f"syntax errors (no pylint run), {gate.stats.tripped} tripped a limit")
+    print(f"gate CPU time in this process (the worker's not included): {_summary(cpu_times)}")
 
     sample = programs[: args.subprocess_programs]
     sub_times, sub_verdicts = time_subprocess(sample)

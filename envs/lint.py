@@ -1,4 +1,4 @@
-"""The lint gate: which static errors a program has, from an in-process pylint kept alive.
+"""The lint gate: which static errors a program has, from a pylint kept alive in a worker.
 
 What counts as an error (LintSeq's choice, see `ENABLED_MESSAGES`): pylint's error (E) and
 fatal (F) message classes, plus bad-indentation (W0311) and super-init-not-called (W0231).
@@ -23,6 +23,10 @@ is model output, and a `# pylint: disable=all` must not switch the gate off. Kno
 against this process's `sys.path`, which may hold folders (the current directory, a script's)
 that a fresh pylint process would not search, and a program importing itself by the name
 "prog" gets import-error here, while pylint finds prog.py on disk.
+
+Steps 1-3 run in a kept-alive worker process with a wall-clock and memory limit
+(`envs.lint_worker`): the text is untrusted, and parsing or inferring over it can take
+seconds or gigabytes. A program that trips a limit is rejected with its own status.
 
 A gate is not thread-safe, and gates in one process share astroid's global manager: lint from
 one thread at a time.
@@ -84,11 +88,14 @@ class LintMessage:
 class LintResult:
     """A verdict: `ok` iff `messages` is empty. `syntax_error` iff the program did not parse;
     `LintGate.lint` then gives the one syntax-error message, and `LintGate.check` against a
-    parent gives only the errors that are new (see there)."""
+    parent gives only the errors that are new (see there). `tripped` is "lint_timeout" or
+    "lint_memory" when linting the program hit the worker's limits: it is then rejected
+    with one message saying so (see `envs.lint_worker`)."""
 
     ok: bool
     messages: tuple[LintMessage, ...]
     syntax_error: bool = False
+    tripped: str = ""
 
 
 @dataclass
@@ -100,6 +107,7 @@ class LintStats:
     cache_hits: int = 0
     pylint_runs: int = 0
     syntax_errors: int = 0  # programs rejected by ast.parse, with no pylint run
+    tripped: int = 0  # programs rejected for hitting the lint worker's time or memory limit
     lint_seconds: float = 0.0
 
 
@@ -321,20 +329,55 @@ def _evict_program_state(manager: Any) -> None:
         node_cache.cache_clear()
 
 
+_engine: _InProcessPylint | None = None  # this process's pylint, built on first use
+
+
+def lint_text_in_process(text: str) -> tuple[tuple[LintMessage, ...], bool, bool]:
+    """(unfiltered messages, syntax_error, whether pylint ran) for `text`, in this process,
+    without limits: the lint worker calls this (`envs.lint_worker`), and so does a gate
+    built with `isolated=False`."""
+    global _engine  # pylint: disable=global-statement
+    syntax = syntax_error_message(text)
+    if syntax is not None:
+        return (syntax,), True, False
+    if _engine is None:
+        _engine = _InProcessPylint()
+    messages = _engine.run(neutralise_pragmas(text))
+    return messages, any(m.msg_id == SYNTAX_ERROR_ID for m in messages), True
+
+
+TRIP_MESSAGES = {"lint_timeout": ("F9901", "lint-timeout", "linting took longer than {limit} s"),
+                 "lint_memory": ("F9902", "lint-memory", "linting needed more than {limit} MB")}
+
+
 class LintGate:
     """The lint gate: `lint` says which errors a program has, `check` whether an edit may
     create a node. Results are cached by `Program.digest`, least recently used first out.
 
+    isolated (default): lint in a kept-alive worker process with `timeout_s` of wall clock
+    and `memory_mb` of address space per program (`envs.lint_worker`); a program that trips
+    a limit is rejected with `tripped` set. isolated=False lints in this process, unbounded
+    (for tests of the engine itself and trusted text).
     Not thread-safe (see the module docstring).
     """
 
-    def __init__(self, *, cache_size: int = 65536) -> None:
+    def __init__(self, *, cache_size: int = 65536, isolated: bool = True, timeout_s: float = 10.0,
+                 memory_mb: int = 2048) -> None:
         if cache_size < 1:
             raise ValueError(f"cache_size must be at least 1, got {cache_size}")
         self.cache_size = cache_size  # results kept; a result is a few hundred bytes
         self.stats = LintStats()
         self._cache: collections.OrderedDict[str, LintResult] = collections.OrderedDict()
-        self._pylint: _InProcessPylint | None = None  # built on the first program that parses
+        self._worker = None
+        if isolated:
+            from envs.lint_worker import LintWorker  # pylint: disable=import-outside-toplevel
+
+            self._worker = LintWorker(timeout_s=timeout_s, memory_mb=memory_mb)
+
+    def close(self) -> None:
+        """Stop the worker process (a later lint starts a new one)."""
+        if self._worker is not None:
+            self._worker.close()
 
     def lint(self, program: Program) -> LintResult:
         """The errors of `program`: ok iff it has none."""
@@ -362,7 +405,7 @@ class LintGate:
         `syntax_error` always describes `program`.
         """
         result = self.lint(program)
-        if parent is None:
+        if parent is None or result.tripped:  # a program that trips the limits is never let through
             return result
         parent_result = self.lint(parent)
         if parent_result.syntax_error and not result.syntax_error:
@@ -377,18 +420,27 @@ class LintGate:
     def _lint_uncached(self, text: str) -> LintResult:
         start = time.perf_counter()
         try:
-            syntax = syntax_error_message(text)
-            if syntax is not None:
-                self.stats.syntax_errors += 1
-                return _result([syntax], syntax_error=True)
-            if self._pylint is None:
-                self._pylint = _InProcessPylint()
-            self.stats.pylint_runs += 1
-            messages = self._pylint.run(neutralise_pragmas(text))
-            syntax_error = any(m.msg_id == SYNTAX_ERROR_ID for m in messages)
+            if self._worker is None:
+                messages, syntax_error, pylint_run = lint_text_in_process(text)
+            else:
+                reply = self._worker.run(text)
+                if reply.get("tripped") in TRIP_MESSAGES:
+                    return self._tripped(reply["tripped"])
+                messages = tuple(LintMessage(*m) for m in reply["messages"])
+                syntax_error, pylint_run = reply["syntax_error"], reply["pylint_run"]
+            self.stats.pylint_runs += pylint_run
+            self.stats.syntax_errors += syntax_error and not pylint_run
             return _result(messages, syntax_error=syntax_error)
         finally:
             self.stats.lint_seconds += time.perf_counter() - start
+
+    def _tripped(self, status: str) -> LintResult:
+        self.stats.tripped += 1
+        msg_id, symbol, text = TRIP_MESSAGES[status]
+        assert self._worker is not None
+        limit = self._worker.timeout_s if status == "lint_timeout" else self._worker.memory_mb
+        message = LintMessage(1, 0, msg_id, symbol, text.format(limit=limit))
+        return LintResult(ok=False, messages=(message,), tripped=status)
 
 
 def lint_with_subprocess(text: str, *, timeout: float = 120.0) -> LintResult:

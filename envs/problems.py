@@ -39,6 +39,7 @@ from typing import Any, Iterator
 
 from envs.doctests import docstring_tests
 from envs.problem import Problem
+from envs.safe_text import one_line
 from envs.testcase import TestCase
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 _OUR_FIELDS = {"id", "prompt", "entry_point", "starter_code", "tests", "hidden_tests", "timeout_s", "meta"}
 _TEST_FIELDS = {"name", "code", "expected"}
 _NAME_CHARS = 80  # default test names are the code's first line, cut to this length
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a problem file (or JSONL) larger than this is refused
+MAX_TIMEOUT_S = 600.0  # one execution's wall clock; more is a typo, or an attempt to hang the run
 
 # Docstring examples that contradict HumanEval's own reference solution and hidden test
 # (errors in the dataset, not in extraction). A visible test the correct program fails
@@ -110,6 +113,7 @@ def load_humaneval() -> list[Problem]:
 
 def problem_from_record(record: Any, *, where: str) -> Problem:
     """One record in any supported format -> Problem; `where` prefixes error messages."""
+    _check_text(record, where, "")
     if not isinstance(record, dict):
         raise ProblemError(f"{where}: expected a JSON object, got {_kind(record)}")
     if "test_list" in record:
@@ -131,8 +135,9 @@ def _from_ours(record: dict, where: str) -> Problem:
     if unknown:
         raise ProblemError(f"{where}: unknown field {unknown[0]!r}: expected only {sorted(_OUR_FIELDS)}")
     timeout = record.get("timeout_s", 5.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ProblemError(f"{where}: field 'timeout_s': expected a positive number, got {timeout!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_S:
+        raise ProblemError(f"{where}: field 'timeout_s': expected a number of seconds in (0, {MAX_TIMEOUT_S:g}], "
+                           f"got {_short(timeout)}")
     tests = _tests(record, "tests", where, required=True)
     if not tests:
         raise ProblemError(f"{where}: field 'tests': expected at least one visible test, got []")
@@ -170,14 +175,14 @@ def _test(item: Any, field: str, where: str) -> TestCase:
         raise ProblemError(f"{where}: field {field}.{unknown[0]}: unknown key, expected only name, code, expected")
     code = item.get("code")
     if not isinstance(code, str) or not code.strip():
-        raise ProblemError(f"{where}: field {field}.code: expected a non-empty string, got {code!r}")
+        raise ProblemError(f"{where}: field {field}.code: expected a non-empty string, got {_short(code)}")
     expected = item.get("expected")
     mode = "exec"
     if expected is not None:
         if not isinstance(expected, str) or not _is_literal(expected):
             raise ProblemError(
                 f"{where}: field {field}.expected: expected the Python literal text of the value "
-                f"(e.g. \"'abc'\", \"[1, 2]\", \"True\"), got {expected!r}"
+                f"(e.g. \"'abc'\", \"[1, 2]\", \"True\"), got {_short(expected)}"
             )
         mode = "eval"
     try:
@@ -185,10 +190,12 @@ def _test(item: Any, field: str, where: str) -> TestCase:
     except SyntaxError as exc:
         what = "one Python expression (it has an expected value)" if mode == "eval" else "Python statements"
         raise ProblemError(f"{where}: field {field}.code: expected {what}, got a syntax error: {exc.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, nesting too deep
+        raise ProblemError(f"{where}: field {field}.code: cannot be parsed: {type(exc).__name__}") from None
     name = item.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise ProblemError(f"{where}: field {field}.name: expected a non-empty string, got {name!r}")
-    return TestCase(name=name or _default_name(code), code=code, expected=expected)
+        raise ProblemError(f"{where}: field {field}.name: expected a non-empty string, got {_short(name)}")
+    return TestCase(name=one_line(name or _default_name(code)), code=code, expected=expected)
 
 
 # --- HumanEval -------------------------------------------------------------------------
@@ -210,13 +217,13 @@ def _from_humaneval(record: dict, where: str) -> Problem:
 def _from_mbpp(record: dict, where: str) -> Problem:
     task_id = record.get("task_id")
     if isinstance(task_id, bool) or not isinstance(task_id, (int, str)) or task_id == "":
-        raise ProblemError(f"{where}: field 'task_id': expected an integer or non-empty string, got {task_id!r}")
+        raise ProblemError(f"{where}: field 'task_id': expected an integer or non-empty string, got {_short(task_id)}")
     text_field = "prompt" if "prompt" in record else "text"
     text = _string(record, text_field, where)
     code = _string(record, "code", where, default="")
     asserts = record.get("test_list")
     if not isinstance(asserts, list) or not asserts or not all(isinstance(a, str) and a.strip() for a in asserts):
-        raise ProblemError(f"{where}: field 'test_list': expected a non-empty list of assert strings, got {asserts!r}")
+        raise ProblemError(f"{where}: field 'test_list': expected a non-empty list of assert strings, got {_short(asserts)}")
     setup = _mbpp_setup(record, where)
     tests = [TestCase(name=_default_name(a), code=setup + a) for a in asserts]
     entry_point = _mbpp_entry_point(asserts[0], code)
@@ -234,7 +241,7 @@ def _mbpp_setup(record: dict, where: str) -> str:
     """Imports every MBPP test needs, as a prefix (full MBPP: `test_setup_code`)."""
     imports = record.get("test_imports", [])
     if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
-        raise ProblemError(f"{where}: field 'test_imports': expected a list of strings, got {imports!r}")
+        raise ProblemError(f"{where}: field 'test_imports': expected a list of strings, got {_short(imports)}")
     setup = record.get("test_setup_code", "")
     if not isinstance(setup, str):
         raise ProblemError(f"{where}: field 'test_setup_code': expected a string, got {_kind(setup)}")
@@ -265,15 +272,54 @@ def _mbpp_entry_point(first_assert: str, code: str) -> str | None:
 # --- reading and field helpers -------------------------------------------------------
 def _read_json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero or a huge file ends here
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ProblemError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProblemError(f"{path}: cannot read: {exc}") from None
+        raise ProblemError(f"{path}: cannot read: {one_line(str(exc))[:200]}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ProblemError(f"{path}: larger than {MAX_FILE_BYTES} bytes; not a problem file")
+    return _loads(text, str(path))
+
+
+def _loads(text: str, where: str) -> Any:
+    """json.loads with clear errors for what it cannot take: nesting too deep, huge integers."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ProblemError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ProblemError(f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise ProblemError(f"{where}: invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise ProblemError(f"{where}: invalid JSON: {one_line(str(exc))[:120]}") from None
+
+
+def _check_text(value: Any, where: str, field: str, depth: int = 0) -> None:
+    """Every string in a record must be printable Unicode: no lone surrogates."""
+    if depth > 50:
+        raise ProblemError(f"{where}: field {field or '(top)'}: nested too deeply")
+    if isinstance(value, str):
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            raise ProblemError(f"{where}: field {field or '(top)'}: contains a lone surrogate (not valid Unicode text)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, where, field, depth + 1)
+            _check_text(item, where, f"{field}.{key}" if field else str(key), depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_text(item, where, f"{field}[{i}]", depth + 1)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A one-line, length-capped rendering of a bad value for an error message."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        text = f"<{type(value).__name__} too large to show>"
+    text = one_line(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
@@ -281,31 +327,41 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
+            read = 0
+            for number, line in enumerate(_bounded_lines(lines), 1):
+                read += len(line)
+                if read > MAX_FILE_BYTES:
+                    raise ProblemError(f"{path}: more than {MAX_FILE_BYTES} characters; not a problem file")
                 if not line.strip():
                     continue
-                try:
-                    yield f"{path}:{number}", json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ProblemError(f"{path}:{number}: invalid JSON: {exc.msg}") from None
+                yield f"{path}:{number}", _loads(line, f"{path}:{number}")
     except FileNotFoundError:
         raise ProblemError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemError(f"{path}: cannot read: {exc}") from None
 
 
+def _bounded_lines(stream: Any) -> Iterator[str]:
+    """Lines of at most MAX_FILE_BYTES characters (a file of NULs has no newline at all)."""
+    while True:
+        line = stream.readline(MAX_FILE_BYTES + 1)
+        if not line:
+            return
+        yield line
+
+
 def _string(record: dict, field: str, where: str, *, default: str | None = None) -> str:
     value = record.get(field, default)
     if not isinstance(value, str) or (default is None and not value.strip()):
         wanted = "a non-empty string" if default is None else "a string"
-        raise ProblemError(f"{where}: field {field!r}: expected {wanted}, got {value!r}")
+        raise ProblemError(f"{where}: field {field!r}: expected {wanted}, got {_short(value)}")
     return value
 
 
 def _identifier(record: dict, field: str, where: str) -> str:
     value = _string(record, field, where)
     if not value.isidentifier():
-        raise ProblemError(f"{where}: field {field!r}: expected a Python identifier, got {value!r}")
+        raise ProblemError(f"{where}: field {field!r}: expected a Python identifier, got {_short(value)}")
     return value
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 TestStatus = Literal["pass", "fail", "error", "timeout"]
+Judged = Literal["parent", "in-process"]
 TEST_STATUSES: tuple[TestStatus, ...] = ("pass", "fail", "error", "timeout")
 
 
@@ -43,6 +44,9 @@ class TestOutcome:
     name: str
     status: TestStatus
     detail: str = ""  # short, human-readable: the assertion, exception line or why not run
+    # "parent": decided here from values the program returned (unforgeable by the program);
+    # "in-process": (partly) decided inside the program's process, so a program could forge it.
+    judged: Judged = "in-process"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,15 @@ class TestReport:
     @property
     def all_passed(self) -> bool:
         return self.total > 0 and self.passed == self.total
+
+    @property
+    def judged_in_parent(self) -> int:
+        """Tests whose verdict no program can forge (see `TestOutcome.judged`)."""
+        return sum(o.judged == "parent" for o in self.outcomes)
+
+    @property
+    def judged_in_process(self) -> int:
+        return self.total - self.judged_in_parent
 
 
 @dataclass(frozen=True)
@@ -127,3 +140,10 @@ def expression_passed(actual_repr: str, expected: str) -> bool:
     ok_a, a = _literal(actual_repr)
     ok_e, e = _literal(expected)
     return ok_a and ok_e and _close(a, e)
+
+
+def value_passed(actual: object, expected: str) -> bool:
+    """Decide an expression test from the decoded value (builtin types only, see
+    `envs.values`) and the expected literal text: equal, same types, floats within 1e-6."""
+    ok, wanted = _literal(expected)
+    return ok and _close(actual, wanted)

@@ -2,7 +2,8 @@
 
 Each worker gets fresh user, PID, network (loopback only, down), IPC, UTS (and cgroup)
 namespaces; a read-only root holding only read-only binds of the Python prefix, /usr/lib*
-and the fork-server script (no /etc, no /usr/bin, no home); its own tmpfs at /tmp capped
+and the fork-server script (no /etc, no /usr/bin, no home), with every site-packages and
+dist-packages directory covered by an empty read-only tmpfs (only the standard library); its own tmpfs at /tmp capped
 at `tmpfs_bytes`; a new /proc, a minimal /dev and a cleared environment. Untrusted code
 runs as uid/gid 65534 with no capabilities, no_new_privs and no nested user namespaces.
 
@@ -29,7 +30,7 @@ import subprocess
 import sys
 
 from envs.sandbox.base import SandboxUnavailable
-from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, python_paths, site_packages
+from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, package_dirs, python_paths
 
 TMPFS_BYTES = 64 * 1024 * 1024  # per worker; RLIMIT_FSIZE bounds single files inside it
 _INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
@@ -123,7 +124,7 @@ class BwrapLauncher:
 
         exe, dirs = python_paths()
         config: dict = {"host_pidns": host_pidns, "scratch": "/tmp", "uid": None, "gid": None,
-                        "sys_path": site_packages(dirs)}
+                        "private_ipc": True}
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
                 "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         pass_fds: tuple[int, ...] = ()
@@ -133,13 +134,20 @@ class BwrapLauncher:
             pass_fds = (userns,)
             release = lambda: os.close(userns)  # noqa: E731
             config.update(uid=SANDBOX_UID, gid=SANDBOX_UID)
-            args += ["--userns", str(userns), "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            # the server keeps these (in the sandbox's user namespace only) and each child drops
+            # them with its uid: SETUID/SETGID to drop, SYS_ADMIN for the child's own IPC
+            # namespace, KILL to clean up the child's processes (another uid than the server)
+            args += ["--userns", str(userns), "--cap-drop", "ALL"]
+            for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_KILL"):
+                args += ["--cap-add", cap]
         else:
             args += ["--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                      "--cap-drop", "ALL"]
         for d in dirs:
             args += ["--ro-bind", d, d]
         args += _system_lib_args()
+        for hidden in package_dirs(dirs + ["/usr/lib", "/usr/lib64"]):  # stdlib only, no answer key
+            args += ["--tmpfs", hidden, "--remount-ro", hidden]
         args += ["--ro-bind", FORKSERVER_PATH, "/sandbox/forkserver.py"]
         for parent in _ancestors(dirs + ["/usr/lib", "/sandbox/forkserver.py"]):
             args += ["--chmod", "0755", parent]  # bwrap makes mount-point parents 0700

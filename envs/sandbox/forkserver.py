@@ -4,19 +4,33 @@ Executed by path (`python -I -S -B forkserver.py CONFIG_JSON`), never imported b
 stdlib only, because inside the sandbox nothing else is guaranteed to exist.
 
 Protocol (frames are a 4-byte big-endian length, then UTF-8 JSON):
-- fd 0 (from the host): one request per execution:
-  {"token", "program", "tests": [{"code", "expr"}], "limits": {...}}
+- fd 0 (from the host): two frames per execution: a header {"limits": {...}} this server
+  reads, then a body {"token", "program", "steps": [{"code", "mode"}]} that only the forked
+  child reads (fork first: this server never holds a request's program, tests or token, so
+  no later child can find them in memory it inherits). The child acks on a pipe once it
+  has the whole body; without the ack the request stream may be out of step, and the
+  response says "dirty" (the host then replaces this worker).
 - fd 1 (to the host): first a hello frame {"hello": 1, "pid", "pidns_private", "why"}, then
   one response per request: {"reports", "output", "end", "code", "signal", "timed_out",
   "cleanup", "notes", "dirty", "cpu_s", "duration_s"}.
+
+Identity (root hosts, config "uid" set): this server keeps uid 0 of the sandbox's user
+namespace with only CAP_SETUID/SETGID/SYS_ADMIN/KILL; each child enters a new IPC namespace
+with every SysV IPC limit at 0 (no segment can outlive the execution or dodge RLIMIT_AS),
+then drops to the sandbox uid, losing every capability. The child therefore cannot signal,
+prlimit or ptrace this server (another uid, and this server is not dumpable). Scratch
+cleanup runs in a forked helper under the child's uid; if it fails (deep trees, odd
+modes) the response says "dirty" and the host recycles the worker; the verdict stands.
 
 The child: new session, stdin /dev/null, stdout+stderr into one capped capture pipe, the
 report pipe on fd 3, every other fd closed, RLIMIT_CORE=0 and the request's CPU, AS,
 NPROC and FSIZE limits; then the program and each test in one namespace. The deadline
 is enforced here (SIGKILL) and again by the host (it kills the whole worker).
 
-The child reports each test over fd 3 (its report pipe) as one JSON line tagged with the
-per-execution token; this server only relays those bytes. The HOST validates them and
+The child reports each step over fd 3 (its report pipe) as one JSON line tagged with the
+per-execution token; a value step reports the value as data built from exact builtin types
+only (`_encode`; decoded by envs/values.py), never a repr the program could shape. This
+server only relays those bytes. The HOST validates them and
 decides every verdict, because the child shares this sandbox, this uid and possibly this
 server's fate (it may kill or stop it). Nothing here decides pass or fail.
 
@@ -27,6 +41,7 @@ orphans re-parented to this server (it is a child subreaper) are killed until no
 """
 
 import builtins
+import collections
 import ctypes
 import io
 import json
@@ -42,6 +57,10 @@ import time
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
+_CLONE_NEWIPC = 0x08000000
+_IPC_LIMITS = {"shmmni": "0", "shmall": "0", "shmmax": "0", "msgmni": "0", "sem": "0 0 0 0"}
+_MAX_DEPTH = 100  # of a reported value; deeper (or cyclic) values are reported as opaque
+_CLEANER_TIMEOUT_S = 5.0
 _REPORT_FD = 3  # the child's report pipe; stdout/stderr go to the capture pipe
 _CHUNK = 65536
 _DRAIN_AFTER_EXIT_S = 0.5  # how long to wait for pipe EOF once every writer is dead
@@ -110,24 +129,44 @@ def _prove_private_pidns(host_pidns):
 
 
 # ---- the child: runs untrusted code, never returns -----------------------------------------
-def _child_main(req, out_w, rep_w, scratch):
+def _isolate_ipc():
+    """A fresh IPC namespace for this execution alone, with SysV IPC switched off; True if done.
+
+    Needs CAP_SYS_ADMIN (root hosts: the server keeps it until the child drops its uid).
+    """
+    if _LIBC.unshare(_CLONE_NEWIPC) != 0:
+        return False
+    for name, value in _IPC_LIMITS.items():
+        with open("/proc/sys/kernel/" + name, "w") as f:
+            f.write(value)
+    return True
+
+
+def _child_main(lim, req_fd, ack_w, out_w, rep_w, scratch, ids):
     try:
         os.setsid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with this server (a courtesy: it can undo it)
+        req = read_frame(req_fd)  # fork first, then read: the server never sees this request
+        os.write(ack_w, b"1")
+        if ids is not None:
+            if not _isolate_ipc():
+                raise SystemExit("no private IPC namespace")
+            _drop_identity(*ids)
         devnull = os.open("/dev/null", os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
         os.dup2(rep_w, _REPORT_FD)
-        os.closerange(_REPORT_FD + 1, 65536)  # the host's pipes and everything else
+        os.closerange(_REPORT_FD + 1, 65536)  # the host's pipes, the ack pipe and everything else
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
-        lim = req["limits"]
         mb = 1024 * 1024
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu_s"], lim["cpu_s"] + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (lim["file_size_mb"] * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_NPROC, (lim["nproc"],) * 2)
+        # RLIMIT_NPROC counts every process of the uid: the server too when it shares ours
+        nproc = lim["max_processes"] + (0 if ids is not None else 1)
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc,) * 2)
         resource.setrlimit(resource.RLIMIT_AS, (lim["memory_mb"] * mb,) * 2)
         if scratch:
             os.chdir(scratch)
@@ -136,7 +175,7 @@ def _child_main(req, out_w, rep_w, scratch):
         sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), errors="backslashreplace", write_through=True)
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), errors="backslashreplace", write_through=True)
         sys.argv = ["program"]
-        _run_tests(req["program"], req["tests"], req.pop("token"), lim["detail_chars"], lim["repr_chars"])
+        _run_tests(req["program"], req["steps"], req.pop("token"), lim["detail_chars"], lim["repr_chars"])
     except BaseException:  # SystemExit included: the host calls unreported tests a premature exit
         pass
     os._exit(0)
@@ -152,13 +191,62 @@ def _describe(exc, limit):
     return text[:limit]
 
 
-def _run_tests(program, tests, token, detail_chars, repr_chars, _write=os.write, _dumps=json.dumps,
-               _repr=repr, _compile=compile, _exec=exec, _eval=eval, _len=len,
-               _AssertionError=AssertionError, _SystemExit=SystemExit):
-    """Exec the program, then each test; one token-tagged report line per step on fd 3.
+class _Opaque(Exception):
+    """The value is not made of exact builtin types (or is too big): it is not reported."""
+
+
+_DICT_TYPES = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
+_TAGS = ((tuple, "t"), (set, "s"), (frozenset, "f"))
+_TYPE_NAME = type.__dict__["__name__"].__get__  # a metaclass cannot override this one
+
+
+def _encode(value, budget, depth=0, _type=type, _len=len, _items=dict.items, _hex=bytes.hex,
+            _dict_types=_DICT_TYPES, _tags=_TAGS):
+    """`value` as JSON-ready data built from exact builtin types (see envs/values.py).
+
+    Exact type checks, and only builtin methods bound before the program ran, so no method
+    of the program's (a lying `__eq__`, `__iter__`, `__repr__`) is called. `budget` is a
+    one-element list of characters left; raises _Opaque when out of it or too deep.
+    """
+    kind = _type(value)
+    budget[0] -= 1
+    if budget[0] < 0 or depth > _MAX_DEPTH:
+        raise _Opaque("a value too large or too deeply nested to report")
+    # identity checks only: `in` or `==` on types would consult a program's metaclass
+    if value is None or kind is bool or kind is float:
+        return value
+    if kind is int or kind is str:
+        budget[0] -= value.bit_length() // 3 if kind is int else _len(value)
+        if budget[0] < 0:
+            raise _Opaque("a value too large to report")
+        return value
+    if kind is list:
+        return [_encode(item, budget, depth + 1) for item in value]
+    for container, tag in _tags:
+        if kind is container:
+            return {tag: [_encode(item, budget, depth + 1) for item in value]}
+    for mapping in _dict_types:
+        if kind is mapping:
+            return {"d": [[_encode(k, budget, depth + 1), _encode(v, budget, depth + 1)]
+                          for k, v in _items(value)]}
+    if kind is bytes:
+        budget[0] -= 2 * _len(value)
+        if budget[0] < 0:
+            raise _Opaque("a value too large to report")
+        return {"b": _hex(value)}
+    if kind is complex:
+        return {"c": [value.real, value.imag]}
+    raise _Opaque("a %s, not a builtin value" % _TYPE_NAME(kind))
+
+
+def _run_tests(program, steps, token, detail_chars, repr_chars, _write=os.write, _dumps=json.dumps,
+               _compile=compile, _exec=exec, _eval=eval, _encode=_encode, _Opaque=_Opaque,
+               _AssertionError=AssertionError, _SystemExit=SystemExit, _ValueError=ValueError):
+    """Exec the program, then each step; one token-tagged report line per step on fd 3.
 
     The callables are bound as defaults so a program that rebinds builtins cannot reach
-    them by name; a program that walks frames or the gc CAN find the token (see pool.py).
+    them by name. A program that walks frames or the gc CAN find the token and write any
+    report: that is why value steps report only data and the parent decides (pool.py).
     """
 
     def report(rec):
@@ -176,24 +264,31 @@ def _run_tests(program, tests, token, detail_chars, repr_chars, _write=os.write,
         report({"k": "program", "ok": False, "d": _describe(e, detail_chars)})
         return
     report({"k": "program", "ok": True})
-    for i, test in enumerate(tests):
+    for i, step in enumerate(steps):
         rec = {"k": "test", "i": i}
         try:
-            if test["expr"]:
-                text = _repr(_eval(_compile(test["code"], "<test %d>" % i, "eval"), ns))
-                if _len(text) > repr_chars:
-                    rec.update(s="fail", d="repr longer than %d characters" % repr_chars)
-                else:
-                    rec.update(s="value", r=text)
+            if step["mode"] == "value":
+                value = _eval(_compile(step["code"], "<test %d>" % i, "eval"), ns)
+                try:
+                    rec.update(s="value", v=_encode(value, [repr_chars]))
+                    report(rec)
+                    continue
+                except _Opaque as e:
+                    rec.update(s="opaque", d=e.args[0])
+                except RecursionError:
+                    rec.update(s="opaque", d="a value nested too deeply")
+                except _ValueError:  # json: an int beyond the str-conversion digit limit
+                    rec.pop("v", None)
+                    rec.update(s="opaque", d="an int too large to report")
             else:
-                _exec(_compile(test["code"], "<test %d>" % i, "exec"), ns)
+                _exec(_compile(step["code"], "<test %d>" % i, "exec"), ns)
                 rec["s"] = "pass"
         except _SystemExit:
             raise
         except _AssertionError as e:
             detail = _describe(e, detail_chars)
             if detail == "AssertionError":  # a bare assert: show the test instead
-                detail = ("assertion failed: " + test["code"])[:detail_chars]
+                detail = ("assertion failed: " + step["code"])[:detail_chars]
             rec.update(s="fail", d=detail)
         except BaseException as e:
             rec.update(s="error", d=_describe(e, detail_chars))
@@ -258,10 +353,8 @@ def _kill_descendants(child, private):
         time.sleep(0.0005)
 
 
-def _clear_scratch(scratch):
-    """Empty the scratch dir this sandbox owns; True if it is clean afterwards."""
-    if not scratch:
-        return True
+def _empty_scratch(scratch):
+    """Remove everything in `scratch` (runs in the cleaner, under the child's uid)."""
     for entry in os.scandir(scratch):
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -271,21 +364,61 @@ def _clear_scratch(scratch):
                 os.unlink(entry.path)
         except OSError:
             pass
-    return not os.listdir(scratch)  # not empty (e.g. a chmod 000 subdir): the pool recycles us
 
 
-def run_one(req, private, scratch):
-    lim = req["limits"]
+def _clear_scratch(scratch, ids):
+    """Empty the scratch dir this sandbox owns; True if it is clean afterwards.
+
+    The removal runs in a forked cleaner (as the child's uid, so the sticky /tmp lets it
+    delete the child's files): a tree that makes it crash or hang (1,500 nested dirs
+    overflow rmtree's recursion) costs a recycled worker, never this server or the verdict.
+    """
+    try:
+        if not scratch or not os.listdir(scratch):
+            return True
+    except OSError:
+        return False
+    cleaner = os.fork()
+    if cleaner == 0:
+        code = 1
+        try:
+            if ids is not None:
+                _drop_identity(*ids)
+            _empty_scratch(scratch)
+            code = 0
+        except BaseException:
+            pass
+        os._exit(code)
+    deadline = time.monotonic() + _CLEANER_TIMEOUT_S
+    while True:
+        pid, status = os.waitpid(cleaner, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            os.kill(cleaner, signal.SIGKILL)
+            os.waitpid(cleaner, 0)
+            return False
+        time.sleep(0.001)
+    try:
+        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and not os.listdir(scratch)
+    except OSError:
+        return False
+
+
+def run_one(lim, req_fd, private, scratch, ids, clean_ipc):
     out_r, out_w = os.pipe()
     rep_r, rep_w = os.pipe()
+    ack_r, ack_w = os.pipe()
     start = time.monotonic()
     child = os.fork()
     if child == 0:
         os.close(out_r)
         os.close(rep_r)
-        _child_main(req, out_w, rep_w, scratch)
+        os.close(ack_r)
+        _child_main(lim, req_fd, ack_w, out_w, rep_w, scratch, ids)
     os.close(out_w)
     os.close(rep_w)
+    os.close(ack_w)
     caps = {out_r: lim["output_bytes"], rep_r: lim["report_bytes"]}
     bufs = {out_r: bytearray(), rep_r: bytearray()}
     dropped = {out_r: 0, rep_r: 0}
@@ -333,14 +466,19 @@ def run_one(req, private, scratch):
         timed_out = _wait_or_kill(child, deadline)
         _, status, usage = os.wait4(child, 0)
         cleanup = _kill_descendants(child, private)
-    for fd in (out_r, rep_r) + ((pidfd,) if pidfd is not None else ()):
+    acked = bool(select.select([ack_r], [], [], 0)[0]) and os.read(ack_r, 1) == b"1"
+    for fd in (out_r, rep_r, ack_r) + ((pidfd,) if pidfd is not None else ()):
         os.close(fd)
     notes = []
     if dropped[out_r]:
         notes.append("output truncated: %d bytes dropped" % dropped[out_r])
     if dropped[rep_r]:
         notes.append("report stream truncated: %d bytes dropped" % dropped[rep_r])
-    dirty = not _clear_scratch(scratch)
+    if not acked:
+        notes.append("the child died before reading its whole request")
+    if clean_ipc:
+        _remove_sysv_ipc()
+    dirty = not _clear_scratch(scratch, ids) or not acked
     return {
         "reports": bufs[rep_r].decode("utf-8", "replace"),
         "output": bufs[out_r].decode("utf-8", "replace"),
@@ -354,6 +492,22 @@ def run_one(req, private, scratch):
         "cpu_s": usage.ru_utime + usage.ru_stime if usage else 0.0,
         "duration_s": time.monotonic() - start,
     }
+
+
+def _remove_sysv_ipc():
+    """Without a per-child IPC namespace (non-root hosts): remove every SysV IPC object the
+    execution left in this worker's namespace, so none outlives it."""
+    for kind, cmd_fn in (("shm", "shmctl"), ("msg", "msgctl"), ("sem", "semctl")):
+        try:
+            with open("/proc/sysvipc/" + kind) as f:
+                ids = [int(line.split()[1]) for line in f.readlines()[1:] if line.strip()]
+        except (OSError, ValueError, IndexError):
+            continue
+        for ipc_id in ids:
+            if kind == "sem":
+                _LIBC.semctl(ipc_id, 0, 0)  # IPC_RMID
+            else:
+                getattr(_LIBC, cmd_fn)(ipc_id, 0, None)  # IPC_RMID
 
 
 def _wait_or_kill(child, deadline):
@@ -372,33 +526,55 @@ def _warm_up():
     ns = {"__name__": "__warmup__"}
     exec(compile("def f(a, b):\n    return [a + b, {'k': (a, b)}]\n", "<warm-up>", "exec"), ns)
     exec(compile("assert f(1, 2)[0] == 3", "<warm-up>", "exec"), ns)
-    json.dumps({"k": "test", "i": 0, "s": "value", "r": repr(eval(compile("f(1, 2)", "<warm-up>", "eval"), ns))})
+    json.dumps({"k": "test", "i": 0, "s": "value", "v": _encode(eval(compile("f(1, 2)", "<warm-up>", "eval"), ns), [100])})
     try:
         exec(compile("assert f(1, 1)[0] == 3, 'x'", "<warm-up>", "exec"), ns)
     except AssertionError as e:
         _describe(e, 100)
 
 
+def _self_test(ids):
+    """Fail at startup, with the reason, if children could not be isolated as promised."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if not _isolate_ipc():
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC) failed")
+            _drop_identity(*ids)
+            os._exit(0)
+        except BaseException as e:
+            sys.stderr.write("forkserver: cannot isolate a child: %r\n" % (e,))
+            sys.stderr.flush()
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    if status:
+        raise SystemExit(1)
+
+
 def main():
     config = json.loads(sys.argv[1])
-    sys.path.extend(config.get("sys_path") or ())  # we run with -S: site-packages without .pth hooks
     req_fd, resp_fd = os.dup(0), os.dup(1)
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)  # a stray print can never corrupt the framing
-    if config.get("uid") is not None:
-        _drop_identity(config["uid"], config["gid"])
-    _prctl(_PR_SET_DUMPABLE, 0)  # the same-uid child may not ptrace us or open our /proc fds
+    # Root hosts: children drop to this uid, the server keeps another (see the docstring);
+    # elsewhere server and children share the one mapped uid.
+    ids = (config["uid"], config["gid"]) if config.get("uid") is not None else None
+    # no per-child IPC namespace, but a private one for this worker: empty it after each run
+    clean_ipc = ids is None and config.get("private_ipc") is True
+    _prctl(_PR_SET_DUMPABLE, 0)  # a child may not ptrace us or open our /proc fds
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     private, why = _prove_private_pidns(config.get("host_pidns"))
     scratch = config.get("scratch")  # made by the launcher for this worker alone; we only empty it
+    if ids is not None:
+        _self_test(ids)
     _warm_up()
     write_frame(resp_fd, {"hello": 1, "pid": os.getpid(), "uid": os.getuid(), "pidns_private": private, "why": why})
     while True:
-        req = read_frame(req_fd)
-        if req is None:
+        header = read_frame(req_fd)  # limits only; the child reads the body itself
+        if header is None:
             break
-        write_frame(resp_fd, run_one(req, private, scratch))
+        write_frame(resp_fd, run_one(header["limits"], req_fd, private, scratch, ids, clean_ipc))
 
 
 if __name__ == "__main__":

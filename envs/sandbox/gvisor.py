@@ -23,7 +23,7 @@ import shutil
 import tempfile
 
 from envs.sandbox.base import SandboxUnavailable
-from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, python_paths, site_packages
+from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, python_paths, package_dirs
 
 TMPFS_SIZE = "64m"  # per worker; RLIMIT_FSIZE bounds single files inside it
 
@@ -76,8 +76,11 @@ class GvisorLauncher:
                 os.symlink(os.readlink(link), os.path.join(rootfs, link.lstrip("/")))
             elif os.path.isdir(link):
                 mounts.append({"destination": link, "type": "bind", "source": link, "options": ["rbind", "ro"]})
+        for hidden in package_dirs(dirs + ["/usr/lib", "/usr/lib64"]):  # stdlib only, no answer key
+            mounts.append({"destination": hidden, "type": "tmpfs", "source": "tmpfs",
+                           "options": ["ro", "size=4096", "mode=0555"]})
         server_config = {"host_pidns": host_pidns, "scratch": "/tmp", "uid": None, "gid": None,
-                         "sys_path": site_packages(dirs)}
+                         "private_ipc": True}
         spec = {
             "ociVersion": "1.0.0",
             "process": {

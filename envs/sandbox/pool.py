@@ -12,10 +12,12 @@ Guarantees, whatever the program does:
   whenever their scratch tmpfs could not be emptied;
 - on the host, only what this sandbox created is ever removed (gvisor's bundle dir, the
   subprocess backend's own mkdtemp scratch); bwrap workers' scratch is their own tmpfs.
-Not guaranteed: the tests run in the program's process, so a program that introspects
-the harness (e.g. `sys._getframe(1).f_locals`) can read the report token, write passing
-reports to fd 3 and exit (demonstrated); the token stops blind forgery only (printing
-"passed", writing report-shaped lines to stdout or to every fd).
+- the child never sees an expected value: it reports what the program returned, as data
+  only builtin types can produce, and the verdict is made here (`envs.asserts`, `verdict`).
+Not guaranteed: statement steps a test could not be converted from (outcomes labelled
+"in-process") run in the program's process, so a program that introspects the harness
+(e.g. `sys._getframe(1).f_locals`) can read the report token and forge their pass; the
+token stops blind forgery only (printing "passed", writing report-shaped lines anywhere).
 
 Workers are spawned from one long-lived thread: PR_SET_PDEATHSIG (behind bwrap's
 --die-with-parent) fires when the parent *thread* exits. With bwrap 0.8 and runsc here a
@@ -38,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from envs.asserts import plan
 from envs.sandbox.base import SandboxUnavailable
 from envs.sandbox.launch import Launcher, host_pidns
 from envs.sandbox.protocol import ProtocolError, build_request, read_frame, write_frame
@@ -101,13 +104,15 @@ class WorkerPoolSandbox:
         """Run UNTRUSTED `program` then `tests` in one fresh child; one outcome per test."""
         limits = limits or self.limits
         tests = tuple(tests)
+        plans = tuple(plan(t) for t in tests)
         token = secrets.token_hex(16)
         start = time.monotonic()
         worker = self._acquire()
         notes: list[str] = []
         raw, output = "", ""
         try:
-            write_frame(worker.req_fd, build_request(program, tests, limits, token), start + HOST_GRACE_S)
+            for frame in build_request(program, [s for p in plans for s in p.steps], limits, token):
+                write_frame(worker.req_fd, frame, start + HOST_GRACE_S)
             resp = _checked(read_frame(worker.resp_fd, time.monotonic() + limits.timeout_s + HOST_GRACE_S))
         except (ProtocolError, OSError, ValueError) as e:
             why = f"{e}{self._stderr_tail(worker)}"
@@ -127,7 +132,7 @@ class WorkerPoolSandbox:
                 self._replace(worker)
             else:
                 self._release(worker)
-        outcomes, verdict_notes = decide(tests, limits, token, raw, ending)
+        outcomes, verdict_notes = decide(tests, plans, limits, token, raw, ending)
         return TestReport(outcomes=outcomes, duration_s=time.monotonic() - start, output=output,
                           notes=tuple(notes) + verdict_notes)
 

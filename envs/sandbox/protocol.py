@@ -14,7 +14,8 @@ import struct
 import time
 from typing import Any, Sequence
 
-from envs.testcase import Limits, TestCase
+from envs.asserts import Step
+from envs.testcase import Limits
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024  # far above any honest response (output and reports are capped)
 REPORT_OVERHEAD_BYTES = 512  # per report line: JSON keys and the token
@@ -69,22 +70,22 @@ def _read_exact(fd: int, n: int, deadline: float) -> bytes:
     return b"".join(parts)
 
 
-def build_request(program: str, tests: Sequence[TestCase], limits: Limits, token: str) -> dict:
-    """The request frame for one execution. `nproc` counts the fork-server itself (+1)."""
-    return {
-        "token": token,
-        "program": program,
-        "tests": [{"code": t.code, "expr": t.expected is not None} for t in tests],
+def build_request(program: str, steps: Sequence[Step], limits: Limits, token: str) -> tuple[dict, dict]:
+    """(header, body) frames for one execution: the fork-server reads only the header (the
+    limits); the child it forks reads the body."""
+    header = {
         "limits": {
             "timeout_s": limits.timeout_s,
             "cpu_s": limits.cpu_s,
             "memory_mb": limits.memory_mb,
-            "nproc": limits.max_processes + 1,
+            "max_processes": limits.max_processes,
             "file_size_mb": limits.file_size_mb,
             "output_bytes": limits.output_bytes,
-            "report_bytes": (len(tests) + 1)
+            "report_bytes": (len(steps) + 1)
             * (JSON_ESCAPE_FACTOR * (limits.repr_chars + limits.detail_chars) + REPORT_OVERHEAD_BYTES),
             "detail_chars": limits.detail_chars,
             "repr_chars": limits.repr_chars,
         },
     }
+    body = {"token": token, "program": program, "steps": [{"code": s.code, "mode": s.mode} for s in steps]}
+    return header, body

@@ -16,7 +16,7 @@ import logging
 import shutil
 import tempfile
 
-from envs.sandbox.launch import FORKSERVER_PATH, LaunchSpec, python_paths, site_packages
+from envs.sandbox.launch import FORKSERVER_PATH, LaunchSpec, python_paths
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class UnsafeSubprocessLauncher:
         exe, dirs = python_paths()
         scratch = tempfile.mkdtemp(prefix="sandbox-scratch-")  # this worker's own; removed by cleanup
         config = {"host_pidns": host_pidns, "scratch": scratch, "uid": None, "gid": None,
-                  "sys_path": site_packages(dirs)}
+                  "private_ipc": False}  # the host's IPC namespace: never remove objects there
         return LaunchSpec(
             argv=[exe, "-I", "-S", "-B", FORKSERVER_PATH, json.dumps(config)],
             cleanup=lambda: shutil.rmtree(scratch, ignore_errors=True),

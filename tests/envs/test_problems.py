@@ -63,8 +63,8 @@ def test_repeated_test_names_get_suffixes(tmp_path):
         ({"tests": ["assert add(1,"]}, "tests[0].code: expected Python statements, got a syntax error"),
         ({"tests": [{"code": "1", "expect": "1"}]}, "tests[0].expect: unknown key"),
         ({"hidden_tests": [{"expected": "1"}]}, "hidden_tests[0].code: expected a non-empty string, got None"),
-        ({"timeout_s": 0}, "field 'timeout_s': expected a positive number, got 0"),
-        ({"timeout_s": True}, "field 'timeout_s': expected a positive number, got True"),
+        ({"timeout_s": 0}, "field 'timeout_s': expected a number of seconds in (0, 600], got 0"),
+        ({"timeout_s": True}, "field 'timeout_s': expected a number of seconds in (0, 600], got True"),
         ({"starter_code": None}, "field 'starter_code': expected a string, got None"),
         ({"hiden_tests": []}, "unknown field 'hiden_tests'"),
     ],
@@ -322,3 +322,34 @@ def test_a_directory_loads_its_json_files(tmp_path):
     assert [p.id for p in load_problems(EXAMPLES)] == sorted(p.stem for p in EXAMPLES.glob("*.json"))
     with pytest.raises(ProblemError, match="found none"):
         load_problems(tmp_path)
+
+
+# --- bad input: one clear ProblemError each, never a traceback ------------------------------
+BASE = {"id": "x", "prompt": "p", "entry_point": "f", "tests": ["assert f(1) == 1"]}
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"id": "x", "timeout_s": ' + "9" * 5000 + "}", "4300 digits"),
+    (json.dumps(dict(BASE, timeout_s=float("inf"))), "timeout_s"),
+    (json.dumps(dict(BASE, timeout_s=1e12)), "timeout_s"),
+    (json.dumps(dict(BASE, timeout_s=float("nan"))), "timeout_s"),
+    (json.dumps(dict(BASE, tests=["assert f('\ud800') == 1"])), "lone surrogate"),
+    (json.dumps(dict(BASE, tests=["assert f(1) == 1\0"])), "null bytes"),
+])
+def test_bad_input_is_one_clear_error(tmp_path, text, reason):
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(ProblemError, match=reason) as caught:
+        load_problem(path)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_a_device_file_is_read_with_a_bound():
+    with pytest.raises(ProblemError, match="larger than"):
+        load_problem("/dev/zero")
+
+
+def test_control_characters_in_test_names_are_escaped(tmp_path):
+    problem = load_problem(write(tmp_path, dict(BASE, tests=[{"name": "t\nPASS all", "code": "assert f(1) == 1"}])))
+    assert problem.tests[0].name == "t\\nPASS all"

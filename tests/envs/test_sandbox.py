@@ -43,7 +43,7 @@ def test_statement_tests_pass_fail_and_error(sandbox):
         TestCase("crash", "add(1, 'x')"),
     ])
     assert statuses(report) == ["pass", "fail", "error"]
-    assert report.outcomes[1].detail == "AssertionError: sum is off"
+    assert report.outcomes[1].detail.startswith("AssertionError: sum is off")
     assert report.outcomes[2].detail.startswith("TypeError")
     assert report.passed == 1 and report.total == 3
 
@@ -62,7 +62,7 @@ def test_expression_tests_are_decided_by_the_host(sandbox):
 def test_overlong_repr_fails(sandbox):
     limits = Limits(timeout_s=1.5, repr_chars=50)
     report = sandbox.run(ADD, [TestCase("long", "'x' * 100", expected="'x'")], limits)
-    assert statuses(report) == ["fail"] and "longer than 50" in report.outcomes[0].detail
+    assert statuses(report) == ["fail"] and "too large to report" in report.outcomes[0].detail
 
 
 def test_program_that_raises_errors_every_test(sandbox):
@@ -114,10 +114,23 @@ def test_scratch_is_empty_for_the_next_execution(sandbox):
     assert report.all_passed, report.outcomes
 
 
+def _kill_worker_during(box, program, tests):
+    """Run `program` on a thread and SIGKILL the (only) worker from the host meanwhile (a child
+    cannot kill its fork-server any more: it runs under another uid)."""
+    reports = []
+    runner = threading.Thread(target=lambda: reports.append(box.run(program, tests)))
+    worker = next(iter(box._all))
+    runner.start()
+    time.sleep(0.3)
+    worker.proc.kill()
+    runner.join(timeout=30)
+    return reports[0]
+
+
 def test_dead_worker_is_restarted_and_the_execution_errors():
     box = WorkerPoolSandbox(BwrapLauncher(), workers=1, limits=FAST)
     try:
-        report = box.run("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", [TestCase("t", "assert True")])
+        report = _kill_worker_during(box, "import time; time.sleep(1)", [TestCase("t", "assert True")])
         assert statuses(report) == ["error"] and "worker died" in report.outcomes[0].detail
         assert box.restarts == 1
         assert box.run(ADD, [TestCase("t", "assert add(1, 2) == 3")]).all_passed
@@ -158,10 +171,8 @@ def test_workers_survive_the_thread_that_replaced_them():
     """--die-with-parent fires when the spawning *thread* exits; spawns go via a long-lived one."""
     box = WorkerPoolSandbox(BwrapLauncher(), workers=1, limits=FAST)
     try:
-        killer = threading.Thread(target=box.run, args=("import os; os.kill(os.getppid(), 9)", []))
-        killer.start()
-        killer.join()
-        assert box.restarts == 1
+        _kill_worker_during(box, "import time; time.sleep(1)", [TestCase("t", "assert True")])
+        assert box.restarts == 1  # replaced by the runner thread, which has exited since
         time.sleep(0.2)
         assert box.run(ADD, [TestCase("t", "assert add(1, 1) == 2")]).all_passed
         assert box.restarts == 1
