@@ -71,6 +71,7 @@ class SearchConfig:
     max_depth: int = SearchSettings.max_depth
     model_choice: bool = SearchSettings.model_choice
     feedback: bool = SearchSettings.feedback
+    stop_doomed: bool = SearchSettings.stop_doomed
     seed: int = SearchSettings.seed
     sample: SampleSettings = field(default_factory=SampleSettings)
     best_first: BestFirstSettings = field(default_factory=BestFirstSettings)

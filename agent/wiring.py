@@ -145,7 +145,7 @@ def build_settings(config: SearchConfig) -> SearchSettings:
     _positive(config, "samples_per_location", "max_locations", "max_depth")
     return SearchSettings(samples_per_location=config.samples_per_location, max_locations=config.max_locations,
                           max_depth=config.max_depth, model_choice=config.model_choice, seed=config.seed,
-                          feedback=config.feedback)
+                          feedback=config.feedback, stop_doomed=config.stop_doomed)
 
 
 def build_budget(config: SearchConfig) -> Budget:

@@ -128,12 +128,14 @@ class Policy(Protocol):
         *,
         seed: int | None = None,
         max_tokens: int | None = None,
+        stop_doomed: bool = False,
     ) -> ProposalBatch:
         """n samples per location, batched; same seed gives the same proposals on CPU.
-        max_tokens: the most tokens (prompt encoded + generated) the call may spend; None: no cap."""
+        max_tokens: the most tokens (prompt encoded + generated) the call may spend; None: no cap.
+        stop_doomed: stop a sample once its code has an error no later line can repair."""
         ...
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None) -> ProposalBatch:
+                        max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         """n whole programs from the starter state (the repeated-sampling baseline)."""
         ...

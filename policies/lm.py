@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Sequence
 
 from envs.problem import Problem
+from envs.syntax import doomed
 from envs.locations import Location
 from policies.base import ParsedOutput, Proposal, ProposalBatch, RenderedPrompt, State
 from policies.loading import LoadedModel
@@ -72,19 +73,32 @@ class LMPolicy:
         *,
         seed: int | None = None,
         max_tokens: int | None = None,
+        stop_doomed: bool = False,
     ) -> ProposalBatch:
         """n samples per location in one batch; proposals are location-major."""
         prompts = [self.fmt.render_prompt(problem, state, loc) for loc in locations]
         parsers = [
             (lambda text, loc=loc: self.fmt.parse_output(problem, state, loc, text)) for loc in locations
         ]
-        return self._run(prompts, list(locations), parsers, n, seed, max_tokens)
+        return self._run(prompts, list(locations), parsers, n, seed, max_tokens, stop_doomed)
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None) -> ProposalBatch:
+                        max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         prompt = self.fmt.render_program_prompt(problem)
         return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], n, seed,
-                         max_tokens)
+                         max_tokens, stop_doomed)
+
+    def _doomed_check(self, prompts: list[RenderedPrompt], n: int):
+        """doomed(row, generated text) for generate_samples, when the format can show its code."""
+        code_so_far = getattr(self.fmt, "code_so_far", None)
+        if code_so_far is None:
+            return None
+
+        def check(row: int, text: str) -> bool:
+            code = code_so_far(prompts[row // n].prefill + text)
+            return code is not None and doomed(code)
+
+        return check
 
     def reset(self) -> None:
         """Start a new search: forget cached prompt state, so a seed replays the same search
@@ -99,7 +113,7 @@ class LMPolicy:
         return getattr(self.fmt, "edit_style", "insert")
 
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, n: int, seed: int | None,
-             max_tokens: int | None = None) -> ProposalBatch:
+             max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         start = time.perf_counter()
         if seed is None:  # draw one and report it, so any call can be replayed
             seed = int.from_bytes(os.urandom(6), "little")
@@ -120,6 +134,7 @@ class LMPolicy:
             ignore_eos=self.ignore_eos,
             token_budget=max_tokens,
             prefix_cache=self.prefix_cache,
+            doomed=self._doomed_check([prompts[j] for j in fits], n) if stop_doomed else None,
         )
         generate_s = time.perf_counter() - start
         row_of = {j: k * n for k, j in enumerate(fits)}
@@ -147,6 +162,7 @@ class LMPolicy:
             flops=samples.flops,
             extra=dict(
                 seed=seed, finish=dict(Counter(samples.finish)), shared_prefix=samples.shared,
+                doomed_tokens_saved=samples.doomed_tokens_saved,
                 decoded_positions=samples.decoded_positions, parse_s=time.perf_counter() - start - generate_s,
             ),
         )

@@ -31,7 +31,7 @@ import copy
 import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from policies.loading import LoadedModel
 
@@ -48,12 +48,13 @@ class Samples:
     token_ids: list[list[int]]  # counted generated tokens (EOS / the stop-completing token included)
     texts: list[str]  # generated text: EOS dropped, cut before the first stop string
     logprobs: list[float]  # see the module docstring
-    finish: list[str]  # "eos", "stop" or "length"
+    finish: list[str]  # "eos", "stop", "length" or "doomed" (stopped by `doomed`)
     prompt_tokens_encoded: int
     prompt_tokens_saved: int
     flops: float
     decoded_positions: int  # rows x decode steps actually run (finished rows ride along)
     shared: bool  # prefix sharing was used
+    doomed_tokens_saved: int = 0  # decode steps the batch ran on after its doomed rows stopped
 
 
 def encode_prompt(tokenizer, text: str) -> list[int]:
@@ -121,13 +122,17 @@ def generate_samples(
     ignore_eos: bool = False,
     token_budget: int | None = None,
     prefix_cache=None,
+    doomed: Callable[[int, str], bool] | None = None,
 ) -> Samples:
     """Sample n continuations of each prompt (see the module docstring). Deterministic per seed.
 
     token_budget: the most tokens this call may spend, prompt tokens encoded plus generated ones
     (the search's budget unit); decoding stops once it is reached, leaving unfinished rows
     truncated ("length"), so a search never overshoots its token budget by more than a step.
-    prefix_cache: a `policies.prefix_cache.PrefixCache` reused across calls (needs share_prefix)."""
+    prefix_cache: a `policies.prefix_cache.PrefixCache` reused across calls (needs share_prefix).
+    doomed(row, text so far): checked when a row completes a line (with the stop strings, every
+    STOP_CHECK_EVERY steps); True stops the row there, its text kept ("doomed"): the format saw an
+    error that no later line can repair, so the rest of the sample would be paid for nothing."""
     import torch
 
     model, tok = loaded.model, loaded.tokenizer
@@ -144,7 +149,8 @@ def generate_samples(
     row_stops = [stops[p] for p in row_prompt]
     tail_len = max((len(s) for ss in stops for s in ss), default=0)
     row_tails = [tails[p][-tail_len:] if tail_len else "" for p in row_prompt]
-    check_stops = any(row_stops)
+    check_stops = any(row_stops) or doomed is not None
+    lines_seen, doomed_at = [0] * B, {}  # for `doomed`: newlines checked so far; row -> step stopped
 
     with torch.inference_mode():
         pre = _prefill(loaded, prompt_ids, n, share=share_prefix, prefix_cache=prefix_cache)
@@ -173,6 +179,8 @@ def generate_samples(
                 finished |= torch.isin(nxt, eos_t)
             if check_stops and steps % STOP_CHECK_EVERY == 0:
                 _mark_stops(tok, tokens[:, :steps], finished, row_stops, row_tails)
+                if doomed is not None:
+                    _mark_doomed(tok, tokens[:, :steps], finished, doomed, lines_seen, doomed_at, steps)
             if steps == max_new_tokens or bool(finished.all()) or (allowance is not None and allowance <= 0):
                 break
             out = model(
@@ -199,6 +207,9 @@ def generate_samples(
         if cut is not None:
             ids = ids[: _completing_token(tok, ids, row_stops[r], row_tails[r])]
             text, reason = text[:cut], "stop"
+        if r in doomed_at:  # what came after the doomed stop is filler
+            ids, reason = token_rows[r][: doomed_at[r]], "doomed"
+            text = tok.decode(ids, skip_special_tokens=False)
         texts.append(text)
         kept.append(ids)
         logprobs.append(float(sum(lp_rows[r][: len(ids)])))
@@ -207,6 +218,7 @@ def generate_samples(
         token_ids=kept, texts=texts, logprobs=logprobs, finish=finish,
         prompt_tokens_encoded=pre.encoded, prompt_tokens_saved=n * sum(map(len, prompt_ids)) - pre.encoded,
         flops=flops, decoded_positions=B * (steps - 1), shared=pre.shared,
+        doomed_tokens_saved=sum(steps - at for at in doomed_at.values()),
     )
 
 
@@ -270,6 +282,21 @@ def _mark_stops(tok, tokens, finished, row_stops, row_tails) -> None:
         if stops and not done[r]:
             if find_stop(tok.decode(rows[r], skip_special_tokens=False), stops, row_tails[r]) is not None:
                 finished[r] = True
+
+
+def _mark_doomed(tok, tokens, finished, doomed, lines_seen, doomed_at, step) -> None:
+    """Stop unfinished rows that completed a line since the last check and that `doomed` rejects."""
+    done = finished.tolist()
+    for r, ids in enumerate(tokens.tolist()):
+        if done[r]:
+            continue
+        text = tok.decode(ids, skip_special_tokens=False)
+        newlines = text.count("\n")
+        if newlines > lines_seen[r]:
+            lines_seen[r] = newlines
+            if doomed(r, text):
+                finished[r] = True
+                doomed_at[r] = step
 
 
 def _completing_token(tok, ids: list[int], stops, tail: str) -> int:

@@ -26,7 +26,8 @@ from envs.problem import Problem
 from envs.locations import Location
 from policies.base import Policy, ProposalBatch, State
 
-SNAPSHOT_COMPUTE = ("lm_calls", "samples", "prompt_tokens", "generated_tokens", "tokens", "flops", "wall_s")
+SNAPSHOT_COMPUTE = ("lm_calls", "samples", "prompt_tokens", "generated_tokens", "tokens", "flops", "wall_s",
+                    "doomed_samples", "doomed_tokens_saved")
 
 
 @dataclass(frozen=True)
@@ -80,24 +81,25 @@ class _SnapshotPolicy:
         self.parsed += sum(p.status == "ok" and p.program is not None for p in batch.proposals)
         return batch
 
-    def _caps(self, max_tokens: int | None) -> dict:
+    def _caps(self, max_tokens: int | None, **caps) -> dict:
         """The call may not cross the next snapshot's limit either: a run with that budget would
         have been stopped there (policies stop generating at `max_tokens`), so the snapshot is
         exactly that run's end state, at every budget, not one call past it."""
         if self.pending:
             to_next = self.pending[0][1] - self.meter.stats().tokens
             max_tokens = to_next if max_tokens is None else min(max_tokens, to_next)
-        return {} if max_tokens is None else {"max_tokens": max_tokens}
+        return caps if max_tokens is None else {**caps, "max_tokens": max_tokens}
 
     def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
-                *, seed: int | None = None, max_tokens: int | None = None) -> ProposalBatch:
+                *, seed: int | None = None, max_tokens: int | None = None, **caps) -> ProposalBatch:
         self._before_call()
-        return self._count(self.policy.propose(problem, state, locations, n, seed=seed, **self._caps(max_tokens)))
+        return self._count(self.policy.propose(problem, state, locations, n, seed=seed,
+                                               **self._caps(max_tokens, **caps)))
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None) -> ProposalBatch:
+                        max_tokens: int | None = None, **caps) -> ProposalBatch:
         self._before_call()
-        return self._count(self.policy.sample_programs(problem, n, seed=seed, **self._caps(max_tokens)))
+        return self._count(self.policy.sample_programs(problem, n, seed=seed, **self._caps(max_tokens, **caps)))
 
 
 def anytime_search(

@@ -79,7 +79,10 @@ def _rates(records: list[dict]) -> dict:
     executed = sum(r.get("executed", 0) for r in records)
     return {"well_formed_rate": parsed / samples if samples else None,
             "lint_rejection_rate": rejected / parsed if parsed else None,
-            "executed_per_1k_generated": 1000 * executed / generated if generated else None}
+            "executed_per_1k_generated": 1000 * executed / generated if generated else None,
+            # samples stopped at an unrepairable syntax error, and the decode steps that saved
+            "doomed_samples": sum(r["compute"].get("doomed_samples", 0) for r in records),
+            "doomed_tokens_saved": sum(r["compute"].get("doomed_tokens_saved", 0) for r in records)}
 
 
 def _sampling(records: list[dict]) -> dict:
@@ -152,10 +155,12 @@ def render_markdown(summary: dict) -> str:
                 f"{_num(row['mean_seconds'], '.1f')} |")
     lines += _versus_sampling(summary)
     lines += ["", "| strategy | well-formed samples | lint rejections (of parsed) | distinct programs executed "
-              "per 1,000 generated tokens |", "|---|---|---|---|"]
+              "per 1,000 generated tokens | samples stopped early (syntax) | tokens that saved |",
+              "|---|---|---|---|---|---|"]
     for name, entry in summary["strategies"].items():
         lines.append(f"| {name} | {_pct(entry['well_formed_rate'])} | {_pct(entry['lint_rejection_rate'])} | "
-                     f"{_num(entry.get('executed_per_1k_generated'), '.2f')} |")
+                     f"{_num(entry.get('executed_per_1k_generated'), '.2f')} | {_num(entry.get('doomed_samples'))} | "
+                     f"{_num(entry.get('doomed_tokens_saved'))} |")
     for name, entry in summary["strategies"].items():
         if entry.get("pass_at_k"):
             ks = list(entry["pass_at_k"])

@@ -40,6 +40,8 @@ class ComputeStats:
     prompt_tokens: int = 0  # prompt tokens actually run through the model
     prompt_tokens_saved: int = 0  # prompt tokens that sharing a prompt across samples avoided
     generated_tokens: int = 0
+    doomed_samples: int = 0  # samples stopped at a syntax error no later line could repair
+    doomed_tokens_saved: int = 0  # decode steps their batches ran on after they stopped (not paid)
     flops: float = 0.0
     lint_calls: int = 0
     sandbox_calls: int = 0
@@ -67,7 +69,8 @@ class Meter:
     def __init__(self) -> None:
         self._start = time.perf_counter()
         self._counts = {"lm_calls": 0, "samples": 0, "prompt_tokens": 0, "prompt_tokens_saved": 0,
-                        "generated_tokens": 0, "lint_calls": 0, "sandbox_calls": 0}
+                        "generated_tokens": 0, "doomed_samples": 0, "doomed_tokens_saved": 0, "lint_calls": 0,
+                        "sandbox_calls": 0}
         self._flops = 0.0
         self._seconds = dict.fromkeys(PHASES, 0.0)
 
@@ -93,6 +96,9 @@ class Meter:
         self._counts["prompt_tokens"] += int(batch.prompt_tokens_encoded)
         self._counts["prompt_tokens_saved"] += int(batch.prompt_tokens_saved)
         self._counts["generated_tokens"] += int(batch.generated_tokens)
+        extra = batch.extra or {}
+        self._counts["doomed_samples"] += int(extra.get("finish", {}).get("doomed", 0))
+        self._counts["doomed_tokens_saved"] += int(extra.get("doomed_tokens_saved", 0))
         self._flops += float(batch.flops)
 
     def stats(self) -> ComputeStats:

@@ -58,6 +58,9 @@ class SearchSettings:
     # Show the policy the node's failing VISIBLE tests (formats that can). Off: with SmolLM2-135M it
     # solved none of the 3 examples best-first leaves unsolved (measured).
     feedback: bool = False
+    # Stop a sample once its complete lines hold a syntax error no later line can repair
+    # (envs.syntax): the lint gate would reject it, so its remaining tokens return to the budget.
+    stop_doomed: bool = True
     seed: int = 0  # base seed: policy call k gets seed * SEED_STRIDE + k, so runs replay exactly
     max_idle_steps: int = 1000  # selections in a row that call no policy (MCTS revisiting dead ends)
 
@@ -93,8 +96,12 @@ class ProposeRequest:
     tokens_left: int | None = None  # the budget's cap on this call's tokens (None = no cap)
 
     def caps(self) -> dict:
-        """Keyword arguments for the policy call: the token cap, when there is one."""
-        return {} if self.tokens_left is None else {"max_tokens": self.tokens_left}
+        """Keyword arguments for the policy call: the token cap, when there is one, and the
+        early stop of doomed samples, when asked for."""
+        caps = {} if self.tokens_left is None else {"max_tokens": self.tokens_left}
+        if self.settings.stop_doomed:
+            caps["stop_doomed"] = True
+        return caps
 
 
 SelectFn = Callable[[SearchTree, SearchSettings], "Selection | None"]  # None: nothing left

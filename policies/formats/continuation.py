@@ -235,6 +235,17 @@ class ContinuationFormat:
         return replace(parsed, detail=(parsed.detail + "; " if parsed.detail else "") + "unclosed fence")
 
 
+    def code_so_far(self, text: str) -> str | None:
+        """The code of a partial sample (prefill + generated text) for an early syntax check:
+        after the opening fence for chat models (None before it), the whole text otherwise."""
+        if not self.chat:
+            return text
+        for fence in (OPEN_FENCE, FENCE + "\n"):
+            at = text.find(fence)
+            if at != -1:
+                return cut_at(text[at + len(fence):], (FENCE,))
+        return None
+
     # ---- cut children (mode free_cut) ----
 
     def _cut_prompt(self, problem: Problem, program: Program, location: Location) -> RenderedPrompt:

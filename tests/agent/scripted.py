@@ -74,7 +74,7 @@ class ScriptedPolicy:
         return candidates[i % len(candidates)]
 
     def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
-                *, seed: int | None = None, max_tokens: int | None = None) -> ProposalBatch:
+                *, seed: int | None = None, max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         self.calls.append(dict(kind="propose", problem=problem, state=state, locations=tuple(locations), n=n, seed=seed))
         rng = random.Random(f"{seed}:{state.program.digest}")
         candidates = self.script.get(state.program.digest)
@@ -94,7 +94,7 @@ class ScriptedPolicy:
         return self._batch(proposals, prompt_tokens, len(locations), n)
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None) -> ProposalBatch:
+                        max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed))
         rng = random.Random(f"{seed}:programs")
         prompt_tokens = n_tokens(problem.prompt)

@@ -266,3 +266,19 @@ def test_prefix_cache_is_bounded_and_prefers_the_longest_prefix():
     assert cache.lookup([5]) == (0, None)
     cache.store([7], "new")  # evicts the least recently used ([1, 2, 3] was used last)
     assert len(cache) == 2 and cache.lookup([1, 2, 3]) == (3, "long")
+
+
+def test_doomed_rows_stop_early_and_count_the_tokens_saved(tiny_llama):
+    ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
+    free = generate_samples(tiny_llama, ids, 4, max_new_tokens=40, seed=5, ignore_eos=True)
+    stopped = generate_samples(tiny_llama, ids, 4, max_new_tokens=40, seed=5, ignore_eos=True,
+                               doomed=lambda row, text: row % 2 == 0)  # rows 0 and 2 doomed at their first line
+    for r in range(4):
+        if r % 2 == 0 and "\n" in free.texts[r]:
+            assert stopped.finish[r] == "doomed" and len(stopped.token_ids[r]) < 40
+            assert free.token_ids[r][: len(stopped.token_ids[r])] == stopped.token_ids[r]
+        else:
+            assert stopped.token_ids[r] == free.token_ids[r]
+    assert "doomed" in stopped.finish
+    assert stopped.doomed_tokens_saved == sum(40 - len(stopped.token_ids[r]) for r in range(4)
+                                              if stopped.finish[r] == "doomed")
