@@ -43,6 +43,9 @@ class TestOutcome:
     name: str
     status: TestStatus
     detail: str = ""  # short, human-readable: the assertion, exception line or why not run
+    # Expression tests only: the repr the child reported (untrusted text, capped at repr_chars);
+    # None otherwise. Lets the parent compare programs by behaviour (agent.search.selection).
+    value: str | None = None
 
 
 @dataclass(frozen=True)

@@ -108,8 +108,8 @@ def _outcome(test: TestCase, rec: dict, cap: int) -> TestOutcome | None:
     if not isinstance(actual, str):
         return None
     if expression_passed(actual, test.expected):
-        return TestOutcome(test.name, "pass")
-    return TestOutcome(test.name, "fail", f"got {actual}, expected {test.expected}"[:cap])
+        return TestOutcome(test.name, "pass", value=actual)
+    return TestOutcome(test.name, "fail", f"got {actual}, expected {test.expected}"[:cap], value=actual)
 
 
 def _unreported(ending: Ending, program_ok: bool) -> tuple[str, str, str]:
