@@ -148,3 +148,12 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _normalise(v) for k, v in value.items()}
     return value
+
+
+def choose_returned(result: Any, problem: Problem, sandbox: Any, settings: SelectionSettings) -> tuple[Any, Choice]:
+    """A finished search's result with the chosen program in place of the tree's pick, and the Choice."""
+    import dataclasses
+
+    choice = choose(result.tree.nodes(), problem, sandbox, settings)
+    node = result.tree.node(choice.chosen)
+    return dataclasses.replace(result, program=node.program, node=node.digest, solved=node.solved), choice
