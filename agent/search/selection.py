@@ -72,11 +72,12 @@ class BehaviourCache:
 
 
 def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: SelectionSettings,
-           *, cache: BehaviourCache | None = None) -> Choice:
-    """The node to return among `nodes` (scored tree nodes); see the module docstring."""
+           *, cache: BehaviourCache | None = None, baseline: str | None = None) -> Choice:
+    """The node to return among `nodes` (scored tree nodes); see the module docstring.
+    `baseline`: the strategy's own pick (default: the best of `nodes` by `rank_key`)."""
     from envs.scoring import score
 
-    baseline = max(nodes, key=rank_key).digest
+    baseline = baseline or max(nodes, key=rank_key).digest
     solutions = sorted((n for n in nodes if n.solved), key=rank_key, reverse=True)
     if not settings.by_agreement:
         return Choice(baseline, baseline, "choice by agreement is off: the tree's own pick")
