@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from agent.search.loop import SearchSettings
+from agent.search.selection import SelectionSettings
 from agent.search.strategies import BeamSettings, BestFirstSettings, MCTSSettings, RExSettings, SampleSettings
 from policies.sampling import SamplingParams
 
@@ -103,6 +104,7 @@ class Config:
     lint: LintConfig = field(default_factory=LintConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    selection: SelectionSettings = field(default_factory=SelectionSettings)  # agent.search.selection
     bench: BenchConfig = field(default_factory=BenchConfig)
 
     def digest(self) -> str:

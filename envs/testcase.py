@@ -47,6 +47,9 @@ class TestOutcome:
     # "parent": decided here from values the program returned (unforgeable by the program);
     # "in-process": (partly) decided inside the program's process, so a program could forge it.
     judged: Judged = "in-process"
+    # Expression tests only: repr() of the builtin value the child reported, decoded in the parent
+    # (envs.values); None otherwise. Lets the parent compare programs by behaviour (agent.search.selection).
+    value: str | None = None
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ class InProcessSandbox:
         except Exception as exc:
             return TestOutcome(test.name, "error", f"{type(exc).__name__}: {exc}")
         if expression_passed(actual, test.expected):
-            return TestOutcome(test.name, "pass")
-        return TestOutcome(test.name, "fail", f"expected {test.expected}, got {actual}")
+            return TestOutcome(test.name, "pass", value=actual)
+        return TestOutcome(test.name, "fail", f"expected {test.expected}, got {actual}", value=actual)
 
     def close(self):
         InProcessSandbox.closed += 1

@@ -27,6 +27,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from agent.bench.choice_summary import choice_columns, choice_table
 from agent.bench.passk import mean_pass_at_k, reportable_ks
 from agent.output.files import write_text_atomic
 
@@ -68,6 +69,7 @@ def _budget_row(label: str, records: list[dict]) -> dict:
            "visible_solved": _mean([r["solved"] for r in records])}
     for name, key in MEANS.items():
         row[name] = _mean([r["compute"][key] for r in records])
+    row.update(choice_columns(records))  # with and without the choice by agreement
     return row
 
 
@@ -167,6 +169,7 @@ def render_markdown(summary: dict) -> str:
             lines += ["", f"`{name}`: unbiased pass@k from n = {entry['n_samples']} draws per problem", "",
                       "| " + " | ".join(f"pass@{k}" for k in ks) + " |", "|" + "---|" * len(ks),
                       "| " + " | ".join(_pct(entry["pass_at_k"][k]) for k in ks) + " |"]
+    lines += choice_table(summary)
     lines += ["", "Deployable: the program the strategy returns (visible tests only) passes the hidden tests. "
               "Oracle: some program it produced does. Compute columns are means per problem; a policy call "
               "stops generating where a token budget ends, so a budget's compute may exceed it only by the "

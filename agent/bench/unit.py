@@ -20,12 +20,15 @@ RECORD (one JSON object per problem x strategy x budget, a line of results.jsonl
     budget_tokens (token limit of a tree search; null for `sample` at samples-equivalent k,
     which is k draws), unit_tokens (tokens per draw of the problem's `sample` run, when known),
     model, seed, config_hash, contaminated,
-    solved (the returned program passes the visible tests), hidden_passed, oracle (some node's
+    solved (the returned program passes the visible tests), hidden_passed (of the returned program:
+    the one chosen by agreement, agent.search.selection, unless selection.by_agreement is off), oracle (some node's
     program passes the hidden tests; null without hidden tests), programs (nodes, root
     included), hidden_passing (how many of them pass), executed (distinct programs run on the
     visible tests, by Program.behaviour_digest, the starter aside), stop_reason,
     compute {lm_calls, samples, prompt_tokens, generated_tokens, tokens, flops, wall_s},
     parsed (of compute.samples, how many the format turned into a program), program, visible (report of the returned program),
+    selection (agent.search.selection.Choice.to_dict(): the groups, why, executions and sandbox_s it cost;
+    plus baseline_hidden_passed: the strategy's own pick, i.e. deployable pass@1 without the choice),
     largest budget only: lint_rejected, parse_failure_kinds; for `sample`: draws [{status,
     program (null: nothing parsed), lint_ok, visible (fraction or null), hidden_passed (an
     unparsed draw is judged as the unchanged starter), tokens, generated_tokens}].
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from agent.bench.budgets import BudgetPlan
 from agent.bench.hidden import HiddenJudge
 from agent.output.report import report_dict
+from agent.search.selection import BehaviourCache, choose
 from envs.problem import Problem
 from envs.program import Program
 
@@ -148,6 +152,7 @@ class _Context:
     def __post_init__(self) -> None:
         # Built now, used only by _finish after the search or sampling run has returned.
         self.judge = HiddenJudge(self.task.problem, self.pieces.sandbox, self.task.known_hidden)
+        self.behaviours = BehaviourCache()  # outputs on the extra inputs, shared by this unit's budgets
 
 
 def _sample_unit(ctx: _Context) -> tuple[list[dict], float]:
@@ -212,8 +217,13 @@ def _finish(ctx: _Context, label: str, budget_tokens: int | None, unit_tokens: f
             nodes: Sequence[str] | None = None) -> dict:
     """The record of one budget: the returned node and the nodes so far are judged on the
     HIDDEN tests here, after the search (see agent.bench.hidden)."""
-    returned = tree.node(best) if best is not None else tree.best()
-    programs = [tree.node(d).program for d in (nodes if nodes is not None else [n.digest for n in tree.nodes()])]
+    baseline = tree.node(best) if best is not None else tree.best()
+    members = [tree.node(d) for d in (nodes if nodes is not None else [n.digest for n in tree.nodes()])]
+    # The returned program among this budget's visible solutions (visible inputs only; before any hidden run).
+    choice = choose(members, ctx.task.problem, ctx.pieces.sandbox, ctx.config.selection,
+                    cache=ctx.behaviours, baseline=baseline.digest)
+    returned = tree.node(choice.chosen)
+    programs = [n.program for n in members]
     hidden = ctx.judge.passed(returned.program)
     passing = [ctx.judge.passed(p) for p in programs]
     point = next(p for p in ctx.task.plan.points if p.label == label)
@@ -228,4 +238,5 @@ def _finish(ctx: _Context, label: str, budget_tokens: int | None, unit_tokens: f
         "executed": len({p.behaviour_digest for p in programs} - {tree.node(tree.root).program.behaviour_digest}),
         "compute": compute, "parsed": parsed,
         "program": returned.program.text, "visible": report_dict(returned.report),
+        "selection": {**choice.to_dict(), "baseline_hidden_passed": ctx.judge.passed(baseline.program)},
     }

@@ -137,6 +137,7 @@ def run_solve(
     from agent.output.report import PARTIAL_SUFFIX, ROLLOUTS, result_record, summary_line, write_outputs
     from agent.search.rollouts import RolloutWriter
     from agent.search.loop import search
+    from agent.search.selection import choose_returned
     from envs.problems import ProblemError, load_problem
     from envs.sandbox import SandboxUnavailable
     from envs.scoring import score_problem
@@ -175,11 +176,14 @@ def run_solve(
             config_hash=config.digest(), strategy=strategy.name))
         display = ProgressDisplay(f"{problem.id} [{strategy.name}]", budget, enabled=not args.no_progress)
         result: SearchResult | None = None
+        choice = None
         try:
             with display:  # search() itself turns Ctrl-C into stop_reason "interrupted"
                 result = search(problem, policy, lint=lint, evaluate=wiring.visible_evaluator(problem, sandbox),
                                 strategy=strategy, budget=budget, settings=settings,
                                 on_node=_hooks(rollouts, display))
+            # The returned program among visible solutions, by agreement on extra inputs (visible only).
+            result, choice = choose_returned(result, problem, sandbox, config.selection)
             hidden, hidden_s = _run_hidden(result, problem, sandbox, score_problem)
         except SandboxUnavailable as exc:
             raise UsageError(f"sandbox {config.sandbox.backend!r} failed: {exc}") from None
@@ -194,6 +198,7 @@ def run_solve(
                                model=model, config=config,
                                budget=wiring.budget_dict(budget), hidden=hidden, timings=timings,
                                started_at=started.isoformat(timespec="seconds"))
+        record["selection"] = choice.to_dict() if choice is not None else None  # the groups and why
         write_outputs(out, result, record, title=f"{problem.id}: {strategy.name} search")
 
     sys.stdout.write(result.program.text)

@@ -101,7 +101,8 @@ def decide(
         if judged is None:  # a step it needs never reported
             judged = status_missing, rest_missing if seen_missing else first_missing
             seen_missing = True
-        outcomes.append(TestOutcome(test.name, judged[0], one_line(judged[1])[:cap], plan.judged))
+        value = repr(mine[0].value) if plan.expected is not None and mine and mine[0].status == "value" else None
+        outcomes.append(TestOutcome(test.name, judged[0], one_line(judged[1])[:cap], plan.judged, value))
     unreported = len(modes) - len(results)
     if unreported:
         notes.append(f"{unreported} step(s) unreported: {first_missing}")

@@ -286,3 +286,43 @@ def test_real_model_end_to_end(tmp_path):
     assert result["model"].startswith("smollm2") and result["compute"]["samples"] == 8
     assert result["compute"]["generated_tokens"] > 0 and result["solved"] == (proc.returncode == 0)
     assert proc.stdout == result["program"]
+
+
+@pytest.mark.sandbox
+def test_the_returned_program_is_chosen_by_agreement_before_the_hidden_run(solve, tmp_path):
+    """Two of three visible solutions agree on extra inputs: the likelier odd one is not returned."""
+    problem = tmp_path / "mul.json"
+    problem.write_text(json.dumps({
+        "id": "toy/add2", "prompt": "Write add(a, b) that returns a + b.", "entry_point": "add",
+        "tests": [{"code": "add(2, 2)", "expected": "4"}], "hidden_tests": ["assert add(3, 4) == 7"]}))
+    programs = (Candidate(("def add(a, b):", "    return a * b"), -0.5),
+                Candidate(("def add(a, b):", "    return a + b"), -2.0),
+                Candidate(("def add(a, b):", "    return b + a"), -2.5))
+    status, out, events = solve("--strategy", "sample", "--budget-samples", "3", problem=problem,
+                                policy=ScriptedPolicy({}, programs=programs))
+    result = result_of(out)
+    choice = result["selection"]
+    assert status == 0 and choice["changed"] and result["hidden_passed"] is True
+    assert result["program"] == "def add(a, b):\n    return a + b\n"
+    assert [len(g) for g in choice["groups"]] == [2, 1] and "largest" in choice["reason"]
+    assert choice["executions"] == 3 and choice["inputs"]
+    runs = [names for kind, names in events if kind == "sandbox"]
+    extra = [i for i, names in enumerate(runs) if all(n.startswith("extra: ") for n in names)]
+    assert len(extra) == 3 and max(extra) < len(runs) - 1  # the choice ran before the hidden run ...
+    assert runs[-1] == ("assert add(3, 4) == 7",)  # ... which is last, once
+    assert not any("add(3, 4)" in name for names in runs[:-1] for name in names)
+
+
+@pytest.mark.sandbox
+def test_the_choice_can_be_switched_off(solve, tmp_path):
+    problem = tmp_path / "mul.json"
+    problem.write_text(json.dumps({
+        "id": "toy/add2", "prompt": "Write add(a, b) that returns a + b.", "entry_point": "add",
+        "tests": [{"code": "add(2, 2)", "expected": "4"}], "hidden_tests": ["assert add(3, 4) == 7"]}))
+    programs = (Candidate(("def add(a, b):", "    return a * b"), -0.5),
+                Candidate(("def add(a, b):", "    return a + b"), -2.0))
+    status, out, _ = solve("--strategy", "sample", "--budget-samples", "2", "--set", "selection.by_agreement=false",
+                           problem=problem, policy=ScriptedPolicy({}, programs=programs))
+    result = result_of(out)
+    assert status == 0 and result["program"] == "def add(a, b):\n    return a * b\n"
+    assert result["selection"]["executions"] == 0 and not result["selection"]["changed"]

@@ -1,0 +1,160 @@
+"""Choosing the returned program among visible solutions by how they behave (CodeT/AlphaCode style).
+
+When several programs pass every visible test, the tree's own pick (`SearchTree.best`: the
+shallowest, likeliest one) is close to a coin toss. `choose` runs each distinct visible-passing
+candidate once in the sandbox on extra inputs made from the VISIBLE tests' call arguments
+(`envs.inputs`), groups candidates whose outputs agree on every input, and returns the
+likeliest member of the largest group (ties: the group holding the likelier program). Inputs on
+which every candidate crashes or times out are dropped. Counts are bounded (`max_candidates`,
+`max_inputs`), each execution has a deadline, and every execution and its seconds are counted in
+the `Choice`, so the choice's cost is reported beside the search's.
+
+Hidden tests are never read here: `choose` keeps only `problem.without_hidden_tests()`.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from agent.search.tree import Node, rank_key
+from envs.inputs import extra_inputs
+from envs.problem import Problem
+from envs.testcase import TestOutcome
+
+
+@dataclass
+class SelectionSettings:
+    """How the returned program is chosen among visible solutions (config section `selection`)."""
+
+    by_agreement: bool = True  # False: the tree's own pick (visible score, depth, log-prob)
+    max_candidates: int = 16  # the likeliest visible solutions run on the extra inputs
+    max_inputs: int = 12  # extra inputs per problem; one execution per candidate runs them all
+    timeout_s: float = 2.0  # deadline of one execution (capped by the problem's own limit)
+    seed: int = 0  # seed of the input mutations (same seed, same inputs)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What was returned and why. Digests name programs; `groups` are largest first, each
+    ordered likeliest first; `executions` and `sandbox_s` are what the choice cost."""
+
+    chosen: str
+    baseline: str  # the tree's own pick, returned when the choice changes nothing
+    reason: str
+    candidates: tuple[str, ...] = ()
+    groups: tuple[tuple[str, ...], ...] = ()
+    inputs: tuple[str, ...] = ()  # the extra inputs kept (code)
+    dropped_inputs: tuple[str, ...] = ()  # crashed every candidate
+    executions: int = 0
+    sandbox_s: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return self.chosen != self.baseline
+
+    def to_dict(self) -> dict:
+        return {"chosen": self.chosen, "baseline": self.baseline, "changed": self.changed, "reason": self.reason,
+                "candidates": list(self.candidates), "groups": [list(g) for g in self.groups],
+                "inputs": list(self.inputs), "dropped_inputs": list(self.dropped_inputs),
+                "executions": self.executions, "sandbox_s": self.sandbox_s}
+
+
+@dataclass
+class BehaviourCache:
+    """Outputs of programs already run on this problem's extra inputs (digest -> (keys, seconds)),
+    so the bench's budgets of one search share executions; each Choice still counts them all."""
+
+    runs: dict[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
+
+
+def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: SelectionSettings,
+           *, cache: BehaviourCache | None = None, baseline: str | None = None) -> Choice:
+    """The node to return among `nodes` (scored tree nodes); see the module docstring.
+    `baseline`: the strategy's own pick (default: the best of `nodes` by `rank_key`)."""
+    from envs.scoring import score
+
+    baseline = baseline or max(nodes, key=rank_key).digest
+    solutions = sorted((n for n in nodes if n.solved), key=rank_key, reverse=True)
+    if not settings.by_agreement:
+        return Choice(baseline, baseline, "choice by agreement is off: the tree's own pick")
+    if len(solutions) < 2:
+        why = "no visible solution" if not solutions else "one visible solution"
+        return Choice(baseline, baseline, f"{why}: nothing to choose between", tuple(n.digest for n in solutions))
+    visible = problem.without_hidden_tests()  # the inputs derive from visible tests only
+    inputs = extra_inputs(visible.tests, visible.entry_point, limit=settings.max_inputs, seed=settings.seed)
+    candidates = solutions[:settings.max_candidates]
+    digests = tuple(n.digest for n in candidates)
+    if not inputs:
+        return Choice(baseline, baseline, "no extra inputs from the visible tests' calls: the tree's own pick",
+                      digests)
+    cache = cache if cache is not None else BehaviourCache()
+    timeout_s = min(settings.timeout_s, visible.timeout_s)
+    for node in candidates:
+        if node.digest not in cache.runs:
+            start = time.perf_counter()
+            report = score(node.program, inputs, sandbox, timeout_s=timeout_s)
+            cache.runs[node.digest] = (tuple(outcome_key(o) for o in report.outcomes), time.perf_counter() - start)
+    behaviours = {d: cache.runs[d][0] for d in digests}
+    cost = sum(cache.runs[d][1] for d in digests)
+    keep = [i for i in range(len(inputs)) if not all(behaviours[d][i] in CRASHES for d in digests)]
+    kept = tuple(inputs[i].code for i in keep)
+    dropped = tuple(inputs[i].code for i in range(len(inputs)) if i not in keep)
+    common = dict(candidates=digests, inputs=kept, dropped_inputs=dropped, executions=len(digests), sandbox_s=cost)
+    if not keep:
+        return Choice(baseline, baseline, "every extra input crashed every candidate: the tree's own pick",
+                      **common)
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for d in digests:  # likeliest first, so each group's first member is its likeliest
+        grouped.setdefault(tuple(behaviours[d][i] for i in keep), []).append(d)
+    rank = {d: i for i, d in enumerate(digests)}
+    groups = sorted(grouped.values(), key=lambda g: (-len(g), rank[g[0]]))
+    tied = sum(len(g) == len(groups[0]) for g in groups)
+    if len(groups) == 1:
+        reason = f"all {len(digests)} candidates agree on {len(keep)} extra inputs: the likeliest"
+    elif tied > 1:
+        reason = (f"{tied} groups tie at {len(groups[0])} of {len(digests)} candidates on {len(keep)} extra "
+                  "inputs: the group of the likelier program")
+    else:
+        reason = (f"largest of {len(groups)} groups: {len(groups[0])} of {len(digests)} candidates agree on "
+                  f"{len(keep)} extra inputs")
+    return Choice(groups[0][0], baseline, reason, groups=tuple(tuple(g) for g in groups), **common)
+
+
+CRASHES = ("error", "timeout")  # outcome keys of an execution that produced no value
+_FLOAT_DIGITS = 9  # outputs agreeing to this many significant digits count as the same
+
+
+def outcome_key(outcome: TestOutcome) -> str:
+    """What a program did on one input, comparable across programs: its value (floats
+    rounded), or "error"/"timeout". The value is untrusted text; only literal_eval reads it."""
+    if outcome.status in CRASHES:
+        return outcome.status
+    if outcome.value is None:  # a sandbox that reports no values: the detail is all there is
+        return "?" + outcome.detail
+    try:
+        return "=" + repr(_normalise(ast.literal_eval(outcome.value.strip())))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return "=" + outcome.value.strip()
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.{_FLOAT_DIGITS}g}")
+    if isinstance(value, (list, tuple)):
+        return type(value)(_normalise(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    return value
+
+
+def choose_returned(result: Any, problem: Problem, sandbox: Any, settings: SelectionSettings) -> tuple[Any, Choice]:
+    """A finished search's result with the chosen program in place of the tree's pick, and the Choice."""
+    import dataclasses
+
+    choice = choose(result.tree.nodes(), problem, sandbox, settings)
+    node = result.tree.node(choice.chosen)
+    return dataclasses.replace(result, program=node.program, node=node.digest, solved=node.solved), choice

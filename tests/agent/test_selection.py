@@ -1,0 +1,104 @@
+"""Choosing among visible solutions by agreement on extra inputs (agent.search.selection)."""
+
+from fakes import InProcessSandbox
+
+from agent.search.selection import BehaviourCache, SelectionSettings, choose, outcome_key
+from agent.search.tree import EdgeInfo, SearchTree
+from envs.inputs import extra_inputs
+from envs.problem import Problem
+from envs.program import Program
+from envs.testcase import TestCase, TestOutcome, TestReport
+
+VISIBLE = (TestCase("v", "f(2)", "4"),)
+HIDDEN = (TestCase("h", "assert f(12345) == 24690"),)
+PROBLEM = Problem(id="toy/double", prompt="Double x.", entry_point="f", tests=VISIBLE, hidden_tests=HIDDEN)
+RIGHT = ["def f(x):\n    return 2 * x\n", "def f(x):\n    return x + x\n", "def f(x):\n    return x * 2\n"]
+WRONG = "def f(x):\n    return x * x\n"  # passes f(2) == 4 too
+CRASH = "def f(x):\n    if x != 2:\n        raise ValueError\n    return 4\n"
+
+
+def tree_of(*texts, logprobs=None):
+    """A tree whose children of the root are `texts`, each marked as passing the visible test."""
+    tree = SearchTree(Program.from_text(""), None, root_clean=True)
+    tree.set_report(tree.root, TestReport((TestOutcome("v", "error"),)))
+    for i, text in enumerate(texts):
+        program = Program.from_text(text)
+        tree.add_child(tree.root, program, EdgeInfo(None, None, logprob=(logprobs or [0.0] * len(texts))[i]))
+        tree.set_report(program.digest, TestReport((TestOutcome("v", "pass"),)))
+    return tree
+
+
+def digest(text):
+    return Program.from_text(text).digest
+
+
+
+
+def test_the_largest_group_wins_over_the_likeliest_program():
+    tree = tree_of(WRONG, *RIGHT, logprobs=[0.0, -5.0, -6.0, -7.0])
+    assert tree.best().digest == digest(WRONG)  # the tree alone returns the wrong one
+    choice = choose(tree.nodes(), PROBLEM, InProcessSandbox(), SelectionSettings())
+    assert choice.chosen == digest(RIGHT[0]) and choice.baseline == digest(WRONG) and choice.changed
+    assert [len(g) for g in choice.groups] == [3, 1] and choice.groups[1] == (digest(WRONG),)
+    assert choice.executions == 4 and "largest of 2 groups" in choice.reason
+    assert choice.to_dict()["groups"][0] == [digest(t) for t in RIGHT]
+
+
+def test_ties_go_to_the_likelier_program():
+    tree = tree_of(RIGHT[0], WRONG, logprobs=[-2.0, -1.0])
+    choice = choose(tree.nodes(), PROBLEM, InProcessSandbox(), SelectionSettings())
+    assert choice.chosen == digest(WRONG) and not choice.changed and "tie" in choice.reason
+
+
+def test_inputs_that_crash_every_candidate_are_dropped():
+    crashing = "def f(x):\n    if x != 2:\n        raise ValueError\n    return 2 * x\n"
+    choice = choose(tree_of(CRASH, crashing).nodes(), PROBLEM, InProcessSandbox(), SelectionSettings())
+    made = extra_inputs(VISIBLE, "f", limit=SelectionSettings().max_inputs)
+    assert choice.inputs == () and choice.dropped_inputs == tuple(t.code for t in made) != ()
+    assert choice.chosen == choice.baseline and "crashed every candidate" in choice.reason
+
+
+def test_nothing_runs_without_two_candidates_or_when_switched_off():
+    sandbox = InProcessSandbox()
+    one = choose(tree_of(RIGHT[0]).nodes(), PROBLEM, sandbox, SelectionSettings())
+    off = choose(tree_of(WRONG, *RIGHT).nodes(), PROBLEM, sandbox, SelectionSettings(by_agreement=False))
+    assert sandbox.calls == [] and one.executions == off.executions == 0
+    assert one.chosen == digest(RIGHT[0]) and off.chosen == digest(WRONG)
+
+
+def test_candidates_and_inputs_are_bounded_and_hidden_tests_never_run():
+    sandbox = InProcessSandbox()
+    settings = SelectionSettings(max_candidates=2, max_inputs=3)
+    choice = choose(tree_of(WRONG, *RIGHT).nodes(), PROBLEM, sandbox, settings)
+    assert len(sandbox.calls) == 2 == choice.executions and len(choice.candidates) == 2
+    ran = [t.code for _, tests, _ in sandbox.calls for t in tests]
+    assert len(ran) == 6 and not any("12345" in code for code in ran)  # nothing from the hidden tests
+    assert all(code.startswith("f(") for code in ran)
+
+
+def test_a_cache_shares_executions_but_each_choice_counts_them():
+    sandbox, cache = InProcessSandbox(), BehaviourCache()
+    nodes = tree_of(WRONG, *RIGHT).nodes()
+    first = choose(nodes[:3], PROBLEM, sandbox, SelectionSettings(), cache=cache)
+    second = choose(nodes, PROBLEM, sandbox, SelectionSettings(), cache=cache)
+    assert len(sandbox.calls) == 4  # the two programs of the first choice ran once
+    assert (first.executions, second.executions) == (2, 4)
+
+
+def test_outcome_keys_compare_values_not_their_spelling():
+    same = [TestOutcome("t", "fail", value="[1.0000000001, 2]"), TestOutcome("t", "pass", value="[1.0, 2]")]
+    assert outcome_key(same[0]) == outcome_key(same[1])
+    assert outcome_key(TestOutcome("t", "fail", value="1")) != outcome_key(TestOutcome("t", "fail", value="True"))
+    assert outcome_key(TestOutcome("t", "error", "ValueError")) == outcome_key(TestOutcome("t", "error", "KeyError"))
+
+
+def test_the_real_sandbox_reports_values_to_group_by():
+    from sandboxes import make_or_skip
+
+    sandbox = make_or_skip("bwrap", workers=1)
+    try:
+        choice = choose(tree_of(WRONG, *RIGHT[:2]).nodes(), PROBLEM, sandbox, SelectionSettings(max_inputs=4))
+    finally:
+        sandbox.close()
+    assert choice.chosen == digest(RIGHT[0]) and [len(g) for g in choice.groups] == [2, 1]
+    assert choice.executions == 3 and choice.sandbox_s > 0
