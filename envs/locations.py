@@ -43,6 +43,9 @@ class Location:
     after_line: int
     indent: str = ""
     reason: str = ""
+    # Cut formats only: keep the first `column` characters of line `after_line` as well (a cut
+    # inside a line, at a token the policy was unsure of); None: a cut at the end of the line.
+    column: int | None = None
 
 BODY_INDENT = "    "  # indentation added below a `def` line when the body must be guessed
 
@@ -178,7 +181,7 @@ def _dedupe(found: list[Location | None]) -> list[Location | None]:
     """Keep the first location per (after_line, indent): an earlier reason wins."""
     seen, out = set(), []
     for location in found:
-        key = None if location is None else (location.after_line, location.indent)
+        key = None if location is None else (location.after_line, location.indent, location.column)
         if key not in seen:
             seen.add(key)
             out.append(location)
@@ -237,12 +240,16 @@ def def_span(lines: Sequence[str], name: str) -> tuple[int, int] | None:
 # ---- cut points: where a child may rewrite the rest of the entry function --------------------
 
 
-def cut_locations(program: Program, entry_point: str, *, report: TestReport | None = None) -> tuple[Location, ...]:
+def cut_locations(program: Program, entry_point: str, *, report: TestReport | None = None,
+                  uncertain: tuple[str, int] | None = None) -> tuple[Location, ...]:
     """Lines after which a child keeps the program and rewrites the rest of the entry function
     (formats whose `edit_style` is "cut"), distinct, in priority order:
 
     1. "traceback": just before each program line a failing visible test names (the line that
        broke is rewritten, with everything after it);
+    1b. "uncertain_token": inside the body line where the generation that made the program was
+       least sure of a token (`uncertain` = (that line's text, the token's column)): the line
+       is kept up to the token and the policy writes on from there (PG-TD branches on tokens);
     2. "after_stmt": after every statement of the entry function at any depth, and after each
        compound statement's header, latest first (a later cut keeps more of what the parent
        wrote); the statement that ends the function is left out (nothing would be rewritten);
@@ -261,6 +268,11 @@ def cut_locations(program: Program, entry_point: str, *, report: TestReport | No
     body_start = (first.end_lineno or first.lineno) if has_doc else first.lineno - 1
     found = [loc for loc in (traceback_locations(program, report) if report is not None else [])
              if body_start <= loc.after_line < last]
+    if uncertain is not None:
+        text, column = uncertain
+        line = next((i for i in range(body_start + 1, last + 1) if program.lines[i - 1] == text), None)
+        if line is not None and 0 < column < len(text):
+            found.append(Location(line, "", "uncertain_token", column))
     points: set[int] = set()
     for node in ast.walk(func):
         if node is func or not isinstance(node, ast.stmt):
@@ -273,3 +285,23 @@ def cut_locations(program: Program, entry_point: str, *, report: TestReport | No
     found += [Location(line, "", "after_stmt") for line in sorted(points, reverse=True) if body_start < line < last]
     found.append(Location(body_start, "", "body_start"))
     return tuple(loc for loc in _dedupe(found) if loc is not None)
+
+
+def body_code_lines(program: Program, entry_point: str) -> frozenset[str]:
+    """Texts of the entry function's body lines that hold code (its docstring, comments and
+    blank lines aside): where a cut inside a line may go. Empty if it does not parse."""
+    try:
+        tree = ast.parse(program.text)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    func = _find_function(tree, entry_point)
+    if func is None:
+        return frozenset()
+    body = func.body
+    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if not body:
+        return frozenset()
+    first, last = body[0].lineno, func.end_lineno or func.lineno
+    return frozenset(line for line in program.lines[first - 1: last]
+                     if line.strip() and not line.lstrip().startswith("#"))

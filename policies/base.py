@@ -73,6 +73,9 @@ class Proposal:
     raw_text: str  # prefill + generated text, as the parser saw it
     location: Location | None
     detail: str = ""
+    # (line, column) in `program` where the least likely generated token starts: a place the
+    # policy was unsure of, where a cut child may branch (envs.locations.cut_locations)
+    uncertain: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)

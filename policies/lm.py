@@ -16,7 +16,7 @@ from typing import Sequence
 
 from envs.problem import Problem
 from envs.syntax import doomed
-from envs.locations import Location
+from envs.locations import Location, body_code_lines
 from policies.base import ParsedOutput, Proposal, ProposalBatch, RenderedPrompt, State
 from policies.loading import LoadedModel
 from policies.prefix_cache import PrefixCache
@@ -80,13 +80,13 @@ class LMPolicy:
         parsers = [
             (lambda text, loc=loc: self.fmt.parse_output(problem, state, loc, text)) for loc in locations
         ]
-        return self._run(prompts, list(locations), parsers, n, seed, max_tokens, stop_doomed)
+        return self._run(prompts, list(locations), parsers, n, seed, max_tokens, stop_doomed, problem.entry_point)
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         prompt = self.fmt.render_program_prompt(problem)
         return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], n, seed,
-                         max_tokens, stop_doomed)
+                         max_tokens, stop_doomed, problem.entry_point)
 
     def _doomed_check(self, prompts: list[RenderedPrompt], n: int):
         """doomed(row, generated text) for generate_samples, when the format can show its code."""
@@ -113,7 +113,7 @@ class LMPolicy:
         return getattr(self.fmt, "edit_style", "insert")
 
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, n: int, seed: int | None,
-             max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
+             max_tokens: int | None = None, stop_doomed: bool = False, entry: str = "") -> ProposalBatch:
         start = time.perf_counter()
         if seed is None:  # draw one and report it, so any call can be replayed
             seed = int.from_bytes(os.urandom(6), "little")
@@ -148,10 +148,15 @@ class LMPolicy:
                     r = row_of[j] + i
                     text = prompt.prefill + samples.texts[r]
                     parsed, lp, gen = _parse_safely(parsers[j], text), samples.logprobs[r], len(samples.token_ids[r])
+                uncertain = None
+                if parsed.program is not None and j in row_of:
+                    r = row_of[j] + i
+                    uncertain = least_certain(self.loaded.tokenizer, prompt.prefill, samples.token_ids[r],
+                                              samples.token_logprobs[r], body_code_lines(parsed.program, entry))
                 proposals.append(Proposal(
                     status=parsed.status, edit=parsed.edit, program=parsed.program, logprob=lp,
                     prompt_tokens=len(ids[j]), generated_tokens=gen, raw_text=text,
-                    location=locations[j], detail=parsed.detail,
+                    location=locations[j], detail=parsed.detail, uncertain=uncertain,
                 ))
         return ProposalBatch(
             proposals=tuple(proposals),
@@ -176,3 +181,31 @@ def _parse_safely(parse, text: str) -> ParsedOutput:
     except Exception as exc:  # noqa: BLE001 (boundary with untrusted text)
         log.warning("format parser raised on a sample: %r", exc)
         return ParsedOutput("parser_error", detail=f"{type(exc).__name__}: {exc}")
+
+
+def least_certain(tokenizer, prefill: str, token_ids: Sequence[int], token_logprobs: Sequence[float],
+                  lines: frozenset[str]) -> tuple[str, int] | None:
+    """(line, column) of the least likely generated token that starts inside one of `lines`
+    (the program's code lines; not at a line's indentation): where the policy was least sure of
+    what it wrote.
+
+    Tokens are decoded one by one; if their texts do not add up to the decoded sample (a
+    character split across tokens), there is no answer rather than a wrong one.
+    """
+    pieces = [tokenizer.decode([t], skip_special_tokens=False) for t in token_ids]
+    generated = "".join(pieces)
+    if tokenizer.decode(list(token_ids), skip_special_tokens=False) != generated:
+        return None
+    full, offset, best = prefill + generated, len(prefill), None
+    for piece, logprob in zip(pieces, token_logprobs):
+        start = offset + len(piece) - len(piece.lstrip())  # where the token's visible text starts
+        offset += len(piece)
+        if not piece.strip() or (best is not None and logprob >= best[0]):
+            continue
+        line_start = full.rfind("\n", 0, start) + 1
+        line_end = full.find("\n", start)
+        line = full[line_start: line_end if line_end != -1 else len(full)]
+        column = start - line_start
+        if line in lines and line[:column].strip():  # inside the line, past its indentation
+            best = (logprob, line, column)
+    return None if best is None else (best[1], best[2])

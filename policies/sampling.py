@@ -48,6 +48,7 @@ class Samples:
     token_ids: list[list[int]]  # counted generated tokens (EOS / the stop-completing token included)
     texts: list[str]  # generated text: EOS dropped, cut before the first stop string
     logprobs: list[float]  # see the module docstring
+    token_logprobs: list[list[float]]  # per counted token, same convention
     finish: list[str]  # "eos", "stop", "length" or "doomed" (stopped by `doomed`)
     prompt_tokens_encoded: int
     prompt_tokens_saved: int
@@ -138,7 +139,8 @@ def generate_samples(
     model, tok = loaded.model, loaded.tokenizer
     P, B = len(prompt_ids), len(prompt_ids) * n
     if B == 0 or max_new_tokens <= 0:
-        return Samples([[] for _ in range(B)], [""] * B, [0.0] * B, ["length"] * B, 0, 0, 0.0, 0, False)
+        return Samples([[] for _ in range(B)], [""] * B, [0.0] * B, [[] for _ in range(B)], ["length"] * B, 0, 0,
+                       0.0, 0, False)
     stops = list(stops) or [()] * P
     tails = list(tails) or [""] * P
     device = torch.device(loaded.device)
@@ -196,7 +198,7 @@ def generate_samples(
             logits, cache = out.logits[:, -1, :], out.past_key_values
         token_rows, lp_rows = tokens[:, :steps].tolist(), step_lp[:, :steps].tolist()
 
-    texts, kept, logprobs, finish = [], [], [], []
+    texts, kept, logprobs, token_lps, finish = [], [], [], [], []
     for r in range(B):
         ids, reason = token_rows[r], "length"
         end = next((k for k, x in enumerate(ids) if x in eos), None) if not ignore_eos else None
@@ -213,9 +215,10 @@ def generate_samples(
         texts.append(text)
         kept.append(ids)
         logprobs.append(float(sum(lp_rows[r][: len(ids)])))
+        token_lps.append(lp_rows[r][: len(ids)])
         finish.append(reason)
     return Samples(
-        token_ids=kept, texts=texts, logprobs=logprobs, finish=finish,
+        token_ids=kept, texts=texts, logprobs=logprobs, token_logprobs=token_lps, finish=finish,
         prompt_tokens_encoded=pre.encoded, prompt_tokens_saved=n * sum(map(len, prompt_ids)) - pre.encoded,
         flops=flops, decoded_positions=B * (steps - 1), shared=pre.shared,
         doomed_tokens_saved=sum(steps - at for at in doomed_at.values()),

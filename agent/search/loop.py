@@ -172,7 +172,8 @@ def propose_edits(request: ProposeRequest) -> ProposalBatch | None:
 
 
 def _cut_points(node, entry_point: str, settings: SearchSettings) -> tuple[tuple, int]:
-    points = cut_locations(node.program, entry_point, report=node.report)
+    uncertain = node.edge.uncertain if node.edge is not None else None
+    points = cut_locations(node.program, entry_point, report=node.report, uncertain=uncertain)
     if not points:  # no entry function to cut (e.g. an empty starter): write at its end
         points = hunk_locations(node.program, entry_point, limit=1)
     k = min(settings.max_locations, len(points))
@@ -234,7 +235,8 @@ class _Run:
                 self.failure_kinds[proposal.status if proposal.status != "ok" else "no_program"] += 1
                 continue
             edge = EdgeInfo(proposal.edit, proposal.location, proposal.logprob,
-                            proposal.generated_tokens, proposal.prompt_tokens, self.counts["expansions"])
+                            proposal.generated_tokens, proposal.prompt_tokens, self.counts["expansions"],
+                            getattr(proposal, "uncertain", None))
             if proposal.program.digest not in tree:
                 admitted = self.admit(proposal.program, parent.program if not parent.clean else None)
                 if admitted is None:

@@ -62,6 +62,7 @@ def node_record(
         "edge": None if edge is None else {
             "location": None if edge.location is None else {
                 "after_line": edge.location.after_line, "indent": edge.location.indent,
+                "column": edge.location.column,
                 "reason": edge.location.reason,
             },
             "logprob": edge.logprob,

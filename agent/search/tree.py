@@ -52,6 +52,7 @@ class EdgeInfo:
     generated_tokens: int = 0
     prompt_tokens: int = 0
     step: int = 0  # the policy call (1-based, in the search's order) that proposed it
+    uncertain: tuple[str, int] | None = None  # Proposal.uncertain: where the child may branch
 
 
 @dataclass
@@ -217,7 +218,8 @@ def rank_key(node: Node) -> tuple:
 def _location_text(location: Location | None) -> str:
     if location is None:
         return "model_choice"
-    return f"after_line={location.after_line};indent={location.indent!r};reason={location.reason}"
+    column = "" if location.column is None else f";column={location.column}"
+    return f"after_line={location.after_line};indent={location.indent!r};reason={location.reason}{column}"
 
 
 def _edge_attrs(info: EdgeInfo) -> dict[str, Any]:

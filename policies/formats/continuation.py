@@ -249,9 +249,10 @@ class ContinuationFormat:
     # ---- cut children (mode free_cut) ----
 
     def _cut_prompt(self, problem: Problem, program: Program, location: Location) -> RenderedPrompt:
-        """The task, then the answer prefilled with the program's lines 1..L; the model writes on
-        from the end of line L (it may extend that line) to the end of the function."""
-        prefill = OPEN_FENCE + "\n".join(program.lines[: location.after_line])
+        """The task, then the answer prefilled with the program's lines 1..L (line L up to the
+        location's column, if it has one); the model writes on from there (it may extend line
+        L) to the end of the function."""
+        prefill = OPEN_FENCE + "\n".join(_cut_head(program, location))
         text = self._chat(task_message(problem)) + prefill
         return RenderedPrompt(text=text, prefill=prefill, stop=(FENCE,) + self.end_markers)
 
@@ -259,10 +260,10 @@ class ContinuationFormat:
         """lines 1..L (line L possibly extended), the continuation up to where the entry function
         ends (the first code line at the def's indentation or left of it), then whatever followed
         the entry function in the program."""
-        prefill = OPEN_FENCE + "\n".join(program.lines[: location.after_line])
+        head = _cut_head(program, location)
+        prefill = OPEN_FENCE + "\n".join(head)
         generated = text[len(prefill):] if text.startswith(prefill) else text
         generated = cut_at(generated, (FENCE,) + self.end_markers)
-        head = list(program.lines[: location.after_line])
         first, newline, rest = generated.partition("\n")
         if head:
             head[-1] += first.rstrip() if first.strip() else ""
@@ -293,6 +294,14 @@ class FreeContinuation(ContinuationFormat):
 
     def __init__(self, tokenizer=None) -> None:
         super().__init__(tokenizer, mode="free")
+
+
+def _cut_head(program: Program, location: Location) -> list[str]:
+    """What a cut child keeps: lines 1..L, line L cut at the location's column if it has one."""
+    head = list(program.lines[: location.after_line])
+    if location.column is not None and head:
+        head[-1] = head[-1][: location.column]
+    return head
 
 
 def _rejoin_line(program: Program, location: Location) -> str | None:

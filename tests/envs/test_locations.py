@@ -116,3 +116,23 @@ def test_cut_points_cover_every_statement_boundary_latest_first():
         (6, "after_stmt"), (5, "after_stmt"), (4, "after_stmt"), (3, "after_stmt"), (2, "body_start")]
     assert cut_locations(Program.from_text("def g(a):\n    return a\n"), "g") == (Location(1, "", "body_start"),)
     assert cut_locations(Program.from_text("def g(a):\n  return (\n"), "g") == ()  # does not parse
+
+
+def test_a_cut_inside_a_line_at_the_least_certain_token_comes_after_tracebacks():
+    from envs.locations import cut_locations
+
+    program = Program.from_text('def f(xs):\n    """Doc."""\n    return sorted(xs)[0]\n')
+    points = cut_locations(program, "f", uncertain=("    return sorted(xs)[0]", 11))
+    assert points[0] == Location(3, "", "uncertain_token", 11)  # keeps "    return " and writes on
+    assert points[-1] == Location(2, "", "body_start")
+    # a hint for a line the program does not hold (or at its indentation) adds nothing
+    assert cut_locations(program, "f", uncertain=("    return 1", 5)) == cut_locations(program, "f")
+    assert cut_locations(program, "f", uncertain=("    return sorted(xs)[0]", 0)) == cut_locations(program, "f")
+
+
+def test_body_code_lines_leave_out_docstring_comments_and_blanks():
+    from envs.locations import body_code_lines
+
+    program = Program.from_text('def f(x):\n    """Doc\n    more."""\n    # why\n\n    y = x\n    return y\n')
+    assert body_code_lines(program, "f") == {"    y = x", "    return y"}
+    assert body_code_lines(Program.from_text("def f(:\n"), "f") == frozenset()

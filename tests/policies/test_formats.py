@@ -412,3 +412,13 @@ def test_detect_commit_diff_from_config_and_override():
 def test_unknown_format_lists_the_choices():
     with pytest.raises(ValueError, match="edit_sequence.*continuation"):
         get_format("unified_diff")
+
+
+def test_cut_child_inside_a_line_keeps_the_line_up_to_the_column():
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
+    parent = Program(STARTER.lines + ("    return sum(xs) * 2",))
+    cut = Location(9, "", "uncertain_token", column=len("    return sum("))
+    prompt = fmt.render_prompt(PROBLEM, State(parent), cut)
+    assert prompt.prefill.endswith("\n    return sum(")
+    parsed = parse(fmt, parent, cut, "x for x in xs)\n```")
+    assert parsed.program == Program(STARTER.lines + ("    return sum(x for x in xs)",))

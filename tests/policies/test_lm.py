@@ -282,3 +282,24 @@ def test_doomed_rows_stop_early_and_count_the_tokens_saved(tiny_llama):
     assert "doomed" in stopped.finish
     assert stopped.doomed_tokens_saved == sum(40 - len(stopped.token_ids[r]) for r in range(4)
                                               if stopped.finish[r] == "doomed")
+
+
+class _CharTokenizer:
+    """One token per character: decoding a token list is joining its characters."""
+
+    def decode(self, ids, skip_special_tokens=False):
+        return "".join(chr(i) for i in ids)
+
+
+def test_least_certain_token_is_located_in_the_program():
+    from policies.lm import least_certain
+
+    program = Program.from_text("def f(x):\n    return x + 1\n")
+    generated = "    return x + 1\n"
+    ids = [ord(c) for c in generated]
+    lps = [-0.1] * len(ids)
+    lps[generated.index("+")] = -5.0  # the model hesitated at "+"
+    lps[0] = -9.0  # indentation never counts
+    lines = frozenset(program.lines[1:])
+    assert least_certain(_CharTokenizer(), "def f(x):\n", ids, lps, lines) == ("    return x + 1", 13)
+    assert least_certain(_CharTokenizer(), "def f(x):\n", ids, lps, frozenset({"    pass"})) is None
