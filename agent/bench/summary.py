@@ -67,6 +67,9 @@ def _budget_row(label: str, records: list[dict]) -> dict:
            "visible_solved": _mean([r["solved"] for r in records])}
     for name, key in MEANS.items():
         row[name] = _mean([r["compute"][key] for r in records])
+    # Runs that spent more tokens than their budget: the policy call that crossed it counts in full.
+    row["overshot"] = sum(1 for r in records
+                          if r.get("budget_tokens") is not None and r["compute"]["tokens"] > r["budget_tokens"])
     return row
 
 
@@ -120,13 +123,21 @@ def render_markdown(summary: dict) -> str:
     lines += ["| strategy | budget | problems | deployable pass@1 | oracle coverage | visible solved | "
               "samples | tokens | generated | FLOPs | seconds |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
+    overshot = False
     for name, entry in summary["strategies"].items():
         for row in entry["budgets"]:
+            mark = " †" if row.get("overshot") else ""
+            overshot = overshot or bool(mark)
             lines.append(
-                f"| {name} | {row['budget']} | {row['problems']} | {_pct(row['deployable_pass1'])} | "
+                f"| {name} | {row['budget']}{mark} | {row['problems']} | {_pct(row['deployable_pass1'])} | "
                 f"{_pct(row['oracle_coverage'])} | {_pct(row['visible_solved'])} | {_num(row['mean_samples'], '.1f')} | "
                 f"{_num(row['mean_tokens'])} | {_num(row['mean_generated_tokens'])} | {_num(row['mean_flops'], '.3g')} | "
                 f"{_num(row['mean_seconds'], '.1f')} |")
+    if overshot:
+        lines += ["", "† Overshoot: some runs at this budget spent more tokens than the budget. A search stops at "
+                  "the first policy call that crosses its budget, and that call (one expansion: several samples "
+                  "at once) counts in full, so at small budgets the compute columns exceed the nominal budget; "
+                  "they show what was actually spent, and the plot places the points there."]
     lines += ["", "| strategy | well-formed samples | lint rejections (of parsed) |", "|---|---|---|"]
     for name, entry in summary["strategies"].items():
         lines.append(f"| {name} | {_pct(entry['well_formed_rate'])} | {_pct(entry['lint_rejection_rate'])} |")

@@ -1,7 +1,7 @@
 """The progress of `agent solve` on stderr: what is happening now, and how far the search is.
 
-On a terminal: one live line (spinner, budget bar, best visible score, nodes, samples, tokens,
-the current phase with its own clock, total elapsed). The phase is one of loading the model,
+On a terminal: one live line (spinner, budget bar, the current phase with its own clock, best
+visible score, nodes, samples, tokens, total elapsed). The phase is one of loading the model,
 generating N samples, linting, testing; rich redraws the line ten times a second, so the
 phase clock moves during a long generation. Without a terminal (output to a log file): one
 line per finished expansion (one policy call and the nodes it made) with elapsed time.
@@ -31,17 +31,20 @@ if TYPE_CHECKING:
 class ProgressDisplay:
     def __init__(self, title: str, budget: Budget, *, enabled: bool) -> None:
         from rich.console import Console
+        from rich.markup import escape
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.table import Column
 
         self.budget = budget
         console = Console(stderr=True)
         self.live = enabled and console.is_terminal
         self.log_lines = enabled and not self.live
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=24),
-            TextColumn("{task.fields[info]}"), _PhaseColumn(), TimeElapsedColumn(),
+            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=8), _PhaseColumn(),
+            TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+            TimeElapsedColumn(),
             console=console, disable=not self.live, transient=False)
-        self.task = self.progress.add_task(title, total=1.0, info="", phase="starting", phase_t0=time.monotonic())
+        self.task = self.progress.add_task(escape(title), total=1.0, info="", phase="starting", phase_t0=time.monotonic())
         self.started = time.monotonic()
         self.best = 0.0
         self.nodes = 0
@@ -111,7 +114,7 @@ class ProgressDisplay:
         stats = self.stats
         samples, tokens = (stats.samples, stats.tokens) if stats is not None else (0, 0)
         limit = f"/{self.budget.tokens}" if self.budget.tokens else ""
-        return f"best {self.best:.2f}  nodes {self.nodes}  samples {samples}  tokens {tokens}{limit}"
+        return f"best {self.best:.2f} · {self.nodes} nodes · {samples} samples · {tokens}{limit} tok"
 
     def __call__(self, tree: SearchTree, digest: str, stats: ComputeStats) -> None:
         score = tree.node(digest).score
@@ -142,11 +145,16 @@ def _PhaseColumn():
     """The phase and how long it has run, recomputed at every redraw (so it moves while the
     main thread is busy in a long generation)."""
     from rich.progress import ProgressColumn
+    from rich.table import Column
     from rich.text import Text
 
     class PhaseColumn(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__(table_column=Column(min_width=24, no_wrap=True))
+
         def render(self, task) -> Text:
             seconds = time.monotonic() - task.fields.get("phase_t0", time.monotonic())
-            return Text(f"{task.fields.get('phase', '')} {seconds:4.0f}s", style="cyan")
+            return Text(f"{task.fields.get('phase', '')} {seconds:.0f}s", style="cyan", no_wrap=True,
+                        overflow="ellipsis")
 
     return PhaseColumn()
