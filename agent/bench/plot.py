@@ -55,14 +55,14 @@ def plot_coverage(summary: dict, path: Path) -> None:
         ax.set_xlabel(label + " (log)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("share of problems")
-    axes[0].set_ylim(-0.02, 1.02)
+    axes[0].set_ylim(-0.06, 1.06)  # room for hollow markers at 0 and 1
     axes[1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     budget_kind = (summary.get("run") or {}).get("budget_kind", "")
-    axes[0].text(0.01, 0.01, f"point labels: the budget ({budget_kind or 'budget'}), in the colour of its strategy",
-                 transform=axes[0].transAxes, fontsize=7, color="#555")
+    figure.text(0.01, 0.01, f"point labels: the budget ({budget_kind or 'budget'}), in the colour of its strategy",
+                fontsize=8, color="#555")
     run = summary.get("run") or {}
     figure.suptitle(f"coverage vs compute: {Path(run.get('suite', '')).name} with {run.get('model', '')} "
                     f"({summary['problems']} problems)")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
     write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120))
     plt.close(figure)

@@ -3,8 +3,8 @@
 One self-contained file (styles inline, coverage.png embedded as a data URI, nothing fetched):
 the run, the summary table (per strategy and budget), the plot, then one row per problem with
 a cell per strategy at the largest budget: solved (visible tests), hidden outcome, tokens.
-Each cell opens the returned program in place, and links to the search tree picture that
-the bench run wrote beside the page (`trees/<problem>-<strategy>.html`; `sample` has none).
+Each cell opens the returned program in place (report.html#programs opens them all) and links
+to the search tree picture that the bench run wrote beside the page (`trees/<problem>-<strategy>.html`; `sample` has none).
 
     write_tree(out, "HumanEval/0", "mcts", html)        # as each unit finishes
     write_report(out, summary, records, out / "coverage.png")
@@ -52,7 +52,7 @@ def _summary_table(summary: dict) -> str:
     rows = []
     for name, entry in summary["strategies"].items():
         for row in entry["budgets"]:
-            cells = (name, row["budget"], str(row["problems"]), _pct(row["deployable_pass1"]),
+            cells = (name, str(row["budget"]) + (" †" if row.get("overshot") else ""), str(row["problems"]), _pct(row["deployable_pass1"]),
                      _pct(row["oracle_coverage"]), _pct(row["visible_solved"]), _num(row["mean_samples"], ".1f"),
                      _num(row["mean_tokens"]), _num(row["mean_generated_tokens"]), _num(row["mean_seconds"], ".1f"))
             rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
@@ -124,12 +124,17 @@ img {{ max-width: 100%; }}
 <h2 id="summary">Summary</h2>
 {summary}
 <p class="note">Deployable: the program the strategy returns (chosen on visible tests) passes the hidden tests.
-Oracle: some program it produced does. Compute columns are means per problem. {overshoot}</p>
+Oracle: some program it produced does. Compute columns are means per problem. † {overshoot}</p>
 <h2 id="plot">Coverage against compute</h2>
 {image}
 <h2 id="problems">Problems (largest budget, {largest})</h2>
 <p class="note">Green: hidden tests pass; yellow: visible tests pass, hidden fail; red: not solved.
-Open "program" for the returned program, "tree" for the search tree.</p>
-<table class="problems"><tr><th>problem</th>{head}</tr>{rows}</table>
+Open "program" for the returned program (<a href="#programs">open all</a>), "tree" for the search tree.</p>
+<table class="problems" id="programs"><tr><th>problem</th>{head}</tr>{rows}</table>
+<script>
+// report.html#programs opens every program (for reading them all, or a screenshot)
+function openAll() {{ if (location.hash === "#programs") document.querySelectorAll("details").forEach(d => d.open = true); }}
+window.addEventListener("hashchange", openAll); openAll();
+</script>
 </body></html>
 """
