@@ -76,6 +76,7 @@ def configure(verbose: int = 0) -> None:
         handler._edit_agent = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.captureWarnings(False)  # (re)install the hook: someone may have replaced it since an earlier call
     logging.captureWarnings(True)  # warnings.warn -> the "py.warnings" logger -> the handlers above
 
 
