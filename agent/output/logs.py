@@ -72,6 +72,7 @@ def configure(verbose: int = 0) -> None:
     stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     if not verbose:
         stderr.addFilter(is_own)
+    route_libraries(load=False)  # a library loaded already (tests, a second call) is routed now
     for handler in (stderr, _Buffer()):
         handler._edit_agent = True  # type: ignore[attr-defined]
         root.addHandler(handler)
@@ -116,9 +117,12 @@ def configure_from_env() -> None:
         to_file(Path(os.environ[LOG_ENV]))
 
 
-def route_libraries() -> None:
-    """transformers logs through its own stderr handler; send its records to ours instead."""
+def route_libraries(*, load: bool = True) -> None:
+    """transformers logs through its own stderr handler; send its records to ours instead
+    (`load`: import it first if it is not loaded yet)."""
     if "transformers" not in sys.modules:
+        if not load:
+            return
         try:
             import transformers.utils.logging  # noqa: F401  (its handler is made at import)
         except ImportError:

@@ -38,7 +38,7 @@ def test_library_noise_goes_to_the_log_file_only(tmp_path, capsys, clean_logging
         warnings.simplefilter("always")
         noise()  # before the run folder exists: kept, then written to the file
         logs.to_file(tmp_path / logs.LOG_FILE)
-        logging.getLogger("torch").warning("after the file is open")
+        logging.getLogger("some_library").warning("after the file is open")
     err = capsys.readouterr().err
     assert "our own warning" in err
     assert "deprecated" not in err and "library says" not in err and "after the file" not in err
