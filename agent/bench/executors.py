@@ -62,6 +62,9 @@ def _worker_start(parent_pid: int) -> None:
     `kill -9`, which gives the pool no chance to stop its workers)."""
     from multiprocessing.util import Finalize
 
+    from agent.output.logs import configure_from_env
+
+    configure_from_env()  # library noise to the run's agent.log, as in the parent
     Finalize(None, close_pieces, exitpriority=10)
 
     def watch() -> None:

@@ -3,7 +3,10 @@
 Two panels share the y axis (share of problems solved): x = mean generated tokens per problem
 and x = mean FLOPs per problem, both log scale, at each budget's actual spend (not its
 nominal value, so overshoot shows). Solid lines: oracle coverage; dashed: deployable pass@1;
-for `sample` also dotted: unbiased pass@k at k draws' mean cost.
+for `sample` also dotted: unbiased pass@k at k draws' mean cost. Every point is labelled with
+its budget. On a small run many points coincide (same cost, same share), so each strategy has
+its own hollow marker size (the first is largest: coinciding points nest as rings), and its
+labels a vertical offset of their own.
 
     plot_coverage(summary, Path("runs/bench/coverage.png"))
 
@@ -27,29 +30,39 @@ def plot_coverage(summary: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True)
+    figure, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    count = len(summary["strategies"])
     for (row_key, draw_key, label), ax in zip(AXES, axes):
         for i, (name, entry) in enumerate(summary["strategies"].items()):
             colour = colours[i % len(colours)]
+            hollow = {"markersize": 6 + 4 * (count - 1 - i), "markerfacecolor": "none", "markeredgewidth": 1.8,
+                      "alpha": 0.9}
             rows = [r for r in entry["budgets"] if r["problems"] and r[row_key]]
             xs = [r[row_key] for r in rows]
-            ax.plot(xs, [r["oracle_coverage"] for r in rows], "-o", color=colour, label=f"{name} oracle")
-            ax.plot(xs, [r["deployable_pass1"] for r in rows], "--s", color=colour, label=f"{name} deployable")
+            ax.plot(xs, [r["oracle_coverage"] for r in rows], "-o", color=colour, label=f"{name} oracle", **hollow)
+            ax.plot(xs, [r["deployable_pass1"] for r in rows], "--s", color=colour, label=f"{name} deployable",
+                    **hollow)
+            for r, x in zip(rows, xs):
+                ax.annotate(str(r["budget"]), (x, r["oracle_coverage"]), textcoords="offset points",
+                            xytext=(6, 6 + 10 * i), fontsize=7, color=colour)
             per_draw = (entry.get("per_draw") or {}).get(draw_key)
             if entry.get("pass_at_k") and per_draw:
                 ks = sorted(entry["pass_at_k"], key=int)
                 ax.plot([int(k) * per_draw for k in ks], [entry["pass_at_k"][k] for k in ks], ":^", color=colour,
-                        label=f"{name} pass@k")
+                        label=f"{name} pass@k", **hollow)
         ax.set_xscale("log")
         ax.set_xlabel(label + " (log)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("share of problems")
-    axes[0].set_ylim(-0.02, 1.02)
-    axes[1].legend(fontsize="small", loc="best")
+    axes[0].set_ylim(-0.06, 1.06)  # room for hollow markers at 0 and 1
+    axes[1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    budget_kind = (summary.get("run") or {}).get("budget_kind", "")
+    figure.text(0.01, 0.01, f"point labels: the budget ({budget_kind or 'budget'}), in the colour of its strategy",
+                fontsize=8, color="#555")
     run = summary.get("run") or {}
     figure.suptitle(f"coverage vs compute: {Path(run.get('suite', '')).name} with {run.get('model', '')} "
                     f"({summary['problems']} problems)")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
     write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=120))
     plt.close(figure)

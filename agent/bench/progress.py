@@ -1,7 +1,8 @@
 """The live display of a bench run on stderr: units done, ETA, and what is solved so far.
 
-A unit is one problem x strategy. "solved" counts units whose program, returned at the
-largest budget, passes the hidden tests (deployable), per strategy, resumed units included.
+A unit is one problem x strategy: the bar counts units (`units 3/8`). "problems solved" counts,
+per strategy, the problems whose program returned at the largest budget passes the hidden
+tests (deployable), out of those that strategy has finished, resumed units included.
 On a terminal it is a rich progress bar; otherwise (a log file) one line per finished unit.
 The ETA is the mean time per finished unit times the units left: units take minutes each, too
 few updates for rich's own speed estimate, which only looks at the last 30 seconds.
@@ -27,7 +28,7 @@ class BenchProgress:
         self.finished: Counter[str] = Counter()
         self.done, self.total = 0, total
         self.progress = Progress(
-            TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TextColumn("[bold]bench units"), BarColumn(bar_width=24), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=console,
             disable=not self.live)
         self.task = self.progress.add_task("units", total=total, info="", eta="ETA -")
@@ -52,10 +53,11 @@ class BenchProgress:
     def unit_done(self, problem_id: str, strategy: str, largest: dict) -> None:
         self.count(strategy, largest)
         self.done += 1
-        info = "solved " + "  ".join(f"{s} {self.solved[s]}/{self.finished[s]}" for s in self.strategies)
+        info = "problems solved: " + ", ".join(f"{s} {self.solved[s]}/{self.finished[s]}" for s in self.strategies)
         eta = self.eta()
         self.progress.update(self.task, advance=1, info=info, eta=eta)
         if self.log_lines:
             verdict = {True: "hidden passed", False: "hidden failed", None: "no hidden tests"}[largest.get("hidden_passed")]
-            print(f"[{self.done}/{self.total}] {problem_id} {strategy}: {verdict}; {info}; {eta}", file=sys.stderr,
-                  flush=True)
+            elapsed = timedelta(seconds=round(self.progress.tasks[0].elapsed or 0.0))
+            print(f"[{elapsed}] unit {self.done}/{self.total} done: {problem_id} {strategy}: {verdict}; {info}; "
+                  f"{eta}", file=sys.stderr, flush=True)

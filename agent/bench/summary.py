@@ -70,6 +70,9 @@ def _budget_row(label: str, records: list[dict]) -> dict:
     for name, key in MEANS.items():
         row[name] = _mean([r["compute"][key] for r in records])
     row.update(choice_columns(records))  # with and without the choice by agreement
+    # Runs that spent more tokens than their budget (by the last decode step at most: calls are capped).
+    row["overshot"] = sum(1 for r in records
+                          if r.get("budget_tokens") is not None and r["compute"]["tokens"] > r["budget_tokens"])
     return row
 
 
@@ -148,13 +151,21 @@ def render_markdown(summary: dict) -> str:
     lines += ["| strategy | budget | problems | deployable pass@1 | oracle coverage | visible solved | "
               "samples | tokens | generated | FLOPs | seconds |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
+    overshot = False
     for name, entry in summary["strategies"].items():
         for row in entry["budgets"]:
+            mark = " †" if row.get("overshot") else ""
+            overshot = overshot or bool(mark)
             lines.append(
-                f"| {name} | {row['budget']} | {row['problems']} | {_pct(row['deployable_pass1'])} | "
+                f"| {name} | {row['budget']}{mark} | {row['problems']} | {_pct(row['deployable_pass1'])} | "
                 f"{_pct(row['oracle_coverage'])} | {_pct(row['visible_solved'])} | {_num(row['mean_samples'], '.1f')} | "
                 f"{_num(row['mean_tokens'])} | {_num(row['mean_generated_tokens'])} | {_num(row['mean_flops'], '.3g')} | "
                 f"{_num(row['mean_seconds'], '.1f')} |")
+    if overshot:
+        lines += ["", "† Overshoot: some runs at this budget spent more tokens than the budget. A policy call "
+                  "stops generating where the budget ends, so the excess is the last decoding step (one token "
+                  "for each row still writing); the compute columns show what was actually spent, and the plot "
+                  "places the points there."]
     lines += _versus_sampling(summary)
     lines += ["", "| strategy | well-formed samples | lint rejections (of parsed) | distinct programs executed "
               "per 1,000 generated tokens | samples stopped early (syntax) | tokens that saved |",

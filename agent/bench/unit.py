@@ -90,6 +90,7 @@ class UnitResult:
     records: list[dict]
     hidden: dict[str, bool]
     unit_tokens: float | None  # measured here when the strategy is `sample`
+    tree_html: str | None = None  # the search tree picture (agent.output.picture); None for `sample`
 
 
 # -- the pieces, once per process ---------------------------------------------------------------
@@ -138,7 +139,7 @@ def run_unit(task: UnitTask, config: Config, factories: Factories) -> UnitResult
         records, unit_tokens = _sample_unit(context)
     else:
         records, unit_tokens = _search_unit(context), task.unit_tokens
-    return UnitResult(task.problem.id, task.strategy, records, context.judge.outcomes, unit_tokens)
+    return UnitResult(task.problem.id, task.strategy, records, context.judge.outcomes, unit_tokens, context.tree_html)
 
 
 @dataclass
@@ -148,6 +149,7 @@ class _Context:
     model: str
     evaluate: Callable[[Program], TestReport]  # VISIBLE tests only
     pieces: Pieces
+    tree_html: str | None = None  # set by _search_unit
 
     def __post_init__(self) -> None:
         # Built now, used only by _finish after the search or sampling run has returned.
@@ -195,6 +197,7 @@ def _draw_record(ctx: _Context, starter: Program, draw: Draw) -> dict:
 def _search_unit(ctx: _Context) -> list[dict]:
     from agent import wiring
     from agent.bench.anytime import anytime_search
+    from agent.output.picture import render_html
 
     search_config = dataclasses.replace(ctx.config.search, strategy=ctx.task.strategy)
     limits = ctx.task.plan.token_limits(ctx.task.unit_tokens)
@@ -207,6 +210,8 @@ def _search_unit(ctx: _Context) -> list[dict]:
         records.append(_finish(ctx, label, limit, ctx.task.unit_tokens, tree=result.tree, best=snap.best,
                                nodes=snap.nodes, compute=snap.compute, parsed=snap.parsed,
                                stop_reason=snap.stop_reason))
+    ctx.tree_html = render_html(result.tree, chosen=snapshots[list(limits)[-1]].best,
+                                title=f"{ctx.task.problem.id}: {ctx.task.strategy} search")
     records[-1]["lint_rejected"] = result.counters.lint_rejected
     records[-1]["parse_failure_kinds"] = result.counters.parse_failure_kinds
     return records

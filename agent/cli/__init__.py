@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from typing import TYPE_CHECKING
+
+from agent.output.logs import configure as configure_logging
 
 if TYPE_CHECKING:
     from agent.config import Config
@@ -76,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="agent",
         description="A search-based coding agent that writes programs through lint-gated edits.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="also show library warnings and progress bars (kept in the run folder's agent.log "
+                        "otherwise); -vv: debug")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and git commit, then exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -91,11 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _VersionAction(argparse.Action):
+    """Like argparse's "version" action, but the git lookup runs only when asked for."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from agent.output.versions import describe
+
+        print(describe())
+        parser.exit()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv` (default: sys.argv[1:]), run the subcommand, return its exit status."""
     args = build_parser().parse_args(argv)  # argparse itself exits 2 on a bad flag
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging(args.verbose)  # library noise to the run folder's agent.log (agent.output.logs)
     try:
         return int(args.run(args))
     except UsageError as exc:

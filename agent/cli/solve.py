@@ -54,6 +54,7 @@ budget when any of them is given (so one flag means exactly that limit).
 
 output (DIR = --out, default runs/<problem-id>-<strategy>-<time>):
   DIR/solution.py  DIR/result.json  DIR/tree.graphml  DIR/tree.html  DIR/rollouts.jsonl
+  DIR/agent.log  library warnings and log records (shown on stderr with agent -v solve ...)
 
 exit status: 0 solved, 1 not solved within the budget, 2 bad input, 130 interrupted"""
 
@@ -133,6 +134,7 @@ def run_solve(
     """The command with injectable pieces (tests pass a scripted policy or a recording sandbox);
     each factory takes its config section. Returns the exit status; raises UsageError."""
     from agent import wiring
+    from agent.output import logs
     from agent.output.progress import ProgressDisplay
     from agent.output.report import PARTIAL_SUFFIX, ROLLOUTS, result_record, summary_line, write_outputs
     from agent.search.rollouts import RolloutWriter
@@ -155,33 +157,46 @@ def run_solve(
     out = _prepare_out(Path(args.out) if args.out else default_out(problem.id, strategy.name, started))
 
     with ExitStack() as stack:
+        logs.to_file(out / logs.LOG_FILE)
+        stack.callback(logs.stop_file)
+        display = stack.enter_context(
+            ProgressDisplay(f"{problem.id} [{strategy.name}]", budget, enabled=not args.no_progress))
+        display.line(f"solving {problem.id} with {strategy.name}; files in {out}")
         try:
+            display.phase("starting the sandbox")
             sandbox = (sandbox_factory or wiring.build_sandbox)(config.sandbox)
             stack.callback(sandbox.close)
             lint = (lint_factory or wiring.build_lint)(config.lint)
+            display.phase(f"loading model {config.policy.model}")
+            display.line(f"loading model {config.policy.model}")
             load_start = time.perf_counter()
             policy = (policy_factory or wiring.build_policy)(config.policy)
+            logs.route_libraries()  # the model's libraries are imported now
         except wiring.WiringError as exc:
             raise UsageError(str(exc)) from None
         except KeyboardInterrupt:
+            display.close()
             print("agent solve: interrupted before the search started; nothing was written", file=sys.stderr)
             return EXIT_INTERRUPTED
         load_s = time.perf_counter() - load_start
         model = getattr(policy, "name", config.policy.model)
+        display.line(f"model {model} loaded in {load_s:.1f}s")
 
         partial = out / (ROLLOUTS + PARTIAL_SUFFIX)
         partial.unlink(missing_ok=True)  # a stale one from an earlier run into the same folder
         rollouts = stack.enter_context(RolloutWriter(
             partial, problem_id=problem.id, model=model, seed=config.search.seed,
             config_hash=config.digest(), strategy=strategy.name))
-        display = ProgressDisplay(f"{problem.id} [{strategy.name}]", budget, enabled=not args.no_progress)
+        watched, lint, evaluate = display.watch(policy, lint, wiring.visible_evaluator(problem, sandbox))
         result: SearchResult | None = None
         choice = None
         try:
-            with display:  # search() itself turns Ctrl-C into stop_reason "interrupted"
-                result = search(problem, policy, lint=lint, evaluate=wiring.visible_evaluator(problem, sandbox),
+            try:  # search() itself turns Ctrl-C into stop_reason "interrupted"
+                result = search(problem, watched, lint=lint, evaluate=evaluate,
                                 strategy=strategy, budget=budget, settings=settings,
                                 on_node=_hooks(rollouts, display))
+            finally:
+                display.close()  # the live line ends before the hidden tests and the results
             # The returned program among visible solutions, by agreement on extra inputs (visible only).
             result, choice = choose_returned(result, problem, sandbox, config.selection)
             hidden, hidden_s = _run_hidden(result, problem, sandbox, score_problem)

@@ -1,8 +1,27 @@
-"""The live one-line display of `agent solve` on stderr."""
+"""The progress of `agent solve` on stderr: what is happening now, and how far the search is.
+
+On a terminal: one live line (spinner, budget bar, the current phase with its own clock, best
+visible score, nodes, samples, tokens, total elapsed). The phase is one of loading the model,
+generating N samples, linting, testing; rich redraws the line ten times a second, so the
+phase clock moves during a long generation. Without a terminal (output to a log file): one
+line per finished expansion (one policy call and the nodes it made) with elapsed time.
+
+The phases come from wrapping the pieces the search calls (`watch`), so the search loop itself
+knows nothing about the display.
+
+    display = ProgressDisplay("sum_evens [best-first]", budget, enabled=True)
+    with display:
+        display.phase("loading model smollm2"); policy = build_policy(...)
+        policy, lint, evaluate = display.watch(policy, lint, evaluate)
+        search(..., on_node=display)
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from agent.search.budget import Budget, ComputeStats
@@ -10,42 +29,132 @@ if TYPE_CHECKING:
 
 
 class ProgressDisplay:
-    """A one-line rich display on stderr: best visible score, nodes, budget used, elapsed.
-
-    Used as the search's `on_node` hook (after each new node). `fraction` is the largest
-    share of any budget limit spent so far. Disabled when stderr is not a terminal.
-    """
-
     def __init__(self, title: str, budget: Budget, *, enabled: bool) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.markup import escape
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.table import Column
 
         self.budget = budget
         console = Console(stderr=True)
+        self.live = enabled and console.is_terminal
+        self.log_lines = enabled and not self.live
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(), console=console, disable=not (enabled and console.is_terminal),
-            transient=False,
-        )
-        self.task = self.progress.add_task(title, total=1.0, info="starting")
+            SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=8), _PhaseColumn(),
+            TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+            TimeElapsedColumn(),
+            console=console, disable=not self.live, transient=False)
+        self.task = self.progress.add_task(escape(title), total=1.0, info="", phase="starting", phase_t0=time.monotonic())
+        self.started = time.monotonic()
         self.best = 0.0
+        self.nodes = 0
+        self.stats: ComputeStats | None = None
+        self.expansions = 0
+        self._pending: tuple[int, float, int] | None = None  # (samples, generation seconds, nodes before)
 
+    # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> "ProgressDisplay":
         self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Report the last expansion and end the live line (again: a no-op)."""
+        self._flush_expansion()
         self.progress.stop()
 
+    def phase(self, text: str) -> None:
+        self.progress.update(self.task, phase=text, phase_t0=time.monotonic())
+
+    def line(self, text: str) -> None:
+        """One log line with the elapsed time (no terminal only: on one, the live line says it)."""
+        if self.log_lines:
+            print(f"[{time.monotonic() - self.started:7.1f}s] {text}", file=sys.stderr, flush=True)
+
+    # -- the pieces the search calls ------------------------------------------------------------
+    def watch(self, policy: Any, lint: Callable, evaluate: Callable) -> tuple[Any, Callable, Callable]:
+        """The policy, lint and evaluate functions, reporting their phase to this display."""
+        def watched_lint(program, parent):
+            self.phase("linting")
+            return lint(program, parent)
+
+        def watched_evaluate(program):
+            self.phase("testing")
+            return evaluate(program)
+
+        return _WatchedPolicy(policy, self), watched_lint, watched_evaluate
+
+    @contextmanager
+    def generating(self, samples: int) -> Iterator[None]:
+        self._flush_expansion()  # the previous expansion's nodes are all in by now
+        self.phase(f"generating {samples} samples")
+        start = time.monotonic()
+        yield
+        self._pending = (samples, time.monotonic() - start, self.nodes)
+
+    def _flush_expansion(self) -> None:
+        if self._pending is None:
+            return
+        samples, seconds, nodes_before = self._pending
+        self._pending = None
+        self.expansions += 1
+        self.line(f"expansion {self.expansions}: {samples} samples generated in {seconds:.1f}s, "
+                  f"{self.nodes - nodes_before} new nodes; {self.info()}")
+
+    # -- the search's on_node hook --------------------------------------------------------------
     def fraction(self, stats: ComputeStats) -> float:
         pairs = [(stats.samples, self.budget.samples), (stats.tokens, self.budget.tokens),
                  (stats.generated_tokens, self.budget.generated_tokens), (stats.flops, self.budget.flops),
                  (stats.wall_s, self.budget.seconds)]
         return min(1.0, max((spent / limit for spent, limit in pairs if limit), default=0.0))
 
+    def info(self) -> str:
+        stats = self.stats
+        samples, tokens = (stats.samples, stats.tokens) if stats is not None else (0, 0)
+        limit = f"/{self.budget.tokens}" if self.budget.tokens else ""
+        return f"best {self.best:.2f} · {self.nodes} nodes · {samples} samples · {tokens}{limit} tok"
+
     def __call__(self, tree: SearchTree, digest: str, stats: ComputeStats) -> None:
         score = tree.node(digest).score
         self.best = max(self.best, score or 0.0)
-        info = (f"best {self.best:.2f}  nodes {len(tree)}  samples {stats.samples}  "
-                f"tokens {stats.tokens}")
-        self.progress.update(self.task, completed=self.fraction(stats), info=info)
+        self.nodes, self.stats = len(tree), stats
+        self.progress.update(self.task, completed=self.fraction(stats), info=self.info())
+
+
+class _WatchedPolicy:
+    """A policy that tells the display when it generates; everything else passes through."""
+
+    def __init__(self, inner: Any, display: ProgressDisplay) -> None:
+        self._inner, self._display = inner, display
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def propose(self, problem, state, locations, n, **kwargs):
+        with self._display.generating(n * max(1, len(locations))):
+            return self._inner.propose(problem, state, locations, n, **kwargs)
+
+    def sample_programs(self, problem, n, **kwargs):
+        with self._display.generating(n):
+            return self._inner.sample_programs(problem, n, **kwargs)
+
+
+def _PhaseColumn():
+    """The phase and how long it has run, recomputed at every redraw (so it moves while the
+    main thread is busy in a long generation)."""
+    from rich.progress import ProgressColumn
+    from rich.table import Column
+    from rich.text import Text
+
+    class PhaseColumn(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__(table_column=Column(min_width=24, no_wrap=True))
+
+        def render(self, task) -> Text:
+            seconds = time.monotonic() - task.fields.get("phase_t0", time.monotonic())
+            return Text(f"{task.fields.get('phase', '')} {seconds:.0f}s", style="cyan", no_wrap=True,
+                        overflow="ellipsis")
+
+    return PhaseColumn()

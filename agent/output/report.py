@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.output.files import write_atomic, write_text_atomic
+from agent.output.logs import LOG_FILE
 from agent.output.versions import versions
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 SOLUTION, RESULT, GRAPHML, PICTURE, ROLLOUTS = "solution.py", "result.json", "tree.graphml", "tree.html", "rollouts.jsonl"
 PARTIAL_SUFFIX = ".partial"  # rollouts while the search still appends to them
-OUTPUT_FILES = (SOLUTION, RESULT, GRAPHML, PICTURE, ROLLOUTS)
+OUTPUT_FILES = (SOLUTION, RESULT, GRAPHML, PICTURE, ROLLOUTS, LOG_FILE)
 RESULT_SCHEMA = 1
 
 

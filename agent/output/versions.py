@@ -49,3 +49,11 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def describe() -> str:
+    """One line for `agent --version`: "edit-search-agent 0.1.0 (commit 1a2b3c4d5e6f, dirty)"."""
+    commit = git_commit()
+    where = "not a git checkout" if commit is None else \
+        f"commit {str(commit['commit'])[:12]}" + (", dirty" if commit["dirty"] else "")
+    return f"{PACKAGE} {package_version()} ({where})"

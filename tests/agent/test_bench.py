@@ -5,6 +5,7 @@ as module-level functions (so --workers 2 can send them to spawned worker proces
 problems are "write add(a, b)" with different ids and hidden tests; the programs are trusted.
 """
 
+import html
 import importlib.util
 import json
 import math
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from agent.cli.bench import run_bench
 from agent.bench.results import RESULTS, read_results, record_key
 from agent.cli import UsageError, build_parser, main
 from agent.training.provenance import MODEL_FILE, write_provenance
+from agent.output.html_report import REPORT, tree_name
 from agent.output.report import strip_timings
 from envs.program import Program
 
@@ -392,3 +395,55 @@ def test_real_model_through_the_cli(tmp_path):
     assert largest["compute"]["generated_tokens"] == sum(d["generated_tokens"] for d in largest["draws"]) > 0
     assert "| sample | 2 |" in proc.stdout and (out / "samples.jsonl").exists()
     assert json.loads((out / "run.json").read_text())["versions"]["torch"]
+
+
+# -- report.html ----------------------------------------------------------------------------------
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs, self.srcs, self.ids, self.details = [], [], set(), 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "href" in attrs:
+            self.hrefs.append(attrs["href"])
+        if "src" in attrs:
+            self.srcs.append(attrs["src"])
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        self.details += tag == "details"
+
+
+def test_report_page_is_self_contained_and_its_links_resolve(bench):
+    status, out, records = bench("--strategies", "sample,mcts", "--budgets", "1,5", "--n", "2", "--workers", "1")
+    assert status == 0
+    page = (out / REPORT).read_text(encoding="utf-8")
+    links = _Links()
+    links.feed(page)
+    # one tree picture per tree-search unit, none for sample; each link opens a file beside the page
+    anchors = [h for h in links.hrefs if h.startswith("#")]
+    trees = [h for h in links.hrefs if not h.startswith("#")]
+    assert all(a[1:] in links.ids for a in anchors)
+    assert sorted(trees) == sorted(tree_name(p, "mcts") for p in HIDDEN)
+    for href in trees:
+        assert (out / href).is_file() and "<svg" in (out / href).read_text(encoding="utf-8"), href
+    # nothing fetched from elsewhere: the plot is inline
+    assert all(src.startswith("data:image/png;base64,") for src in links.srcs)
+    assert len(links.srcs) == (1 if HAS_MATPLOTLIB else 0)
+    # every problem x strategy at the largest budget: its returned program, ready to open
+    largest = [r for r in records if r["budget"] == "5"]
+    assert links.details == len(largest) == len(HIDDEN) * 2
+    for record in largest:
+        assert html.escape(record["program"]) in page
+    assert {"summary", "plot", "problems"} <= links.ids
+
+
+def test_summary_marks_and_explains_overshoot(bench):
+    status, out, records = bench("--strategies", "sample,mcts", "--budgets", "1,5", "--n", "2", "--workers", "1")
+    over = [r for r in records if r["budget_tokens"] is not None and r["compute"]["tokens"] > r["budget_tokens"]]
+    assert over  # budget 1 is one draw's tokens: a 2-sample expansion crosses it
+    summary = json.loads((out / "summary.json").read_text())
+    rows = {(s, row["budget"]): row for s, e in summary["strategies"].items() for row in e["budgets"]}
+    assert rows[("mcts", "1")]["overshot"] == sum(r["budget"] == "1" for r in over)
+    markdown = (out / "summary.md").read_text()
+    assert "| mcts | 1 † |" in markdown and "† Overshoot" in markdown

@@ -62,7 +62,7 @@ def test_repeated_test_names_get_suffixes(tmp_path):
         ({"tests": [{"code": "x = add(1, 1)", "expected": "2"}]}, "tests[0].code: expected one Python expression"),
         ({"tests": ["assert add(1,"]}, "tests[0].code: expected Python statements, got a syntax error"),
         ({"tests": [{"code": "1", "expect": "1"}]}, "tests[0].expect: unknown key"),
-        ({"hidden_tests": [{"expected": "1"}]}, "hidden_tests[0].code: expected a non-empty string, got None"),
+        ({"hidden_tests": [{"expected": "1"}]}, "field hidden_tests[0]: missing key 'code'"),
         ({"timeout_s": 0}, "field 'timeout_s': expected a number of seconds in (0, 600], got 0"),
         ({"timeout_s": True}, "field 'timeout_s': expected a number of seconds in (0, 600], got True"),
         ({"starter_code": None}, "field 'starter_code': expected a string, got None"),
@@ -73,6 +73,12 @@ def test_bad_fields_name_file_field_and_expectation(tmp_path, change, fragment):
     message = error_of(tmp_path, dict(MINIMAL, **change))
     assert message.startswith(str(tmp_path / "p.json") + ": ")
     assert fragment in message
+
+
+@pytest.mark.parametrize("field", ["prompt", "entry_point", "tests"])
+def test_a_missing_field_is_named_as_missing(tmp_path, field):
+    record = {k: v for k, v in MINIMAL.items() if k != field}
+    assert f"missing field {field!r}" in error_of(tmp_path, record)
 
 
 def test_unreadable_inputs_are_problem_errors(tmp_path):
