@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from agent.search.budget import Budget, ComputeStats, Meter
+from agent.search.budget import Budget, ComputeStats, Meter, clip_request, samples_that_fit
 from agent.search.loop import EvaluateFn, LintFn, SearchResult, SearchSettings, Strategy, search
 from agent.search.tree import SearchTree
 from envs.problem import Problem
@@ -81,24 +81,35 @@ class _SnapshotPolicy:
         self.parsed += sum(p.status == "ok" and p.program is not None for p in batch.proposals)
         return batch
 
+    def _to_next(self) -> int | None:
+        return self.pending[0][1] - self.meter.stats().tokens if self.pending else None
+
     def _caps(self, max_tokens: int | None, **caps) -> dict:
         """The call may not cross the next snapshot's limit either: a run with that budget would
         have been stopped there (policies stop generating at `max_tokens`), so the snapshot is
         exactly that run's end state, at every budget, not one call past it."""
-        if self.pending:
-            to_next = self.pending[0][1] - self.meter.stats().tokens
+        to_next = self._to_next()
+        if to_next is not None:
             max_tokens = to_next if max_tokens is None else min(max_tokens, to_next)
         return caps if max_tokens is None else {**caps, "max_tokens": max_tokens}
+
+    def _rows(self, n_locations: int, n: int) -> tuple[int, int]:
+        """Rows clipped to what the tokens before the next snapshot pay for, as the search loop
+        clips them for its own budget (`samples_that_fit` on the same counts)."""
+        fit = samples_that_fit(self._to_next(), self.meter.stats())
+        return clip_request(n_locations, n, fit)
 
     def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
                 *, seed: int | None = None, max_tokens: int | None = None, **caps) -> ProposalBatch:
         self._before_call()
-        return self._count(self.policy.propose(problem, state, locations, n, seed=seed,
+        k, n = self._rows(len(locations), n)
+        return self._count(self.policy.propose(problem, state, list(locations)[:k], n, seed=seed,
                                                **self._caps(max_tokens, **caps)))
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         max_tokens: int | None = None, **caps) -> ProposalBatch:
         self._before_call()
+        _, n = self._rows(1, n)
         return self._count(self.policy.sample_programs(problem, n, seed=seed, **self._caps(max_tokens, **caps)))
 
 

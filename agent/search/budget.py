@@ -160,6 +160,17 @@ class Budget:
         return None if not left else max(0, min(left))
 
 
+def samples_that_fit(tokens_left: int | None, stats: ComputeStats) -> int | None:
+    """How many samples the tokens left pay for, at the search's mean generated tokens per
+    sample so far (None: no token limit, or no sample yet to estimate from; at least 1).
+
+    Asking for more rows than that would stop all of them mid-way at the budget (the sampler
+    cuts every row there), wasting the call: fewer, whole samples are worth more."""
+    if tokens_left is None or stats.samples == 0 or stats.generated_tokens == 0:
+        return None
+    return max(1, int(tokens_left * stats.samples // stats.generated_tokens))
+
+
 def _reached(spent: float, limit: float | None) -> bool:
     return limit is not None and spent >= limit
 

@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from agent.search.budget import Budget, ComputeStats, Meter, clip_request
+from agent.search.budget import Budget, ComputeStats, Meter, clip_request, samples_that_fit
 from envs.locations import cut_locations, hunk_locations
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.problem import Problem
@@ -215,11 +215,12 @@ class _Run:
         """Ask the policy at the selected node; lint-gate and add what comes back.
         Returns the digests of the new nodes, or None when the budget allows no sample."""
         tree, parent = self.tree, self.tree.node(selection.node)
+        stats = self.meter.stats()
+        tokens_left = budget.tokens_left(stats)
+        caps = [c for c in (budget.samples_left(stats), samples_that_fit(tokens_left, stats)) if c is not None]
         request = ProposeRequest(
-            self.policy, self.problem, tree, selection.node, self.settings,
-            budget.samples_left(self.meter.stats()),
-            self.settings.seed * SEED_STRIDE + self.counts["expansions"],
-            budget.tokens_left(self.meter.stats()),
+            self.policy, self.problem, tree, selection.node, self.settings, min(caps) if caps else None,
+            self.settings.seed * SEED_STRIDE + self.counts["expansions"], tokens_left,
         )
         with self.meter.timed("generate"):
             batch = strategy.propose(request)

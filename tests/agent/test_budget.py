@@ -69,3 +69,12 @@ def test_meter_counts_batches_and_splits_time():
     assert stats.lint_s >= 0.01 and stats.wall_s >= stats.lint_s + stats.sandbox_s
     assert stats.other_s == pytest.approx(stats.wall_s - stats.lint_s - stats.sandbox_s - stats.generate_s)
     assert stats.to_dict()["tokens"] == 100
+
+
+def test_rows_are_clipped_to_the_samples_the_tokens_left_pay_for():
+    from agent.search.budget import ComputeStats, samples_that_fit
+
+    stats = ComputeStats(samples=4, generated_tokens=400)  # 100 tokens a sample so far
+    assert samples_that_fit(250, stats) == 2
+    assert samples_that_fit(30, stats) == 1  # at least one: the call then stops at the budget
+    assert samples_that_fit(None, stats) is None and samples_that_fit(250, ComputeStats()) is None
