@@ -76,6 +76,9 @@ class Proposal:
     # (line, column) in `program` where the least likely generated token starts: a place the
     # policy was unsure of, where a cut child may branch (envs.locations.cut_locations)
     uncertain: tuple[str, int] | None = None
+    # why generation ended: "eos", "stop", "doomed", "length" (max_new_tokens or the call's token
+    # cap: the sample may be cut short); "" when the policy does not say
+    finish: str = ""
 
 
 @dataclass(frozen=True)

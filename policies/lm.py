@@ -157,6 +157,7 @@ class LMPolicy:
                     status=parsed.status, edit=parsed.edit, program=parsed.program, logprob=lp,
                     prompt_tokens=len(ids[j]), generated_tokens=gen, raw_text=text,
                     location=locations[j], detail=parsed.detail, uncertain=uncertain,
+                    finish=samples.finish[row_of[j] + i] if j in row_of else "",
                 ))
         return ProposalBatch(
             proposals=tuple(proposals),

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from agent.search.budget import Budget, ComputeStats, Meter, clip_request, samples_that_fit
-from agent.search.loop import EvaluateFn, LintFn, SearchResult, SearchSettings, Strategy, search
+from agent.search.loop import (
+    EvaluateFn, LintFn, SearchResult, SearchSettings, Strategy, sample_length_prior, search,
+)
 from agent.search.tree import SearchTree
 from envs.problem import Problem
 from envs.locations import Location
@@ -49,6 +51,13 @@ def compute_dict(stats: ComputeStats) -> dict:
 
 class _SnapshotPolicy:
     """The policy, taking the due snapshots before each call and counting what calls spend."""
+
+    def __getattr__(self, name: str):
+        # Everything else is the policy's own (edit_style, max_new_tokens, ...): the search must
+        # see the same policy here as in a separate run.
+        if name == "policy":  # not set yet (e.g. while unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.policy, name)
 
     def reset(self) -> None:
         if hasattr(self.policy, "reset"):
@@ -96,7 +105,7 @@ class _SnapshotPolicy:
     def _rows(self, n_locations: int, n: int) -> tuple[int, int]:
         """Rows clipped to what the tokens before the next snapshot pay for, as the search loop
         clips them for its own budget (`samples_that_fit` on the same counts)."""
-        fit = samples_that_fit(self._to_next(), self.meter.stats())
+        fit = samples_that_fit(self._to_next(), self.meter.stats(), prior=sample_length_prior(self.policy))
         return clip_request(n_locations, n, fit)
 
     def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,

@@ -42,6 +42,8 @@ class ComputeStats:
     generated_tokens: int = 0
     doomed_samples: int = 0  # samples stopped at a syntax error no later line could repair
     doomed_tokens_saved: int = 0  # decode steps their batches ran on after they stopped (not paid)
+    whole_samples: int = 0  # samples that ended by themselves (not cut by a length or token cap)
+    whole_sample_tokens: int = 0  # their generated tokens: what a sample costs, for clipping rows
     flops: float = 0.0
     lint_calls: int = 0
     sandbox_calls: int = 0
@@ -69,8 +71,8 @@ class Meter:
     def __init__(self) -> None:
         self._start = time.perf_counter()
         self._counts = {"lm_calls": 0, "samples": 0, "prompt_tokens": 0, "prompt_tokens_saved": 0,
-                        "generated_tokens": 0, "doomed_samples": 0, "doomed_tokens_saved": 0, "lint_calls": 0,
-                        "sandbox_calls": 0}
+                        "generated_tokens": 0, "doomed_samples": 0, "doomed_tokens_saved": 0,
+                        "whole_samples": 0, "whole_sample_tokens": 0, "lint_calls": 0, "sandbox_calls": 0}
         self._flops = 0.0
         self._seconds = dict.fromkeys(PHASES, 0.0)
 
@@ -99,6 +101,9 @@ class Meter:
         extra = batch.extra or {}
         self._counts["doomed_samples"] += int(extra.get("finish", {}).get("doomed", 0))
         self._counts["doomed_tokens_saved"] += int(extra.get("doomed_tokens_saved", 0))
+        whole = [p for p in batch.proposals if getattr(p, "finish", "") in ("eos", "stop", "doomed")]
+        self._counts["whole_samples"] += len(whole)
+        self._counts["whole_sample_tokens"] += sum(p.generated_tokens for p in whole)
         self._flops += float(batch.flops)
 
     def stats(self) -> ComputeStats:
@@ -160,15 +165,23 @@ class Budget:
         return None if not left else max(0, min(left))
 
 
-def samples_that_fit(tokens_left: int | None, stats: ComputeStats) -> int | None:
-    """How many samples the tokens left pay for, at the search's mean generated tokens per
-    sample so far (None: no token limit, or no sample yet to estimate from; at least 1).
+def samples_that_fit(tokens_left: int | None, stats: ComputeStats, prior: float | None = None) -> int | None:
+    """How many samples the tokens left pay for, at the mean length of the samples that ended
+    by themselves so far, else at `prior` tokens a sample (None: no token limit or nothing to
+    estimate from; else at least 1). Samples cut short by a cap do not count: they are short
+    because they were cut.
 
     Asking for more rows than that would stop all of them mid-way at the budget (the sampler
     cuts every row there), wasting the call: fewer, whole samples are worth more."""
-    if tokens_left is None or stats.samples == 0 or stats.generated_tokens == 0:
+    if tokens_left is None:
         return None
-    return max(1, int(tokens_left * stats.samples // stats.generated_tokens))
+    if stats.whole_samples and stats.whole_sample_tokens:
+        per_sample = stats.whole_sample_tokens / stats.whole_samples
+    elif prior:
+        per_sample = prior
+    else:
+        return None
+    return max(1, int(tokens_left // per_sample))
 
 
 def _reached(spent: float, limit: float | None) -> bool:

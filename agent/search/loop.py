@@ -190,6 +190,12 @@ def propose_programs(request: ProposeRequest, *, batch_size: int) -> ProposalBat
     return request.policy.sample_programs(request.problem, n, seed=request.seed, **request.caps())
 
 
+def sample_length_prior(policy: Policy) -> float | None:
+    """Tokens a sample is expected to cost before any has ended: half the policy's length cap."""
+    cap = getattr(policy, "max_new_tokens", None)
+    return cap / 2 if isinstance(cap, (int, float)) and cap > 0 else None
+
+
 class _Run:
     """One search's mutable working state: the tree, the meter and the counts."""
 
@@ -217,7 +223,8 @@ class _Run:
         tree, parent = self.tree, self.tree.node(selection.node)
         stats = self.meter.stats()
         tokens_left = budget.tokens_left(stats)
-        caps = [c for c in (budget.samples_left(stats), samples_that_fit(tokens_left, stats)) if c is not None]
+        fit = samples_that_fit(tokens_left, stats, prior=sample_length_prior(self.policy))
+        caps = [c for c in (budget.samples_left(stats), fit) if c is not None]
         request = ProposeRequest(
             self.policy, self.problem, tree, selection.node, self.settings, min(caps) if caps else None,
             self.settings.seed * SEED_STRIDE + self.counts["expansions"], tokens_left,

@@ -74,7 +74,8 @@ def test_meter_counts_batches_and_splits_time():
 def test_rows_are_clipped_to_the_samples_the_tokens_left_pay_for():
     from agent.search.budget import ComputeStats, samples_that_fit
 
-    stats = ComputeStats(samples=4, generated_tokens=400)  # 100 tokens a sample so far
-    assert samples_that_fit(250, stats) == 2
+    stats = ComputeStats(samples=6, generated_tokens=410, whole_samples=4, whole_sample_tokens=400)
+    assert samples_that_fit(250, stats) == 2  # 100 tokens a whole sample; the 2 cut ones do not count
     assert samples_that_fit(30, stats) == 1  # at least one: the call then stops at the budget
     assert samples_that_fit(None, stats) is None and samples_that_fit(250, ComputeStats()) is None
+    assert samples_that_fit(250, ComputeStats(samples=8, generated_tokens=8), prior=80) == 3  # none whole yet

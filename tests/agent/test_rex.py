@@ -52,3 +52,14 @@ def test_same_seed_same_allocation():
         _run(policy, samples=60)
         runs.append([(c["kind"], c["seed"]) for c in policy.calls])
     assert runs[0] == runs[1]
+
+
+def test_the_bench_wrapper_shows_the_search_the_policy_it_wraps():
+    from agent.bench.anytime import _SnapshotPolicy
+
+    class CutPolicy(ScriptedPolicy):
+        edit_style = "cut"
+        max_new_tokens = 64
+
+    wrapped = _SnapshotPolicy(CutPolicy({}, programs=[WRONG]), [("1", 10)])
+    assert wrapped.edit_style == "cut" and wrapped.max_new_tokens == 64
