@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import struct
 import subprocess
 import sys
 import time
 import weakref
+
+from envs.sandbox.protocol import read_exact
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 START_TIMEOUT_S = 120.0  # importing pylint and warming astroid, on a loaded machine
@@ -109,17 +110,8 @@ def _read(stream, deadline: float) -> dict:
 
 
 def _read_exact(fd: int, n: int, deadline: float) -> bytes:
-    parts, got = [], 0
-    while got < n:
-        wait = None if deadline == float("inf") else deadline - time.monotonic()
-        if wait is not None and (wait <= 0 or not select.select([fd], [], [], wait)[0]):
-            raise TimeoutError("lint worker missed its deadline")
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
-            raise EOFError("lint worker closed its pipe")
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
+    # PeerLate is a TimeoutError and PeerClosed an EOFError: the callers' handling stays as is.
+    return read_exact(fd, n, deadline, who="lint worker")
 
 
 # ---- the worker process -------------------------------------------------------------------

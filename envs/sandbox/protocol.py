@@ -26,6 +26,14 @@ class ProtocolError(RuntimeError):
     """The worker closed its pipe, sent garbage, or missed the host's deadline."""
 
 
+class PeerClosed(ProtocolError, EOFError):
+    """The other side closed its pipe (it died)."""
+
+
+class PeerLate(ProtocolError, TimeoutError):
+    """The other side missed the deadline."""
+
+
 def write_frame(fd: int, obj: Any, deadline: float) -> None:
     """Write one frame to a (non-blocking) fd before `deadline`, else ProtocolError."""
     body = json.dumps(obj).encode()
@@ -44,11 +52,11 @@ def write_frame(fd: int, obj: Any, deadline: float) -> None:
 
 def read_frame(fd: int, deadline: float) -> dict:
     """Read one frame before `deadline` (time.monotonic()); ProtocolError on EOF/garbage/late."""
-    (length,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
+    (length,) = struct.unpack(">I", read_exact(fd, 4, deadline))
     if length > MAX_FRAME_BYTES:
         raise ProtocolError(f"worker sent a {length}-byte frame (cap {MAX_FRAME_BYTES})")
     try:
-        obj = json.loads(_read_exact(fd, length, deadline))
+        obj = json.loads(read_exact(fd, length, deadline))
     except ValueError as e:
         raise ProtocolError(f"worker sent malformed JSON: {e}") from None
     if not isinstance(obj, dict):
@@ -56,18 +64,21 @@ def read_frame(fd: int, deadline: float) -> dict:
     return obj
 
 
-def _read_exact(fd: int, n: int, deadline: float) -> bytes:
+def read_exact(fd: int, n: int, deadline: float, *, who: str = "worker") -> bytes:
+    """n bytes from `fd` before `deadline` (time.monotonic(); inf: wait for ever); PeerLate or
+    PeerClosed otherwise. Shared by the sandbox pool and the lint worker."""
     parts, got = [], 0
     while got < n:
-        wait = deadline - time.monotonic()
-        if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-            raise ProtocolError("worker missed the host deadline")
+        wait = None if deadline == float("inf") else deadline - time.monotonic()
+        if wait is not None and (wait <= 0 or not select.select([fd], [], [], wait)[0]):
+            raise PeerLate(f"{who} missed the host deadline")
         chunk = os.read(fd, min(n - got, 1 << 20))
         if not chunk:
-            raise ProtocolError("worker closed its pipe (it died)")
+            raise PeerClosed(f"{who} closed its pipe (it died)")
         parts.append(chunk)
         got += len(chunk)
     return b"".join(parts)
+
 
 
 def build_request(program: str, steps: Sequence[Step], limits: Limits, token: str) -> tuple[dict, dict]:
