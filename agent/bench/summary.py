@@ -45,6 +45,7 @@ def summarize(records: Iterable[dict], *, strategies: list[str], budgets: list[s
         "contaminated_excluded": sorted({r["problem_id"] for r in records if r.get("contaminated")}),
         "budgets": budgets,
         "strategies": {},
+        "visible_tests_judged": _judged(clean),
     }
     for strategy in strategies:
         mine = [r for r in clean if r["strategy"] == strategy]
@@ -55,6 +56,15 @@ def summarize(records: Iterable[dict], *, strategies: list[str], budgets: list[s
             entry.update(_sampling(largest))
         summary["strategies"][strategy] = entry
     return summary
+
+
+def _judged(records: list[dict]) -> dict:
+    """Of the visible tests run on the returned programs, how many the host judged (from values
+    the program returned) and how many ran in the program's own process (forgeable)."""
+    reports = [r["visible"] for r in records if r.get("visible") and "judged_in_host" in r["visible"]]
+    total = sum(v["total"] for v in reports)
+    host = sum(v["judged_in_host"] for v in reports)
+    return {"in_host": host, "in_process": total - host}
 
 
 def _mean(values: list) -> float | None:
@@ -145,7 +155,9 @@ def render_markdown(summary: dict) -> str:
     if run:
         lines += [f"suite `{run.get('suite')}`, model `{run.get('model')}`, seed {run.get('seed')}, "
                   f"config `{run.get('config_hash')}`, budgets in {run.get('budget_kind', '?')}", ""]
-    lines += [f"{summary['problems']} problems.", ""]
+    judged = summary.get("visible_tests_judged") or {}
+    lines += [f"{summary['problems']} problems. Visible tests of the returned programs: {judged.get('in_host', 0)} "
+              f"judged in the host, {judged.get('in_process', 0)} in the program's own process.", ""]
     if summary["contaminated_excluded"]:
         lines += [f"Excluded (in the model's training data): {', '.join(summary['contaminated_excluded'])}", ""]
     lines += ["| strategy | budget | problems | deployable pass@1 | oracle coverage | visible solved | "

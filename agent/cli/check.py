@@ -94,7 +94,8 @@ def check(program: Program, problem: Problem, sandbox: Sandbox, lint: LintResult
         "lint": {"ok": lint.ok, "messages": [dataclasses.asdict(m) for m in lint.messages]},
         "passed": sum(o.status == "pass" for o in outcomes),
         "total": len(outcomes),
-        "tests": [{"name": o.name, "status": o.status, "detail": o.detail} for o in outcomes],
+        "tests": [{"name": o.name, "status": o.status, "detail": o.detail, "judged": o.judged} for o in outcomes],
+        "judged_in_host": sum(o.judged == "parent" for o in outcomes),
     }
 
 
@@ -111,15 +112,23 @@ def render_text(result: dict) -> str:
     if not result["tests"]:
         lines.append("  (no tests)")
     lines.append(
-        f"{result['passed']}/{result['total']} tests passed; "
+        f"{result['passed']}/{result['total']} tests passed ({result['judged_in_host']} judged in the host, "
+        f"{result['total'] - result['judged_in_host']} in the program's process); "
         f"lint {'ok' if lint['ok'] else 'has errors'}"
     )
     return "\n".join(lines)
 
 
+MAX_PROGRAM_BYTES = 1024 * 1024  # a program larger than this is refused (and /dev/zero ends here)
+
+
 def _read_program(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_PROGRAM_BYTES + 1)
+        if len(data) > MAX_PROGRAM_BYTES:
+            raise UsageError(f"{path}: larger than {MAX_PROGRAM_BYTES} bytes; not a program to check")
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -43,7 +43,8 @@ def report_dict(report: TestReport | None) -> dict | None:
     if report is None:
         return None
     return {"passed": report.passed, "total": report.total, "all_passed": report.all_passed,
-            "tests": {o.name: o.status for o in report.outcomes}}
+            "tests": {o.name: o.status for o in report.outcomes},
+            "judged_in_host": report.judged_in_parent}  # the rest ran in the program's process
 
 
 def result_record(

@@ -47,17 +47,23 @@ def test_passing_program_exits_0_with_a_text_report(fake_sandbox, capsys):
     assert status == 0 and err == ""
     assert fake_sandbox == ["subprocess"]
     assert "lint: ok" in out and "PASS    sum_evens([1, 2, 3, 4])" in out
-    assert out.strip().endswith("3/3 tests passed; lint ok")
+    assert out.strip().splitlines()[-1].startswith("3/3 tests passed (")
+    assert "judged in the host" in out and out.strip().endswith("lint ok")
+
+
+def test_an_endless_program_file_is_refused_not_read(capsys):
+    status, out, err = run_cli(capsys, "check", SUM_EVENS, "--program", "/dev/zero", "--sandbox", "subprocess")
+    assert status == 2 and "larger than" in err and "/dev/zero" in err
 
 
 def test_json_output_is_exactly_one_object_of_the_documented_shape(fake_sandbox, capsys):
     status, out, _ = run_cli(capsys, "check", SUM_EVENS, "--program", SOLUTION, "--json", "--hidden")
     result = json.loads(out)
     assert status == 0
-    assert set(result) == {"lint", "passed", "total", "tests"}
+    assert set(result) == {"lint", "passed", "total", "tests", "judged_in_host"}
     assert result["lint"] == {"ok": True, "messages": []}
     assert (result["passed"], result["total"]) == (6, 6)
-    assert all(set(t) == {"name", "status", "detail"} and t["status"] == "pass" for t in result["tests"])
+    assert all(set(t) == {"name", "status", "detail", "judged"} and t["status"] == "pass" for t in result["tests"])
     assert [t["name"].startswith("hidden: ") for t in result["tests"]] == [False] * 3 + [True] * 3
 
 
@@ -68,7 +74,8 @@ def test_hidden_failures_exit_1(fake_sandbox, capsys):
     result = json.loads(out)
     assert status == 1 and result["passed"] == 3 and result["total"] == 8
     failed = [t for t in result["tests"] if t["status"] != "pass"]
-    assert failed[0] == {"name": "hidden: second_largest([5, 5, 3])", "status": "fail", "detail": "expected 3, got 5"}
+    assert {k: failed[0][k] for k in ("name", "status", "detail")} == {
+        "name": "hidden: second_largest([5, 5, 3])", "status": "fail", "detail": "expected 3, got 5"}
 
 
 def test_lint_errors_are_listed_with_positions(fake_sandbox, capsys, tmp_path):
