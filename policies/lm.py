@@ -112,6 +112,33 @@ class LMPolicy:
         `envs.locations.cut_locations`), else "insert"."""
         return getattr(self.fmt, "edit_style", "insert")
 
+    def _proposals(self, prompts, ids, fits, samples, locations, parsers, n: int, entry: str) -> list[Proposal]:
+        """One Proposal per row (location-major): parsed, with where the policy was least sure;
+        a prompt too long for the model gives failures without having run."""
+        row_of = {j: k * n for k, j in enumerate(fits)}
+        proposals = []
+        for j, prompt in enumerate(prompts):
+            for i in range(n):
+                if j not in row_of:
+                    detail = (f"{len(ids[j])} prompt + {self.max_new_tokens} new tokens > "
+                              f"{max_positions(self.loaded.model)} positions")
+                    proposals.append(Proposal(status="prompt_too_long", edit=None, program=None, logprob=0.0,
+                                              prompt_tokens=len(ids[j]), generated_tokens=0, raw_text=prompt.prefill,
+                                              location=locations[j], detail=detail))
+                    continue
+                r = row_of[j] + i
+                text = prompt.prefill + samples.texts[r]
+                parsed = _parse_safely(parsers[j], text)
+                uncertain = None if parsed.program is None else least_certain(
+                    self.loaded.tokenizer, prompt.prefill, samples.token_ids[r], samples.token_logprobs[r],
+                    body_code_lines(parsed.program, entry))
+                proposals.append(Proposal(
+                    status=parsed.status, edit=parsed.edit, program=parsed.program, logprob=samples.logprobs[r],
+                    prompt_tokens=len(ids[j]), generated_tokens=len(samples.token_ids[r]), raw_text=text,
+                    location=locations[j], detail=parsed.detail, uncertain=uncertain, finish=samples.finish[r],
+                ))
+        return proposals
+
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, n: int, seed: int | None,
              max_tokens: int | None = None, stop_doomed: bool = False, entry: str = "") -> ProposalBatch:
         start = time.perf_counter()
@@ -137,28 +164,7 @@ class LMPolicy:
             doomed=self._doomed_check([prompts[j] for j in fits], n) if stop_doomed else None,
         )
         generate_s = time.perf_counter() - start
-        row_of = {j: k * n for k, j in enumerate(fits)}
-        proposals = []
-        for j, prompt in enumerate(prompts):
-            for i in range(n):
-                if j not in row_of:
-                    detail = f"{len(ids[j])} prompt + {self.max_new_tokens} new tokens > {limit} positions"
-                    parsed, text, lp, gen = ParsedOutput("prompt_too_long", detail=detail), prompt.prefill, 0.0, 0
-                else:
-                    r = row_of[j] + i
-                    text = prompt.prefill + samples.texts[r]
-                    parsed, lp, gen = _parse_safely(parsers[j], text), samples.logprobs[r], len(samples.token_ids[r])
-                uncertain = None
-                if parsed.program is not None and j in row_of:
-                    r = row_of[j] + i
-                    uncertain = least_certain(self.loaded.tokenizer, prompt.prefill, samples.token_ids[r],
-                                              samples.token_logprobs[r], body_code_lines(parsed.program, entry))
-                proposals.append(Proposal(
-                    status=parsed.status, edit=parsed.edit, program=parsed.program, logprob=lp,
-                    prompt_tokens=len(ids[j]), generated_tokens=gen, raw_text=text,
-                    location=locations[j], detail=parsed.detail, uncertain=uncertain,
-                    finish=samples.finish[row_of[j] + i] if j in row_of else "",
-                ))
+        proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, n, entry)
         return ProposalBatch(
             proposals=tuple(proposals),
             prompt_tokens_encoded=samples.prompt_tokens_encoded,

@@ -27,14 +27,12 @@ Compute: `prompt_tokens_encoded` counts prompt tokens really run; `flops` sums
 
 from __future__ import annotations
 
-import copy
-import functools
-import inspect
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from policies.loading import LoadedModel
+from policies.prefill import cache_arg, cache_of, forward_flops, prefill
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +83,6 @@ def find_stop(text: str, stops: Sequence[str], tail: str = "") -> int | None:
         if i >= 0 and (best is None or i < best):
             best = i
     return None if best is None else max(0, best - len(tail))
-
-
-def forward_flops(loaded: LoadedModel, tokens: int, context: int) -> float:
-    """FLOPs of running `tokens` new positions of one sequence after `context` cached ones.
-
-    Kaplan et al. (2020): per token 2*N + 2*n_layers*d_model*ctx, ctx = positions attended to.
-    """
-    attended = tokens * context + tokens * (tokens + 1) / 2
-    return 2.0 * loaded.n_params * tokens + 2.0 * loaded.n_layers * loaded.d_model * attended
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,7 +145,7 @@ def generate_samples(
     lines_seen, doomed_at = [0] * B, {}  # for `doomed`: newlines checked so far; row -> step stopped
 
     with torch.inference_mode():
-        pre = _prefill(loaded, prompt_ids, n, share=share_prefix, prefix_cache=prefix_cache)
+        pre = prefill(loaded, prompt_ids, n, share=share_prefix, prefix_cache=prefix_cache)
         logits, cache = pre.logits, pre.cache
         pad = pre.attention_mask is not None
         if pad:  # room for every step, sliced per step: no per-step concatenation
@@ -190,40 +179,48 @@ def generate_samples(
                 input_ids=nxt[:, None],
                 attention_mask=mask[:, : width + 1] if pad else None,
                 position_ids=positions[:, None],
-                **_cache_arg(model, cache),
+                **cache_arg(model, cache),
                 use_cache=True,
             )
             width += 1
             flops += B * forward_flops(loaded, 1, width - 1)
             positions += 1
-            logits, cache = out.logits[:, -1, :], _cache_of(out)
+            logits, cache = out.logits[:, -1, :], cache_of(out)
         token_rows, lp_rows = tokens[:, :steps].tolist(), step_lp[:, :steps].tolist()
 
-    texts, kept, logprobs, token_lps, finish = [], [], [], [], []
-    for r in range(B):
-        ids, reason = token_rows[r], "length"
-        end = next((k for k, x in enumerate(ids) if x in eos), None) if not ignore_eos else None
-        if end is not None:
-            ids, reason = ids[: end + 1], "eos"
-        text = tok.decode(ids[:-1] if reason == "eos" else ids, skip_special_tokens=False)
-        cut = find_stop(text, row_stops[r], row_tails[r]) if row_stops[r] else None
-        if cut is not None:
-            ids = ids[: _completing_token(tok, ids, row_stops[r], row_tails[r])]
-            text, reason = text[:cut], "stop"
-        if r in doomed_at:  # what came after the doomed stop is filler
-            ids, reason = token_rows[r][: doomed_at[r]], "doomed"
-            text = tok.decode(ids, skip_special_tokens=False)
-        texts.append(text)
-        kept.append(ids)
-        logprobs.append(float(sum(lp_rows[r][: len(ids)])))
-        token_lps.append(lp_rows[r][: len(ids)])
-        finish.append(reason)
+    texts, kept, logprobs, token_lps, finish = _finish_rows(tok, token_rows, lp_rows, eos=eos, ignore_eos=ignore_eos,
+                                                            stops=row_stops, tails=row_tails, doomed_at=doomed_at)
     return Samples(
         token_ids=kept, texts=texts, logprobs=logprobs, token_logprobs=token_lps, finish=finish,
         prompt_tokens_encoded=pre.encoded, prompt_tokens_saved=n * sum(map(len, prompt_ids)) - pre.encoded,
         flops=flops, decoded_positions=B * (steps - 1), shared=pre.shared,
         doomed_tokens_saved=sum(steps - at for at in doomed_at.values()),
     )
+
+
+def _finish_rows(tok, token_rows, lp_rows, *, eos, ignore_eos, stops, tails, doomed_at):
+    """Each row's counted tokens, text, log-probs and finish reason: cut at its EOS, its first
+    stop string (up to the token that completed it), or where it was found doomed."""
+    texts, kept, logprobs, token_lps, finish = [], [], [], [], []
+    for r, row in enumerate(token_rows):
+        ids, reason = row, "length"
+        end = next((k for k, x in enumerate(ids) if x in eos), None) if not ignore_eos else None
+        if end is not None:
+            ids, reason = ids[: end + 1], "eos"
+        text = tok.decode(ids[:-1] if reason == "eos" else ids, skip_special_tokens=False)
+        cut = find_stop(text, stops[r], tails[r]) if stops[r] else None
+        if cut is not None:
+            ids = ids[: _completing_token(tok, ids, stops[r], tails[r])]
+            text, reason = text[:cut], "stop"
+        if r in doomed_at:  # what came after the doomed stop is filler
+            ids, reason = row[: doomed_at[r]], "doomed"
+            text = tok.decode(ids, skip_special_tokens=False)
+        texts.append(text)
+        kept.append(ids)
+        logprobs.append(float(sum(lp_rows[r][: len(ids)])))
+        token_lps.append(lp_rows[r][: len(ids)])
+        finish.append(reason)
+    return texts, kept, logprobs, token_lps, finish
 
 
 def _eos_ids(loaded: LoadedModel) -> list[int]:
@@ -313,123 +310,3 @@ def _completing_token(tok, ids: list[int], stops, tail: str) -> int:
         else:
             lo = mid + 1
     return lo
-
-
-@dataclass
-class _Prefilled:
-    """The prompts encoded, ready to decode B = P*n rows (left-padded to `width` positions)."""
-
-    logits: Any  # [B, V] next-token logits of each row
-    cache: Any  # past_key_values over [B, width] positions
-    attention_mask: Any  # [B, width], 0 on left padding; None when no row is padded
-    lengths: Any  # [B] prompt length of each row = position id of its next token
-    width: int
-    encoded: int  # prompt tokens run through the model
-    flops: float
-    shared: bool
-
-
-def _prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool, prefix_cache=None) -> _Prefilled:
-    """Encode each prompt token once when the cache allows it, else every row (see module doc);
-    with a `PrefixCache`, the common prefix continues the longest one an earlier call encoded."""
-    import torch
-    import torch.nn.functional as F
-
-    model, device = loaded.model, torch.device(loaded.device)
-    lens = [len(x) for x in prompt_ids]
-    P, B, width = len(lens), len(lens) * n, max(lens)
-    lengths = torch.tensor(lens, device=device).repeat_interleave(n)
-    real = torch.arange(width, device=device)[None, :] >= (width - lengths)[:, None]  # [B, width], False = pad
-    mask = real.long() if min(lens) < width else None
-    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
-    base = _shareable_cache(model) if share else None
-    if base is None:  # encode all B rows in one left-padded batch: nothing saved
-        x = torch.zeros(B, width, dtype=torch.long, device=device)
-        x[real] = torch.tensor([t for ids in prompt_ids for _ in range(n) for t in ids], device=device)
-        attn = real.long()
-        out = model(input_ids=x, attention_mask=attn, position_ids=(attn.cumsum(1) - 1).clamp(min=0),
-                    use_cache=True, **keep)
-        return _Prefilled(out.logits[:, -1, :], _cache_of(out), mask, lengths, width,
-                          n * sum(lens), B * forward_flops(loaded, width, 0), False)
-
-    def run(ids, cache, start):  # one sequence at batch 1, continuing `cache` from position `start`
-        pos = torch.arange(start, start + len(ids), device=device)[None, :]
-        out = model(input_ids=torch.tensor([ids], device=device), position_ids=pos,
-                    **_cache_arg(model, cache), use_cache=True, **keep)
-        return out.logits[:, -1, :], _cache_of(out)
-
-    common = _common_prefix_len(prompt_ids) if P > 1 else lens[0]
-    common = min(common, min(lens) - 1)  # each prompt keeps >= 1 token: its logits start decoding
-    encoded, flops, start = 0, 0.0, 0
-    if prefix_cache is not None and common > 0:  # state of an earlier call's prompt prefix
-        start, cached = prefix_cache.lookup(prompt_ids[0][:common])
-        if cached is not None:
-            base = _shallow_copy(cached)
-    if common > start:
-        _, base = run(prompt_ids[0][start:common], base, start)
-        encoded, flops = common - start, forward_flops(loaded, common - start, start)
-    if prefix_cache is not None and common > start:
-        prefix_cache.store(prompt_ids[0][:common], base)
-    logits, caches = [], []
-    for ids in prompt_ids:
-        last, cache = run(ids[common:], _shallow_copy(base), common)
-        logits.append(last)
-        caches.append(cache)
-        encoded += len(ids) - common
-        flops += forward_flops(loaded, len(ids) - common, common)
-    merged = caches[0]
-    for i, layer in enumerate(merged.layers):
-        if not getattr(layer, "is_initialized", True):
-            continue
-        for attr in ("keys", "values"):  # [1, heads, L_p, dim] each -> [B, heads, width, dim]
-            parts = [F.pad(getattr(c.layers[i], attr), (0, 0, width - L, 0)) for c, L in zip(caches, lens)]
-            setattr(layer, attr, torch.cat(parts).repeat_interleave(n, dim=0))
-    return _Prefilled(torch.cat(logits).repeat_interleave(n, dim=0), merged, mask, lengths, width,
-                      encoded, flops, True)
-
-
-def _cache_arg(model, cache) -> dict:
-    """The KV cache as a forward() keyword: `cache` where the model takes it (transformers >= 5.2x
-    deprecates `past_key_values`), else `past_key_values`."""
-    return {_cache_keyword(type(model)): cache}
-
-
-@functools.lru_cache(maxsize=None)
-def _cache_keyword(model_type: type) -> str:  # once per class: forward() is called per token
-    return "cache" if "cache" in inspect.signature(model_type.forward).parameters else "past_key_values"
-
-
-def _cache_of(out):
-    """The returned KV cache, read without touching the deprecated `past_key_values` alias."""
-    return out["cache"] if "cache" in out.keys() else out.past_key_values
-
-
-def _shareable_cache(model):
-    """An empty DynamicCache for `model` if all its layers are plain `DynamicLayer`s, else None.
-
-    Only those store keys/values as [batch, heads, positions, dim] tensors that can be padded
-    and repeated safely; sliding-window or recurrent layers keep extra state.
-    """
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
-
-    try:
-        cache = DynamicCache(config=model.config)
-    except Exception:  # noqa: BLE001 (an exotic config: fall back to unshared encoding)
-        return None
-    return cache if all(type(layer) is DynamicLayer for layer in cache.layers) else None
-
-
-def _shallow_copy(cache):
-    """A cache sharing `cache`'s tensors: DynamicLayer.update concatenates into new tensors,
-    so extending the copy leaves the original (the shared prefix) untouched."""
-    new = copy.copy(cache)
-    new.layers = [copy.copy(layer) for layer in cache.layers]
-    return new
-
-
-def _common_prefix_len(seqs) -> int:
-    first, k = seqs[0], 0
-    while k < len(first) and all(len(s) > k and s[k] == first[k] for s in seqs[1:]):
-        k += 1
-    return k
