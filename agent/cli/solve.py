@@ -139,10 +139,7 @@ def run_solve(
     from agent.output.report import PARTIAL_SUFFIX, ROLLOUTS, result_record, summary_line, write_outputs
     from agent.search.rollouts import RolloutWriter
     from agent.search.loop import search
-    from agent.search.selection import choose_returned
     from envs.problems import ProblemError, load_problem
-    from envs.sandbox import SandboxUnavailable
-    from envs.scoring import score_problem
 
     started = datetime.now(timezone.utc)
     config = resolve_config(args)
@@ -161,24 +158,15 @@ def run_solve(
         stack.callback(logs.stop_file)
         display = stack.enter_context(
             ProgressDisplay(f"{problem.id} [{strategy.name}]", budget, enabled=not args.no_progress))
-        display.line(f"solving {problem.id} with {strategy.name}; files in {out}")
+        display.line(f"solving {problem.id} with the {strategy.name} search, budget "
+                     f"{wiring.budget_dict(budget)}; files in {out}")
         try:
-            display.phase("starting the sandbox")
-            sandbox = (sandbox_factory or wiring.build_sandbox)(config.sandbox)
-            stack.callback(sandbox.close)
-            lint = (lint_factory or wiring.build_lint)(config.lint)
-            display.phase(f"loading model {config.policy.model}")
-            display.line(f"loading model {config.policy.model}")
-            load_start = time.perf_counter()
-            policy = (policy_factory or wiring.build_policy)(config.policy)
-            logs.route_libraries()  # the model's libraries are imported now
-        except wiring.WiringError as exc:
-            raise UsageError(str(exc)) from None
+            sandbox, lint, policy, load_s = _build_pieces(config, display, stack, policy_factory=policy_factory,
+                                                          sandbox_factory=sandbox_factory, lint_factory=lint_factory)
         except KeyboardInterrupt:
             display.close()
             print("agent solve: interrupted before the search started; nothing was written", file=sys.stderr)
             return EXIT_INTERRUPTED
-        load_s = time.perf_counter() - load_start
         model = getattr(policy, "name", config.policy.model)
         display.line(f"model {model} loaded in {load_s:.1f}s")
 
@@ -188,24 +176,10 @@ def run_solve(
             partial, problem_id=problem.id, model=model, seed=config.search.seed,
             config_hash=config.digest(), strategy=strategy.name))
         watched, lint, evaluate = display.watch(policy, lint, wiring.visible_evaluator(problem, sandbox))
-        result: SearchResult | None = None
-        choice = None
-        try:
-            try:  # search() itself turns Ctrl-C into stop_reason "interrupted"
-                result = search(problem, watched, lint=lint, evaluate=evaluate,
-                                strategy=strategy, budget=budget, settings=settings,
-                                on_node=_hooks(rollouts, display))
-            finally:
-                display.close()  # the live line ends before the hidden tests and the results
-            # The returned program among visible solutions, by agreement on extra inputs (visible only).
-            result, choice = choose_returned(result, problem, sandbox, config.selection)
-            hidden, hidden_s = _run_hidden(result, problem, sandbox, score_problem)
-        except SandboxUnavailable as exc:
-            raise UsageError(f"sandbox {config.sandbox.backend!r} failed: {exc}") from None
-        except KeyboardInterrupt:  # after the search (display teardown, hidden run): its result stands
-            if result is None:
-                raise
-            hidden, hidden_s, result = None, 0.0, dataclasses.replace(result, stop_reason="interrupted")
+        result, choice, hidden, hidden_s = _search_and_judge(
+            problem, config, display, lambda: search(problem, watched, lint=lint, evaluate=evaluate, strategy=strategy,
+                                                     budget=budget, settings=settings,
+                                                     on_node=_hooks(rollouts, display)), sandbox)
         rollouts.close()
         timings = {"load_s": load_s, "hidden_s": hidden_s,
                    "total_s": (datetime.now(timezone.utc) - started).total_seconds()}
@@ -223,6 +197,52 @@ def run_solve(
     if result.stop_reason == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_SOLVED if result.solved else EXIT_UNSOLVED
+
+
+def _build_pieces(config: Config, display, stack: ExitStack, *, policy_factory, sandbox_factory, lint_factory):
+    """(sandbox, lint, policy, model load seconds), each from its factory (None: agent.wiring),
+    the display saying which is being built. Raises UsageError when one cannot be built."""
+    from agent import wiring
+    from agent.output import logs
+
+    try:
+        display.phase("starting the sandbox")
+        sandbox = (sandbox_factory or wiring.build_sandbox)(config.sandbox)
+        stack.callback(sandbox.close)
+        lint = (lint_factory or wiring.build_lint)(config.lint)
+        display.phase(f"loading model {config.policy.model}")
+        display.line(f"loading model {config.policy.model}")
+        load_start = time.perf_counter()
+        policy = (policy_factory or wiring.build_policy)(config.policy)
+        logs.route_libraries()  # the model's libraries are imported now
+    except wiring.WiringError as exc:
+        raise UsageError(str(exc)) from None
+    return sandbox, lint, policy, time.perf_counter() - load_start
+
+
+def _search_and_judge(problem, config: Config, display, run_search: Callable[[], SearchResult], sandbox):
+    """The search, then the returned program chosen by agreement among the visible solutions
+    (extra inputs from the visible tests only), then the hidden tests, once, on it.
+    Returns (result, choice, hidden report, hidden seconds)."""
+    from agent.search.selection import choose_returned
+    from envs.sandbox import SandboxUnavailable
+    from envs.scoring import score_problem
+
+    result, choice = None, None
+    try:
+        try:  # search() itself turns Ctrl-C into stop_reason "interrupted"
+            result = run_search()
+        finally:
+            display.close()  # the live line ends before the hidden tests and the results
+        result, choice = choose_returned(result, problem, sandbox, config.selection)
+        hidden, hidden_s = _run_hidden(result, problem, sandbox, score_problem)
+    except SandboxUnavailable as exc:
+        raise UsageError(f"sandbox {config.sandbox.backend!r} failed: {exc}") from None
+    except KeyboardInterrupt:  # after the search (display teardown, hidden run): its result stands
+        if result is None:
+            raise
+        hidden, hidden_s, result = None, 0.0, dataclasses.replace(result, stop_reason="interrupted")
+    return result, choice, hidden, hidden_s
 
 
 def _run_hidden(result: SearchResult, problem, sandbox, score_problem) -> tuple[Any, float]:
