@@ -63,3 +63,20 @@ def test_the_bench_wrapper_shows_the_search_the_policy_it_wraps():
 
     wrapped = _SnapshotPolicy(CutPolicy({}, programs=[WRONG]), [("1", 10)])
     assert wrapped.edit_style == "cut" and wrapped.max_new_tokens == 64
+
+
+def test_fresh_programs_continue_the_starter_when_the_policy_makes_cut_children():
+    class CutPolicy(ScriptedPolicy):
+        edit_style = "cut"
+
+    starter_problem = ADD.__class__(id="toy/add2", prompt=ADD.prompt, entry_point="add", tests=ADD.tests,
+                                    starter_code='def add(a, b):\n    """Add."""\n')
+    policy = CutPolicy({}, programs=[WRONG], default=lambda program: [Candidate(("    return 7",), -1.0)])
+    search(starter_problem, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+           strategy=make_strategy("rex"), budget=Budget(samples=16), settings=SearchSettings(seed=0))
+    assert {call["kind"] for call in policy.calls} == {"propose"}  # no free answers
+    assert all(call["state"].program == starter_problem.starter for call in policy.calls)
+    free = CutPolicy({}, programs=[WRONG])
+    search(starter_problem, free, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+           strategy=make_strategy("rex", fresh="free"), budget=Budget(samples=16), settings=SearchSettings(seed=0))
+    assert {call["kind"] for call in free.calls} == {"sample_programs"}
