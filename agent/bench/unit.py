@@ -214,6 +214,7 @@ def _search_unit(ctx: _Context) -> list[dict]:
                                 title=f"{ctx.task.problem.id}: {ctx.task.strategy} search")
     records[-1]["lint_rejected"] = result.counters.lint_rejected
     records[-1]["parse_failure_kinds"] = result.counters.parse_failure_kinds
+    records[-1]["arms"] = result.counters.arms  # compute at the root (fresh) vs below it (refinements)
     return records
 
 

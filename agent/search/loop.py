@@ -128,6 +128,9 @@ class Counters:
     duplicates: int = 0  # programs proposed again at the same parent (or closing a cycle)
     evaluations: int = 0  # visible-test runs: one per distinct behaviour_digest
     evaluations_reused: int = 0  # nodes scored with an equivalent program's report (not run again)
+    # {"at_root" | "below_root": {calls, samples, prompt_tokens, generated_tokens, new_nodes}}:
+    # fresh programs vs refinements (for rex: its two arms)
+    arms: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,7 @@ class _Run:
         self.failure_kinds: Counter[str] = Counter()
         self.tree: SearchTree | None = None
         self.reports: dict[str, TestReport] = {}  # by Program.behaviour_digest
+        self.arms: dict[str, Counter[str]] = {}  # see _count_arm
 
     def start(self) -> None:
         """Lint and evaluate the root (the starter program, kept whatever its lint result)."""
@@ -254,7 +258,14 @@ class _Run:
                 new.append(proposal.program.digest)
             else:  # lint passed when it was first added: only the edge is new, if anything
                 tree.add_child(selection.node, proposal.program, edge)
+        self._count_arm("at_root" if selection.node == tree.root else "below_root", batch, new)
         return new
+
+    def _count_arm(self, arm: str, batch: ProposalBatch, new: list[str]) -> None:
+        """Where the compute went: calls at the root (fresh programs) vs below it (refinements)."""
+        counts = self.arms.setdefault(arm, Counter())
+        counts.update(calls=1, samples=len(batch.proposals), prompt_tokens=int(batch.prompt_tokens_encoded),
+                      generated_tokens=int(batch.generated_tokens), new_nodes=len(new))
 
     def admit(self, program: Program, against: Program | None) -> tuple[Any, bool] | None:
         """The lint result that admits `program` and whether it is clean, or None (rejected)."""
@@ -294,6 +305,7 @@ class _Run:
             parse_failure_kinds=dict(sorted(self.failure_kinds.items())), merges=self.tree.merges,
             duplicates=self.tree.duplicates, evaluations=self.counts["evaluations"],
             evaluations_reused=self.counts["evaluations_reused"],
+            arms={arm: dict(counts) for arm, counts in sorted(self.arms.items())},
         )
         return SearchResult(best.solved, best.program, best.digest, stop, strategy.name, self.tree,
                             self.meter.stats(), counters)

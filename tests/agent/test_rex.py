@@ -80,3 +80,13 @@ def test_fresh_programs_continue_the_starter_when_the_policy_makes_cut_children(
     search(starter_problem, free, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
            strategy=make_strategy("rex", fresh="free"), budget=Budget(samples=16), settings=SearchSettings(seed=0))
     assert {call["kind"] for call in free.calls} == {"sample_programs"}
+
+
+def test_compute_is_counted_by_arm():
+    fix = Candidate(("    return a + b",), -1.0, at=1)
+    result = _run(ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR]), samples=200)
+    arms = result.counters.arms
+    assert set(arms) == {"at_root", "below_root"}
+    assert sum(a["calls"] for a in arms.values()) == result.counters.expansions
+    assert sum(a["samples"] for a in arms.values()) == result.compute.samples
+    assert sum(a["generated_tokens"] for a in arms.values()) == result.compute.generated_tokens
