@@ -288,13 +288,19 @@ def test_real_model_end_to_end(tmp_path):
     assert proc.stdout == result["program"]
 
 
-@pytest.mark.sandbox
-def test_the_returned_program_is_chosen_by_agreement_before_the_hidden_run(solve, tmp_path):
-    """Two of three visible solutions agree on extra inputs: the likelier odd one is not returned."""
-    problem = tmp_path / "mul.json"
+def _add_problem(tmp_path):
+    """add(a, b) with one visible test that a * b passes too, and a hidden one it fails."""
+    problem = tmp_path / "add2.json"
     problem.write_text(json.dumps({
         "id": "toy/add2", "prompt": "Write add(a, b) that returns a + b.", "entry_point": "add",
         "tests": [{"code": "add(2, 2)", "expected": "4"}], "hidden_tests": ["assert add(3, 4) == 7"]}))
+    return problem
+
+
+@pytest.mark.sandbox
+def test_the_returned_program_is_chosen_by_agreement_before_the_hidden_run(solve, tmp_path):
+    """Two of three visible solutions agree on extra inputs: the likelier odd one is not returned."""
+    problem = _add_problem(tmp_path)
     programs = (Candidate(("def add(a, b):", "    return a * b"), -0.5),
                 Candidate(("def add(a, b):", "    return a + b"), -2.0),
                 Candidate(("def add(a, b):", "    return b + a"), -2.5))
@@ -315,10 +321,7 @@ def test_the_returned_program_is_chosen_by_agreement_before_the_hidden_run(solve
 
 @pytest.mark.sandbox
 def test_the_choice_can_be_switched_off(solve, tmp_path):
-    problem = tmp_path / "mul.json"
-    problem.write_text(json.dumps({
-        "id": "toy/add2", "prompt": "Write add(a, b) that returns a + b.", "entry_point": "add",
-        "tests": [{"code": "add(2, 2)", "expected": "4"}], "hidden_tests": ["assert add(3, 4) == 7"]}))
+    problem = _add_problem(tmp_path)
     programs = (Candidate(("def add(a, b):", "    return a * b"), -0.5),
                 Candidate(("def add(a, b):", "    return a + b"), -2.0))
     status, out, _ = solve("--strategy", "sample", "--budget-samples", "2", "--set", "selection.by_agreement=false",
