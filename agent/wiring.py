@@ -159,7 +159,7 @@ def build_budget(config: SearchConfig) -> Budget:
 
 def budget_dict(budget: Budget) -> dict:
     """The budget's set limits, for results and progress displays."""
-    return {k: v for k, v in dataclasses.asdict(budget).items() if v is not None}
+    return {k: v for k, v in dataclasses.asdict(budget).items() if v is not None and (k, v) != ("until", "any")}
 
 
 def _positive(config: SearchConfig, *names: str) -> None:

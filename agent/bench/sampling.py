@@ -2,9 +2,9 @@
 
 `agent solve --strategy sample` stops at the first program that passes the visible tests,
 which is right for solving but wrong for pass@k (it needs every one of the n draws). Here the
-policy's `sample_programs` is called in batches of `batch_size` (one shared prompt per call,
-call k seeded `seed * SEED_STRIDE + k` as in the search) until enough draws exist, and every
-draw is kept with what it cost and what it is worth *by visible signals*:
+same search runs told to keep going (`draw_samples`): the policy's `sample_programs` in batches
+of `batch_size` (one shared prompt per call, seeded as every search call is) until enough draws
+exist, and every draw is kept with what it cost and what it is worth *by visible signals*:
 
 - status: the format's parse verdict ("ok" or a failure class); an unparsed draw has no
   program and leaves the starter unchanged (pass@k scores it as the starter);
@@ -15,7 +15,7 @@ draw is kept with what it cost and what it is worth *by visible signals*:
 Cost of a draw: its generated tokens, plus the whole prompt of its call for the call's first
 draw (the prompt is encoded once, before any draw of the call, so a prefix of draws pays
 for the prompts of the calls it touches, exactly); FLOPs split by those tokens; seconds are
-an even share of the call's generation time plus the draw's own lint and test time.
+an even share of the call's wall time, generation, lint and tests.
 
 `prefix_tree(run, k)` is the tree a sampling search holds after the first k draws (the
 starter as root, each admitted program a child), and its `tree.best()` the program returned
@@ -26,11 +26,10 @@ its first one). Hidden tests are not run here.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from agent.search.loop import SEED_STRIDE, EvaluateFn, LintFn
+from agent.search.loop import EvaluateFn, LintFn
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.problem import Problem
 from envs.program import Program
@@ -51,6 +50,7 @@ class Draw:
     seconds: float
     lint_ok: bool | None  # None when there is no program
     visible: TestReport | None  # None unless the gate admitted the program
+    clean: bool = True  # admitted with no lint error at all (not only "none new", as a repair)
 
     @property
     def parsed(self) -> bool:
@@ -77,47 +77,38 @@ def draw_samples(
 ) -> SamplingRun:
     """At least `min_draws` draws whose tokens add up to at least `min_tokens`.
 
+    The search's own `sample` strategy draws them (`agent.search.loop.search`, which gates,
+    evaluates and seeds exactly as `agent solve --strategy sample` does), told to keep going after
+    a visible solution, never to cut a sample short and not to stop doomed samples early (the
+    plain protocol); every proposal of every call is recorded as a Draw through `on_batch`.
     `problem` must be the search's view (no hidden tests); `evaluate` runs visible tests only.
     """
-    if hasattr(policy, "reset"):  # as the search does: no state from an earlier run
-        policy.reset()
-    root = problem.starter
-    root_lint = lint(root, None)
-    root_clean = bool(root_lint.ok)
-    root_visible = evaluate(root)
+    from agent.search.budget import Budget
+    from agent.search.loop import SearchSettings, search
+    from agent.search.strategies import make_strategy
+
     draws: list[Draw] = []
-    while len(draws) < min_draws or sum(d.tokens for d in draws) < min_tokens:
-        want = batch_size if sum(d.tokens for d in draws) < min_tokens else min(batch_size, min_draws - len(draws))
+
+    def record(tree: SearchTree, batch, digests: list, admitted: list, seconds: float) -> None:
         call = draws[-1].call + 1 if draws else 0
-        draws += _one_call(problem, policy, call, want, seed * SEED_STRIDE + call, len(draws),
-                           judge=lambda program: _admit_and_score(program, root, root_clean, lint, evaluate))
-    return SamplingRun(root, root_lint, root_clean, root_visible, tuple(draws))
+        costs = [p.generated_tokens + (batch.prompt_tokens_encoded if i == 0 else 0)
+                 for i, p in enumerate(batch.proposals)]
+        flops_per_token = batch.flops / max(1, sum(costs))
+        share_s = seconds / max(1, len(batch.proposals))
+        for proposal, cost, digest, ok in zip(batch.proposals, costs, digests, admitted):
+            node = tree.node(digest) if ok else None
+            draws.append(Draw(len(draws), call, proposal.status, proposal.program if digest else None,
+                              proposal.logprob, cost, proposal.generated_tokens, cost * flops_per_token, share_s,
+                              ok, None if node is None else node.report, node is None or node.clean))
 
-
-def _one_call(problem: Problem, policy: Policy, call: int, n: int, seed: int, first_index: int,
-              judge: Callable[[Program], tuple[bool, TestReport | None, float]]) -> list[Draw]:
-    start = time.perf_counter()
-    batch = policy.sample_programs(problem, n, seed=seed)
-    share_s = (time.perf_counter() - start) / max(1, len(batch.proposals))
-    costs = [p.generated_tokens + (batch.prompt_tokens_encoded if i == 0 else 0)
-             for i, p in enumerate(batch.proposals)]
-    flops_per_token = batch.flops / max(1, sum(costs))
-    draws = []
-    for i, (proposal, cost) in enumerate(zip(batch.proposals, costs)):
-        program = proposal.program if proposal.status == "ok" else None
-        lint_ok, visible, judge_s = judge(program) if program is not None else (None, None, 0.0)
-        draws.append(Draw(first_index + i, call, proposal.status, program, proposal.logprob, cost,
-                          proposal.generated_tokens, cost * flops_per_token, share_s + judge_s, lint_ok, visible))
-    return draws
-
-
-def _admit_and_score(program: Program, root: Program, root_clean: bool, lint: LintFn,
-                     evaluate: EvaluateFn) -> tuple[bool, TestReport | None, float]:
-    """(lint_ok, visible report or None, seconds), gated as the search gates a child of the root."""
-    start = time.perf_counter()
-    ok = bool(lint(program, None if root_clean else root).ok)
-    visible = evaluate(program) if ok else None
-    return ok, visible, time.perf_counter() - start
+    budget = Budget(samples=min_draws, tokens=min_tokens or None, until="all")
+    settings = SearchSettings(seed=seed, stop_when_solved=False, stop_doomed=False)
+    result = search(problem, policy, lint=lint, evaluate=evaluate, strategy=make_strategy("sample", batch_size=batch_size),
+                    budget=budget, settings=settings, on_batch=record)
+    if result.stop_reason == "interrupted":  # a partial run is not a measurement
+        raise KeyboardInterrupt
+    root = result.tree.node(result.tree.root)
+    return SamplingRun(root.program, root.lint, root.clean, root.report, tuple(draws))
 
 
 def prefix_length(run: SamplingRun, *, draws: int | None = None, tokens: int | None = None) -> int:
@@ -141,7 +132,7 @@ def prefix_tree(run: SamplingRun, k: int) -> SearchTree:
             continue
         edge = EdgeInfo(None, None, draw.logprob, draw.generated_tokens, 0, draw.call + 1)
         new = draw.program.digest not in tree
-        tree.add_child(tree.root, draw.program, edge, lint=None, clean=True)
+        tree.add_child(tree.root, draw.program, edge, lint=None, clean=draw.clean)
         if new:
             tree.set_report(draw.program.digest, draw.visible)
     return tree

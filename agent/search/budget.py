@@ -22,6 +22,7 @@ tokens alone, for comparisons with papers that count only those.
 from __future__ import annotations
 
 import time
+import dataclasses
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Iterator
@@ -122,8 +123,11 @@ class Budget:
     """Limits on one problem's search; None = no limit on that quantity. At least one is needed
     (repeated sampling never runs out of work by itself).
 
-    The search stops once any limit is reached: `samples` exactly (calls are clipped to it);
-    the others after the call that crosses them.
+    The search stops once any limit is reached (`until="any"`): `samples` exactly (calls are
+    clipped to it), tokens where the sampler stops at the budget, the others after the call that
+    crosses them. `until="all"` stops once every set limit is reached, and never cuts a sample
+    short: the bench's repeated-sampling baseline draws at least n whole programs covering the
+    largest token budget.
     """
 
     samples: int | None = None  # policy samples, parse failures included
@@ -131,32 +135,44 @@ class Budget:
     generated_tokens: int | None = None  # generated tokens only
     flops: float | None = None  # forward-pass FLOPs as the policy reports them
     seconds: float | None = None  # wall time of the whole search, lint and sandbox included
+    until: str = "any"  # "any": stop at the first limit reached; "all": once every limit is reached
 
     def __post_init__(self) -> None:
-        limits = asdict(self)
+        if self.until not in ("any", "all"):
+            raise ValueError(f"Budget.until must be 'any' or 'all', got {self.until!r}")
+        limits = {k: v for k, v in asdict(self).items() if k != "until"}
         if all(v is None for v in limits.values()):
             raise ValueError("a Budget needs at least one limit: samples, tokens, generated_tokens, flops or seconds")
         for name, value in limits.items():
             if value is not None and value < 0:
                 raise ValueError(f"Budget.{name} must be >= 0, got {value}")
 
+    def _reached(self, stats: ComputeStats) -> list[bool]:
+        pairs = [(stats.samples, self.samples), (stats.tokens, self.tokens),
+                 (stats.generated_tokens, self.generated_tokens), (stats.flops, self.flops),
+                 (stats.wall_s, self.seconds)]
+        return [_reached(spent, limit) for spent, limit in pairs if limit is not None]
+
     def exhausted(self, stats: ComputeStats) -> bool:
-        return (
-            _reached(stats.samples, self.samples)
-            or _reached(stats.tokens, self.tokens)
-            or _reached(stats.generated_tokens, self.generated_tokens)
-            or _reached(stats.flops, self.flops)
-            or _reached(stats.wall_s, self.seconds)
-        )
+        reached = self._reached(stats)
+        return all(reached) if self.until == "all" else any(reached)
 
     def samples_left(self, stats: ComputeStats) -> int | None:
-        """How many more samples the next call may ask for (None = unlimited)."""
-        return None if self.samples is None else max(0, self.samples - stats.samples)
+        """How many more samples the next call may ask for (None = unlimited). With until="all",
+        the samples limit caps a call only once every other limit is reached."""
+        if self.samples is None:
+            return None
+        if self.until == "all" and not all(self._reached(dataclasses.replace(stats, samples=self.samples))):
+            return None
+        return max(0, self.samples - stats.samples)
 
 
     def tokens_left(self, stats: ComputeStats) -> int | None:
         """How many more tokens (prompt encoded + generated) the next call may spend (None =
-        unlimited). Policies stop generating there, so a token budget is not overshot."""
+        unlimited). Policies stop generating there, so a token budget is not overshot; with
+        until="all" a token limit is a minimum to reach, never a cap."""
+        if self.until == "all":
+            return None
         left = []
         if self.tokens is not None:
             left.append(self.tokens - stats.tokens)

@@ -23,6 +23,7 @@ What the loop guarantees, for every strategy:
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
@@ -41,6 +42,10 @@ StopReason = Literal["solved", "budget", "exhausted", "interrupted"]
 LintFn = Callable[[Program, "Program | None"], Any]  # (program, parent or None) -> result with .ok
 EvaluateFn = Callable[[Program], TestReport]  # runs the VISIBLE tests only
 NodeHook = Callable[[SearchTree, str, ComputeStats], None]  # called once per new, evaluated node
+# Called after each policy call, its new nodes scored: (tree, the batch, per proposal the digest of
+# its program or None when nothing parsed, per proposal whether the lint gate admitted it (None:
+# nothing to lint), the call's wall seconds with lint and tests). How `agent bench` records draws.
+BatchHook = Callable[[SearchTree, ProposalBatch, list, list, float], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +68,9 @@ class SearchSettings:
     stop_doomed: bool = True
     seed: int = 0  # base seed: policy call k gets seed * SEED_STRIDE + k, so runs replay exactly
     max_idle_steps: int = 1000  # selections in a row that call no policy (MCTS revisiting dead ends)
+    # False: keep going after a visible solution, until the budget (the bench's repeated-sampling
+    # baseline: pass@k needs every one of its n draws)
+    stop_when_solved: bool = True
 
 
 SEED_STRIDE = 1_000_003  # spreads base seeds apart so two runs never share a call's seed
@@ -240,18 +248,24 @@ class _Run:
         self.meter.add_batch(batch)
         self.counts["expansions"] += 1
         parent.expanded += 1
-        new = []
+        new, digests, admitted_flags = [], [], []
+        self.last_batch, self.last_outcomes = batch, (digests, admitted_flags)
         for proposal in batch.proposals:
             if proposal.status != "ok" or proposal.program is None:
                 self.counts["parse_failures"] += 1
                 self.failure_kinds[proposal.status if proposal.status != "ok" else "no_program"] += 1
+                digests.append(None)
+                admitted_flags.append(None)
                 continue
+            digests.append(proposal.program.digest)
+            admitted_flags.append(True)
             edge = EdgeInfo(proposal.edit, proposal.location, proposal.logprob,
                             proposal.generated_tokens, proposal.prompt_tokens, self.counts["expansions"],
                             getattr(proposal, "uncertain", None))
             if proposal.program.digest not in tree:
                 admitted = self.admit(proposal.program, parent.program if not parent.clean else None)
                 if admitted is None:
+                    admitted_flags[-1] = False
                     continue
                 result, clean = admitted
                 tree.add_child(selection.node, proposal.program, edge, lint=result, clean=clean)
@@ -311,9 +325,10 @@ class _Run:
                             self.meter.stats(), counters)
 
 
-def _loop(run: _Run, strategy: Strategy, budget: Budget) -> StopReason:
+def _loop(run: _Run, strategy: Strategy, budget: Budget, on_batch: BatchHook | None = None) -> StopReason:
     run.start()
-    if run.tree.node(run.tree.root).solved:
+    stop_when_solved = run.settings.stop_when_solved
+    if stop_when_solved and run.tree.node(run.tree.root).solved:
         return "solved"
     idle = 0
     while True:
@@ -329,12 +344,15 @@ def _loop(run: _Run, strategy: Strategy, budget: Budget) -> StopReason:
                 return "exhausted"
             continue
         idle = 0
+        start = time.perf_counter()
         new = run.expand(strategy, selection, budget)
         if new is None:
             return "budget"
         run.score(new)
+        if on_batch is not None:
+            on_batch(run.tree, run.last_batch, *run.last_outcomes, time.perf_counter() - start)
         strategy.backup(run.tree, selection, new)
-        if any(run.tree.node(d).solved for d in new):
+        if stop_when_solved and any(run.tree.node(d).solved for d in new):
             return "solved"
 
 
@@ -348,6 +366,7 @@ def search(
     budget: Budget,
     settings: SearchSettings = SearchSettings(),
     on_node: NodeHook | None = None,
+    on_batch: BatchHook | None = None,
 ) -> SearchResult:
     """Search for a program that passes the problem's visible tests.
 
@@ -356,12 +375,13 @@ def search(
     lint:     `lint(program, parent)`; parent None = absolute check, else "no new errors".
     evaluate: runs the visible tests on a program, returns its TestReport (infra errors raise).
     on_node:  called after each new node is evaluated (e.g. a rollout writer); it sees the tree.
+    on_batch: called after each policy call with what became of every proposal (BatchHook).
     """
     if hasattr(policy, "reset"):  # a policy that keeps state across calls starts afresh
         policy.reset()
     run = _Run(problem.without_hidden_tests(), policy, lint, evaluate, settings, on_node)
     try:
-        stop = _loop(run, strategy, budget)
+        stop = _loop(run, strategy, budget, on_batch)
     except KeyboardInterrupt:
         logger.warning("search interrupted; returning the partial result")
         stop = "interrupted"

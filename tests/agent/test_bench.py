@@ -131,7 +131,7 @@ def test_anytime_snapshots_equal_separate_runs_at_each_budget(bench):
     _, _, short = bench("--strategies", "sample,mcts,best-first", "--budgets", "1,5", "--n", "20",
                         "--workers", "1", out="short")
     long, short = by_key(long), by_key(short)
-    largest_only = {"config_hash", "lint_rejected", "parse_failure_kinds", "draws"}
+    largest_only = {"config_hash", "lint_rejected", "parse_failure_kinds", "draws", "arms"}
     compared = 0
     for key, record in short.items():
         if key[1] == "sample":

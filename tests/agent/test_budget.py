@@ -79,3 +79,15 @@ def test_rows_are_clipped_to_the_samples_the_tokens_left_pay_for():
     assert samples_that_fit(30, stats) == 1  # at least one: the call then stops at the budget
     assert samples_that_fit(None, stats) is None and samples_that_fit(250, ComputeStats()) is None
     assert samples_that_fit(250, ComputeStats(samples=8, generated_tokens=8), prior=80) == 3  # none whole yet
+
+
+def test_until_all_stops_once_every_limit_is_reached_and_never_caps_tokens():
+    from agent.search.budget import Budget, ComputeStats
+
+    budget = Budget(samples=4, tokens=100, until="all")
+    assert not budget.exhausted(ComputeStats(samples=4, prompt_tokens=10, generated_tokens=50))  # tokens short
+    assert not budget.exhausted(ComputeStats(samples=2, prompt_tokens=10, generated_tokens=200))  # samples short
+    assert budget.exhausted(ComputeStats(samples=5, prompt_tokens=10, generated_tokens=200))
+    assert budget.tokens_left(ComputeStats(samples=1, generated_tokens=10)) is None  # a minimum, not a cap
+    assert budget.samples_left(ComputeStats(samples=1, generated_tokens=10)) is None  # tokens still to reach
+    assert budget.samples_left(ComputeStats(samples=1, generated_tokens=500)) == 3

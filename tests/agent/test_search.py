@@ -324,3 +324,11 @@ def test_policy_sees_failing_visible_tests_as_feedback_only_when_enabled(feedbac
     assert shown, "the starter fails the visible tests, so its expansion must carry feedback"
     visible = {test.name for test in ADD.tests}
     assert all(line.split(": ", 1)[0] in visible for line in shown)
+
+
+def test_keep_going_after_a_solution_when_asked():
+    policy = ScriptedPolicy({}, programs=[Candidate(tuple(SOLUTION.splitlines()), -1.0)])
+    kept = run("sample", policy=policy, budget=Budget(samples=12), batch_size=4,
+               settings=dataclasses.replace(SETTINGS, stop_when_solved=False))
+    assert kept.solved and kept.stop_reason == "budget" and kept.compute.samples == 12
+    assert run("sample", policy=policy, budget=Budget(samples=12), batch_size=4).compute.samples == 4
