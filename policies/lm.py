@@ -129,7 +129,8 @@ class LMPolicy:
                 r = row_of[j] + i
                 text = prompt.prefill + samples.texts[r]
                 parsed = _parse_safely(parsers[j], text)
-                uncertain = None if parsed.program is None else least_certain(
+                # Only cut children branch at uncertain tokens: other formats skip the per-token decode.
+                uncertain = None if parsed.program is None or self.edit_style != "cut" else least_certain(
                     self.loaded.tokenizer, prompt.prefill, samples.token_ids[r], samples.token_logprobs[r],
                     body_code_lines(parsed.program, entry))
                 proposals.append(Proposal(
