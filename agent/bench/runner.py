@@ -4,8 +4,10 @@ A unit (one problem x one strategy, every budget) is left when any of its (probl
 budget) records is missing from results.jsonl. With samples-equivalent budgets a tree
 strategy's token limits depend on the problem's `sample` run (agent.bench.budgets), so its
 unit waits until that problem's `sample` unit has finished (or takes the unit from records
-of an earlier session). Units that a finished unit unlocks go to the front of the queue, so
-problems complete one after another and a partial run has whole problems to summarise.
+of an earlier session); `sample+stop` (k draws at budget k) waits for nothing and measures no
+unit: its draws are cheaper than the plain protocol's by design. Units that a finished unit
+unlocks go to the front of the queue, so problems complete one after another and a partial run
+has whole problems to summarise.
 
 At most `executor.capacity` units are in flight. Every finished unit goes to `on_result` in
 the parent, which writes it; an exception in a unit stops the run (the finished units stay
@@ -19,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from agent.bench.budgets import BudgetPlan
-from agent.bench.unit import SAMPLE, Factories, UnitResult, UnitTask
+from agent.bench.unit import SAMPLE, SAMPLING, Factories, UnitResult, UnitTask
 from envs.problem import Problem
 from envs.program import Program
 
@@ -57,7 +59,7 @@ class Schedule:
         return {t.problem.id for t in self.ready} | set(self.waiting)
 
     def _needs_unit(self, problem_id: str, strategy: str) -> bool:
-        return self.plan.kind == "samples" and strategy != SAMPLE and problem_id not in self.unit_tokens
+        return self.plan.kind == "samples" and strategy not in SAMPLING and problem_id not in self.unit_tokens
 
     def _learn(self, record: dict) -> None:
         """Remember a problem's tokens per draw and the hidden outcomes a record shows."""

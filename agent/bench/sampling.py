@@ -22,6 +22,10 @@ starter as root, each admitted program a child), and its `tree.best()` the progr
 at budget k, by the rule every strategy uses (a visible solution first, then the best visible
 score; among several solutions the likeliest, where `agent solve` would stop at the batch of
 its first one). Hidden tests are not run here.
+
+`stop_doomed=True` (the bench's `sample+stop`) draws the same way but lets the policy stop a
+draw whose complete lines already hold a syntax error no later line can repair (as the search
+strategies do): such a draw is marked `doomed` and costs only the tokens written up to there.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Draw:
     lint_ok: bool | None  # None when there is no program
     visible: TestReport | None  # None unless the gate admitted the program
     clean: bool = True  # admitted with no lint error at all (not only "none new", as a repair)
+    doomed: bool = False  # stopped early at an unrepairable syntax error (only with stop_doomed)
+    doomed_saved: int = 0  # its share of the decode steps its call ran on after doomed draws stopped
 
     @property
     def parsed(self) -> bool:
@@ -73,14 +79,15 @@ class SamplingRun:
 
 def draw_samples(
     problem: Problem, policy: Policy, *, lint: LintFn, evaluate: EvaluateFn, batch_size: int, seed: int,
-    min_draws: int, min_tokens: int = 0,
+    min_draws: int, min_tokens: int = 0, stop_doomed: bool = False,
 ) -> SamplingRun:
     """At least `min_draws` draws whose tokens add up to at least `min_tokens`.
 
     The search's own `sample` strategy draws them (`agent.search.loop.search`, which gates,
     evaluates and seeds exactly as `agent solve --strategy sample` does), told to keep going after
-    a visible solution, never to cut a sample short and not to stop doomed samples early (the
-    plain protocol); every proposal of every call is recorded as a Draw through `on_batch`.
+    a visible solution and never to cut a sample short; doomed samples stop early only with
+    `stop_doomed` (not in the plain protocol). Every proposal of every call is recorded as a Draw
+    through `on_batch`.
     `problem` must be the search's view (no hidden tests); `evaluate` runs visible tests only.
     """
     from agent.search.budget import Budget
@@ -95,20 +102,34 @@ def draw_samples(
                  for i, p in enumerate(batch.proposals)]
         flops_per_token = batch.flops / max(1, sum(costs))
         share_s = seconds / max(1, len(batch.proposals))
-        for proposal, cost, digest, ok in zip(batch.proposals, costs, digests, admitted):
+        doomed = [getattr(p, "finish", "") == "doomed" for p in batch.proposals]
+        saved = _shares(int((batch.extra or {}).get("doomed_tokens_saved", 0)), doomed)
+        for proposal, cost, digest, ok, stopped, spared in zip(batch.proposals, costs, digests, admitted, doomed,
+                                                               saved):
             node = tree.node(digest) if ok else None
             draws.append(Draw(len(draws), call, proposal.status, proposal.program if digest else None,
                               proposal.logprob, cost, proposal.generated_tokens, cost * flops_per_token, share_s,
-                              ok, None if node is None else node.report, node is None or node.clean))
+                              ok, None if node is None else node.report, node is None or node.clean, stopped, spared))
 
     budget = Budget(samples=min_draws, tokens=min_tokens or None, until="all")
-    settings = SearchSettings(seed=seed, stop_when_solved=False, stop_doomed=False)
+    settings = SearchSettings(seed=seed, stop_when_solved=False, stop_doomed=stop_doomed)
     result = search(problem, policy, lint=lint, evaluate=evaluate, strategy=make_strategy("sample", batch_size=batch_size),
                     budget=budget, settings=settings, on_batch=record)
     if result.stop_reason == "interrupted":  # a partial run is not a measurement
         raise KeyboardInterrupt
     root = result.tree.node(result.tree.root)
     return SamplingRun(root.program, root.lint, root.clean, root.report, tuple(draws))
+
+
+def _shares(total: int, doomed: list[bool]) -> list[int]:
+    """A call's saved decode steps split evenly over its doomed draws (the first ones take the
+    remainder), so the draws of whole calls add up to exactly what the calls saved."""
+    count = sum(doomed)
+    if not count:
+        return [0] * len(doomed)
+    base, extra = divmod(total, count)
+    ranks = [sum(doomed[:i]) for i in range(len(doomed))]  # doomed draws before each one
+    return [base + (rank < extra) if stopped else 0 for stopped, rank in zip(doomed, ranks)]
 
 
 def prefix_length(run: SamplingRun, *, draws: int | None = None, tokens: int | None = None) -> int:
@@ -145,4 +166,5 @@ def prefix_compute(run: SamplingRun, k: int) -> dict:
     tokens = sum(d.tokens for d in draws)
     return {"lm_calls": len({d.call for d in draws}), "samples": len(draws), "prompt_tokens": tokens - generated,
             "generated_tokens": generated, "tokens": tokens, "flops": sum(d.flops for d in draws),
-            "wall_s": sum(d.seconds for d in draws)}
+            "wall_s": sum(d.seconds for d in draws), "doomed_samples": sum(d.doomed for d in draws),
+            "doomed_tokens_saved": sum(d.doomed_saved for d in draws)}

@@ -8,7 +8,10 @@ once (`pieces_for`) and keeps them for every unit it runs.
     sample       `agent.bench.sampling`: max(n, largest budget) draws, never stopping at a
                  visible pass; budget k = the first k draws (or the prefix reaching a token
                  budget); the records of the largest budget carry every draw (for pass@k and
-                 samples.jsonl).
+                 samples.jsonl). The paper's plain protocol: every draw is written to its end.
+    sample+stop  the same draws, seeds and budgets, but a draw stops generating once its
+                 complete lines hold a syntax error no later line can repair (the search's
+                 `stop_doomed`): the early stop's own gain, beside the plain baseline.
     other        `agent.bench.anytime`: one search to the largest token budget, a snapshot
                  at each smaller one.
 
@@ -18,18 +21,20 @@ program (`hidden_passed`, deployable pass@1) and on every node's program (`oracl
 RECORD (one JSON object per problem x strategy x budget, a line of results.jsonl):
     problem_id, strategy, budget (label: "5" or "tokens:2000"), budget_kind, budget_value,
     budget_tokens (token limit of a tree search; null for `sample` at samples-equivalent k,
-    which is k draws), unit_tokens (tokens per draw of the problem's `sample` run, when known),
+    which is k draws), unit_tokens (tokens per draw of the problem's `sample` run, when known;
+    for `sample+stop` its own run's),
     model, seed, config_hash, contaminated,
     solved (the returned program passes the visible tests), hidden_passed (of the returned program:
     the one chosen by agreement, agent.search.selection, unless selection.by_agreement is off), oracle (some node's
     program passes the hidden tests; null without hidden tests), programs (nodes, root
     included), hidden_passing (how many of them pass), executed (distinct programs run on the
     visible tests, by Program.behaviour_digest, the starter aside), stop_reason,
-    compute {lm_calls, samples, prompt_tokens, generated_tokens, tokens, flops, wall_s},
+    compute {lm_calls, samples, prompt_tokens, generated_tokens, tokens, flops, wall_s, doomed_samples,
+    doomed_tokens_saved},
     parsed (of compute.samples, how many the format turned into a program), program, visible (report of the returned program),
     selection (agent.search.selection.Choice.to_dict(): the groups, why, executions and sandbox_s it cost;
     plus baseline_hidden_passed: the strategy's own pick, i.e. deployable pass@1 without the choice),
-    largest budget only: lint_rejected, parse_failure_kinds; for `sample`: draws [{status,
+    largest budget only: lint_rejected, parse_failure_kinds; for `sample` (and `sample+stop`): draws [{status,
     program (null: nothing parsed), lint_ok, visible (fraction or null), hidden_passed (an
     unparsed draw is judged as the unchanged starter), tokens, generated_tokens}].
 """
@@ -55,7 +60,9 @@ if TYPE_CHECKING:
     from envs.testcase import TestReport
 
 RECORD_SCHEMA = 1
-SAMPLE = "sample"
+SAMPLE = "sample"  # repeated sampling, the paper's plain protocol: the baseline of every comparison
+SAMPLE_STOP = "sample+stop"  # the same, stopping doomed draws early (not a strategy of agent.search)
+SAMPLING = {SAMPLE: False, SAMPLE_STOP: True}  # bench strategies that draw samples -> stop doomed draws
 
 
 @dataclass(frozen=True)
@@ -135,8 +142,8 @@ def run_unit(task: UnitTask, config: Config, factories: Factories) -> UnitResult
     pieces = pieces_for(config, factories)
     context = _Context(task, config, pieces.policy.name,
                        wiring.visible_evaluator(task.problem, pieces.sandbox), pieces)
-    if task.strategy == SAMPLE:
-        records, unit_tokens = _sample_unit(context)
+    if task.strategy in SAMPLING:
+        records, unit_tokens = _sample_unit(context, stop_doomed=SAMPLING[task.strategy])
     else:
         records, unit_tokens = _search_unit(context), task.unit_tokens
     return UnitResult(task.problem.id, task.strategy, records, context.judge.outcomes, unit_tokens, context.tree_html)
@@ -157,7 +164,7 @@ class _Context:
         self.behaviours = BehaviourCache()  # outputs on the extra inputs, shared by this unit's budgets
 
 
-def _sample_unit(ctx: _Context) -> tuple[list[dict], float]:
+def _sample_unit(ctx: _Context, *, stop_doomed: bool) -> tuple[list[dict], float]:
     from agent.bench.sampling import draw_samples, prefix_compute, prefix_length, prefix_tree
 
     plan, search_config = ctx.task.plan, ctx.config.search
@@ -166,7 +173,7 @@ def _sample_unit(ctx: _Context) -> tuple[list[dict], float]:
         ctx.task.problem.without_hidden_tests(), ctx.pieces.policy, lint=ctx.pieces.lint, evaluate=ctx.evaluate,
         batch_size=search_config.sample.batch_size, seed=search_config.seed,
         min_draws=max(ctx.task.n, plan.largest.value if by_draws else 1),
-        min_tokens=0 if by_draws else plan.largest.value,
+        min_tokens=0 if by_draws else plan.largest.value, stop_doomed=stop_doomed,
     )
     unit = run.tokens_per_draw
     records = []

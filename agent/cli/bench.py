@@ -1,6 +1,7 @@
 """`agent bench`: how inference compute turns into coverage, search beside repeated sampling.
 
     agent bench humaneval --limit 40 --strategies sample,mcts,best-first --budgets 1,5,10,20 --n 20
+    agent bench humaneval --limit 40 --strategies sample,sample+stop,rex   # the early stop on its own
     agent bench examples/ --strategies sample,mcts --budgets tokens:2000,8000 --out runs/ex
     agent bench humaneval --limit 40 --out runs/he40 --resume      # continue a killed run
     agent bench --summarize runs/he40                               # rebuild summary + plot
@@ -12,7 +13,10 @@ problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at e
   problem's `sample` run (prompt encoded once per batch + generated), or plain token budgets.
   Every strategy gets the same budgets.
 - `sample` draws max(n, largest k) programs per problem and never stops at a visible pass;
-  budget k is its first k draws (agent.bench.sampling). Tree strategies search once to the
+  budget k is its first k draws (agent.bench.sampling). It is the paper's plain protocol and the
+  baseline of every comparison; `sample+stop` is the same draws (seeds, budgets, counting) with
+  doomed draws stopped early (`search.stop_doomed`, which the tree searches use), so the early
+  stop's gain shows on a row of its own. Tree strategies search once to the
   largest budget and are read off at the smaller ones (agent.bench.anytime): the same result
   as separate runs, each including the one policy call that crossed its budget.
 - The search never sees hidden tests. After it ends they run on the returned program
@@ -70,9 +74,14 @@ of problems in our, HumanEval or MBPP format.
 
 examples:
   agent bench humaneval --limit 40 --strategies sample,mcts,best-first --budgets 1,5,10,20 --n 20
+  agent bench humaneval --limit 40 --strategies sample,sample+stop,rex
   agent bench examples/ --budgets tokens:2000,8000 --out runs/ex
   agent bench humaneval --limit 40 --out runs/he40 --resume
   agent bench --summarize runs/he40
+
+strategies: sample (repeated sampling, the paper's plain protocol: the baseline), sample+stop
+(the same draws, each stopped once its complete lines hold a syntax error no later line can
+repair), best-first, beam, mcts, rex.
 
 budgets: samples-equivalent k (k x the tokens of one draw of the problem's sample run; needs
 the sample strategy) or tokens:N,... (prompt encoded + generated tokens).
@@ -96,8 +105,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", nargs="?", metavar="SUITE", help="humaneval, or a problems file or folder")
     parser.add_argument("--limit", type=int, metavar="N", help="the first N problems (after --problems)")
     parser.add_argument("--problems", metavar="ID,...", help="only these problem ids, in suite order")
-    parser.add_argument("--strategies", metavar="S,...", help="from sample, best-first, beam, mcts "
-                        "(config bench.strategies)")
+    parser.add_argument("--strategies", metavar="S,...", help="from sample, sample+stop (sampling that stops "
+                        "doomed draws early), best-first, beam, mcts, rex (config bench.strategies)")
     parser.add_argument("--budgets", metavar="K,...", help="samples-equivalent 1,5,10,20 or tokens:2000,8000 "
                         "(config bench.budgets)")
     parser.add_argument("--n", type=int, metavar="N", help="draws per problem for pass@k (config bench.n)")
@@ -139,15 +148,20 @@ def check_study(config: Config) -> tuple[list[str], BudgetPlan]:
     """The strategies and budget plan of the config, checked before anything slow starts."""
     from agent import wiring
     from agent.bench.budgets import parse_budgets
-    from agent.bench.unit import SAMPLE
+    from agent.bench.unit import SAMPLE, SAMPLING
+    from agent.search.strategies import STRATEGIES
 
     strategies = [s.strip() for s in str(config.bench.strategies).split(",") if s.strip()]
     if not strategies or len(set(strategies)) != len(strategies):
         raise UsageError(f"strategies {config.bench.strategies!r}: give distinct names, e.g. sample,mcts")
+    known = [*SAMPLING, *(s for s in STRATEGIES if s not in SAMPLING)]
+    unknown = [s for s in strategies if s not in known]
+    if unknown:
+        raise UsageError(f"unknown strategy {unknown[0]!r}; choose from: {', '.join(known)}")
     try:
         plan = parse_budgets(str(config.bench.budgets))
-        for strategy in strategies:
-            search_config = dataclasses.replace(config.search, strategy=strategy)
+        for strategy in strategies:  # the sampling rows are the search's own `sample` strategy
+            search_config = dataclasses.replace(config.search, strategy=SAMPLE if strategy in SAMPLING else strategy)
             wiring.build_strategy(search_config)
             wiring.build_settings(search_config)
         wiring.check_policy(config.policy)
