@@ -14,6 +14,11 @@ holds one line per (program, sample), in input order, the same whatever `--worke
 
 `edits[i] = render_lintseq(state_{i-1}, state_i)` from the empty program, so applying them in
 order rebuilds `program` (its canonical text: "\\n" line ends, one final newline) exactly.
+`--framing task` writes each program as a task, the way an edit-sequence policy meets one at
+inference (`agent.training.framing`): the instruction becomes the docstring of a starter (the
+code up to the function's body), the starter's code is the instruction, every state keeps the
+starter, and the record adds `"starter"` and `"prompt_edits": 1` (the first diff, the starter,
+is part of the prompt and carries no loss in `agent finetune`).
 Programs that do not parse, are not lint clean or are empty are skipped and counted (both
 modes skip the same ones, so an ablation sees the same programs). The output is written to a
 temporary file and renamed into place when complete.
@@ -47,6 +52,7 @@ examples:
   agent lintseq pairs.jsonl --samples 5 --out edits.jsonl
   agent corpus stdlib --out pairs.jsonl && agent lintseq pairs.jsonl --out edits.jsonl
   agent lintseq scripts/ --no-lint --seed 1 --out randseq.jsonl
+  agent lintseq pairs.jsonl --framing task --samples 4 --out edits.jsonl   # starts from a task's starter
 
 input: JSONL records with instruction + program (or prompt + completion, text + code), or a
 folder of .py files (module docstring = instruction).
@@ -56,7 +62,8 @@ edits (LintSeq diffs from the empty program).
 exit status: 0 written, 1 every program skipped, 2 bad input, 130 interrupted"""
 
 KEY_PAIRS = (("instruction", "program"), ("prompt", "completion"), ("text", "code"))
-SKIP_REASONS = ("empty", "does not parse", "not lint clean")
+SKIP_REASONS = ("empty", "does not parse", "not lint clean", "cannot be framed as a task")
+FRAMINGS = ("plain", "task")
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="FILE", help="the edits.jsonl to write")
     parser.add_argument("--samples", type=int, default=1, metavar="S", help="sequences per program (default 1)")
     parser.add_argument("--no-lint", action="store_true", help="RandSeq ablation: random line subsets, no linter")
+    parser.add_argument("--framing", choices=FRAMINGS, default="plain",
+                        help="plain: sequences from the empty program, the instruction as given (default); "
+                             "task: as a task's starter (the code up to the function's body, the instruction "
+                             "as its docstring) is the instruction and the first diff, as at inference")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0); same seed, same output")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
                         help="worker processes (default: the CPU count); the output does not depend on it")
@@ -148,6 +159,7 @@ class Task:
     samples: int
     use_lint: bool
     seed: int
+    framing: str = "plain"
 
 
 def sequences_for(task: Task) -> tuple[str | None, list[dict]]:
@@ -158,23 +170,34 @@ def sequences_for(task: Task) -> tuple[str | None, list[dict]]:
     from envs.lint import syntax_error_message
     from envs.program import Program
 
+    from agent.training.framing import FramingError, task_framing
+
     program = Program.from_text(task.source.program)
     if not program.lines:
         return "empty", []
     if syntax_error_message(program.text) is not None:
         return "does not parse", []
+    instruction, starter, framed = task.source.instruction, None, {}
+    if task.framing == "task":
+        try:
+            task_framed = task_framing(instruction, program.text)
+        except FramingError:
+            return "cannot be framed as a task", []
+        instruction, starter, program = task_framed.instruction, task_framed.starter, task_framed.program
+        # The starter is the instruction's code and the first diff: the prompt, not the loss.
+        framed = {"starter": starter.text, "prompt_edits": 1}
     lint = default_linter()
     if not lint(program).ok:
         return "not lint clean", []
     records = []
     for sample in range(task.samples):
         rng = random.Random(f"{task.seed}/{sample}/{program.digest}")
-        states = sample_edit_sequence(program, rng, lint=lint, use_lint=task.use_lint)
+        states = sample_edit_sequence(program, rng, lint=lint, use_lint=task.use_lint, starter=starter)
         records.append({
-            "instruction": task.source.instruction, "program": program.text,
+            "instruction": instruction, "program": program.text,
             "source": task.source.source, "sample": sample,
             "mode": "lintseq" if task.use_lint else "randseq",
-            "edits": edit_sequence_diffs(states),
+            "edits": edit_sequence_diffs(states), **framed,
         })
     return None, records
 
@@ -213,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
     sources = read_sources(Path(args.input))[: args.limit]
-    tasks = [Task(s, args.samples, not args.no_lint, args.seed) for s in sources]
+    tasks = [Task(s, args.samples, not args.no_lint, args.seed, args.framing) for s in sources]
 
     skipped = dict.fromkeys(SKIP_REASONS, 0)
     written, edits = 0, 0
@@ -236,7 +259,8 @@ def run(args: argparse.Namespace) -> int:
     kept = len(tasks) - sum(skipped.values())
     mode = "randseq" if args.no_lint else "lintseq"
     print(f"lintseq: {len(tasks)} programs read, {sum(skipped.values())} skipped ("
-          + ", ".join(f"{n} {reason}" for reason, n in skipped.items()) + ")", file=sys.stderr)
+          + ", ".join(f"{n} {reason}" for reason, n in skipped.items()
+                      if args.framing == "task" or reason != "cannot be framed as a task") + ")", file=sys.stderr)
     print(f"lintseq: wrote {written} {mode} sequences ({args.samples} per program, "
           f"{edits / max(written, 1):.1f} edits each on average) to {out} in {seconds:.1f} s "
           f"({kept / seconds if seconds else 0.0:.1f} programs/s)", file=sys.stderr)

@@ -5,19 +5,24 @@
     export = export_runs(runs, require="hidden")
     write_export(export, Path("train.jsonl"))             # + train.jsonl.provenance.json
 
-A run folder is what `agent solve` writes (result.json, rollouts.jsonl). For each run whose
-returned program is a solution -- it passes the visible tests (`require="visible"`), or also
-the hidden ones (`require="hidden"`) -- the example is the path of edits from the root to the
-returned node, replayed from its rollout record (so every diff is checked to apply) and
-re-expressed as a LintSeq edit sequence from the empty program: a HumanEval-style starter
-root becomes the first diff. The instruction is the problem's prompt (`instruction_of`), read
-from result.json's `problem` block, or from a problem set passed in (`problems`) for runs
-that do not record it. `lintseq_samples=S` adds S fresh LintSeq samples of each solved
-program (`agent.training.lintseq`). Identical examples (same instruction and edits) are written once.
+A run folder is what `agent solve` writes (result.json, rollouts.jsonl), or what `agent bench`
+writes (results.jsonl, problems.jsonl): each distinct program a bench record returned for a
+problem counts as one run. For each run whose returned program is a solution -- it passes the
+visible tests (`require="visible"`), or also the hidden ones (`require="hidden"`) -- the example
+is the path of edits from the root to the returned node, replayed from its rollout record (so
+every diff is checked to apply; a bench record keeps no path: starter -> program), and
+re-expressed as a LintSeq edit sequence from the empty program: a HumanEval-style starter root
+becomes the first diff, marked `"prompt_edits": 1` (it is the prompt at inference, so
+`agent finetune` puts no loss on it). The instruction is the problem's prompt (`instruction_of`),
+read from result.json's `problem` block (a bench folder's problems.jsonl: only the prompt and
+starter are read), or from a problem set passed in (`problems`) for runs that do not record
+it. `lintseq_samples=S` adds S fresh LintSeq samples of each solved program
+(`agent.training.lintseq`), starting from the starter when the program begins with it, as the
+policy starts at inference. Identical examples (same instruction and edits) are written once.
 
 Each line has the schema `agent lintseq` writes, plus where it came from:
 
-    {"instruction", "edits": [diff_1, ...], "program", "source", "problem_id",
+    {"instruction", "edits": [diff_1, ...], "prompt_edits", "program", "source", "problem_id",
      "origin": "rollout" | "lintseq", "run", "node", "strategy", "model", "hidden_passed"}
 
 The ids of every kept run's problem (a run whose example was a duplicate too) go to
@@ -39,6 +44,7 @@ from agent.output.files import write_text_atomic
 from agent.output.report import RESULT, ROLLOUTS
 from agent.search.rollouts import RolloutError, read_rollouts, replay
 from envs.program import Program
+from envs.problems import ProblemError, load_problems
 from policies.formats.edit_sequence import history_diffs
 
 REQUIREMENTS = ("visible", "hidden")
@@ -74,8 +80,19 @@ class Export:
     sources: set[str] = field(default_factory=set)  # the kept run folders
 
 
+BENCH_RESULTS, BENCH_PROBLEMS = "results.jsonl", "problems.jsonl"
+
+
 def is_run(path: Path) -> bool:
+    return is_solve_run(path) or is_bench_run(path)
+
+
+def is_solve_run(path: Path) -> bool:
     return (path / RESULT).is_file() and (path / ROLLOUTS).is_file()
+
+
+def is_bench_run(path: Path) -> bool:
+    return (path / BENCH_RESULTS).is_file() and (path / BENCH_PROBLEMS).is_file()
 
 
 def find_runs(paths: Iterable[Path]) -> list[Path]:
@@ -88,8 +105,8 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
         else:
             inside = sorted(child for child in path.iterdir() if is_run(child)) if path.is_dir() else []
         if not inside:
-            raise ExportError(f"{path} is not a run folder ({RESULT} and {ROLLOUTS}, as agent solve writes) "
-                              "and holds none")
+            raise ExportError(f"{path} is not a run folder ({RESULT} and {ROLLOUTS}, as agent solve writes, "
+                              f"or {BENCH_RESULTS} and {BENCH_PROBLEMS}, as agent bench writes) and holds none")
         for run in inside:
             runs.setdefault(run.resolve(), run)
     return list(runs.values())
@@ -118,32 +135,90 @@ def export_runs(runs: Iterable[Path], *, require: str = "visible", lintseq_sampl
         counts.lintseq_examples += candidate["origin"] == "lintseq"
 
     for run in runs:
-        counts.runs += 1
-        result = read_result(run)
-        counts.solved += result["solved"] is True
-        reason = unkept_reason(result, require)
-        states = [] if reason else solution_states(run, result)
-        diffs = history_diffs(states) if states else []
-        if not reason and not diffs:
-            reason = "empty solution"  # nothing to write: the empty program passed the tests
-        if reason:
-            counts.skipped[reason] += 1
-            continue
-        counts.kept += 1
-        export.problem_ids.add(result["problem_id"])
-        export.sources.add(str(run))
-        meta = {
-            "problem_id": result["problem_id"], "run": str(run), "node": result["node"],
-            "strategy": result.get("strategy"), "model": result.get("model"),
-            "hidden_passed": result.get("hidden_passed"),
-        }
-        instruction = instruction_for(run, result, problems)
-        program = states[-1]
-        keep(example(instruction, diffs, program, source=f"{run / ROLLOUTS}", origin="rollout", **meta))
-        for index in range(lintseq_samples):
-            sampled = lintseq_diffs(program, random.Random(f"{seed}:{program.digest}:{index}"))
-            keep(example(instruction, sampled, program, source=f"{run / ROLLOUTS}", origin="lintseq", **meta))
+        for solution in (bench_solutions(run) if is_bench_run(run) and not is_solve_run(run)
+                         else [solve_solution(run, problems)]):
+            counts.runs += 1
+            counts.solved += solution.result["solved"] is True
+            reason = unkept_reason(solution.result, require)
+            states = [] if reason else solution.states()
+            diffs = history_diffs(states) if states else []
+            prompt_edits = 1 if states and states[0].lines else 0  # the starter is the prompt's
+            if not reason and len(diffs) <= prompt_edits:
+                reason = "empty solution"  # nothing to write: the starter passed the tests
+            if reason:
+                counts.skipped[reason] += 1
+                continue
+            counts.kept += 1
+            result = solution.result
+            export.problem_ids.add(result["problem_id"])
+            export.sources.add(str(run))
+            meta = {
+                "problem_id": result["problem_id"], "run": str(run), "node": result.get("node"),
+                "strategy": result.get("strategy"), "model": result.get("model"),
+                "hidden_passed": result.get("hidden_passed"),
+            }
+            program = states[-1]
+            keep(example(solution.instruction, diffs, program, prompt_edits, source=solution.source,
+                         origin="rollout", **meta))
+            # LintSeq samples start from the starter, as the policy does at inference; a program
+            # that rewrote its starter gets none (from the empty program they would teach hunks
+            # numbered as if no starter were there).
+            for index in range(lintseq_samples if _begins_with(program, states[0]) else 0):
+                rng = random.Random(f"{seed}:{program.digest}:{index}")
+                try:
+                    sampled = lintseq_diffs(program, rng, states[0])
+                except ValueError:  # the starter ends inside one of the program's statements
+                    counts.skipped["lintseq: starter ends inside a statement"] += 1
+                    break
+                keep(example(solution.instruction, sampled, program, 1 if states[0].lines else 0,
+                             source=solution.source, origin="lintseq", **meta))
     return export
+
+
+@dataclass
+class Solution:
+    """One candidate for an example: what the run returned and how to rebuild its states."""
+
+    result: Mapping[str, Any]  # problem_id, solved, hidden_passed, node, strategy, model
+    instruction: str
+    source: str
+    states: Any  # () -> list[Program], from the root to the returned program
+
+
+def solve_solution(run: Path, problems: Mapping[str, Any] | None) -> Solution:
+    result = read_result(run)
+    instruction = instruction_for(run, result, problems)
+    return Solution(result, instruction, str(run / ROLLOUTS), lambda: solution_states(run, result))
+
+
+def bench_solutions(run: Path) -> list[Solution]:
+    """Each distinct program a bench record returned for a problem, in file order. Only the
+    prompt and starter of each problem are read (its hidden tests never decide anything but
+    `require="hidden"`, through the records' own hidden verdict)."""
+    try:
+        problems = {p.id: p for p in load_problems(run / BENCH_PROBLEMS)}
+    except (ProblemError, OSError) as exc:
+        raise ExportError(f"{run / BENCH_PROBLEMS}: {exc}") from None
+    solutions: dict[tuple[str, str], Solution] = {}
+    for number, line in enumerate((run / BENCH_RESULTS).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            key = (record["problem_id"], record["program"])
+            problem = problems[record["problem_id"]]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ExportError(f"{run / BENCH_RESULTS}:{number}: not a bench record with a known problem ({exc})") from None
+        if key in solutions or not isinstance(record.get("program"), str):
+            continue
+        starter, program = problem.starter, Program.from_text(record["program"])
+        solutions[key] = Solution(record, problem.prompt.rstrip(), f"{run / BENCH_RESULTS}:{number}",
+                                  lambda starter=starter, program=program: [starter, program])
+    return list(solutions.values())
+
+
+def _begins_with(program: Program, starter: Program) -> bool:
+    return tuple(program.lines[: len(starter.lines)]) == tuple(starter.lines)
 
 
 def read_result(run: Path) -> dict[str, Any]:
@@ -194,15 +269,17 @@ def instruction_for(run: Path, result: Mapping[str, Any], problems: Mapping[str,
     return recorded["prompt"].rstrip()
 
 
-def lintseq_diffs(program: Program, rng: random.Random) -> list[str]:
-    """One fresh LintSeq sample of `program` as diffs from the empty program."""
+def lintseq_diffs(program: Program, rng: random.Random, starter: Program = Program(())) -> list[str]:
+    """One fresh LintSeq sample of `program` as diffs from the empty program, every state
+    keeping `starter` (a line prefix of `program`), which is then the first diff."""
     from agent.training.lintseq import edit_sequence_diffs, sample_edit_sequence  # pylint on first use
 
-    return edit_sequence_diffs(sample_edit_sequence(program, rng))
+    return edit_sequence_diffs(sample_edit_sequence(program, rng, starter=starter))
 
 
-def example(instruction: str, edits: Sequence[str], program: Program, **meta: Any) -> dict[str, Any]:
-    return {"instruction": instruction, "edits": list(edits), "program": program.text, **meta}
+def example(instruction: str, edits: Sequence[str], program: Program, prompt_edits: int, **meta: Any) -> dict[str, Any]:
+    return {"instruction": instruction, "edits": list(edits), "prompt_edits": prompt_edits, "program": program.text,
+            **meta}
 
 
 def write_export(export: Export, out: Path) -> None:

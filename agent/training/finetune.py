@@ -4,11 +4,13 @@
     summary = finetune(FinetuneSettings(data=(Path("train.jsonl"),), model="smollm2", out=Path("ft")))
     # then: agent solve P.json --model ft      (the edit_sequence format is detected from <|diff|>)
 
-Data: JSONL lines `{"instruction": str, "edits": [diff_1, ..., diff_k], ...}` (written by `agent
-export` and `agent lintseq`; the edits go from the empty program to the finished one). Each line
-becomes `training_example(instruction, edits, eos)`: the prompt `instruction + "\\n<|diff|>"` and
-the completion `diff_1 + "\\n<|diff|>" + ... + diff_k + eos`, the very text `EditSequenceFormat`
-renders at inference. Both are tokenized here the way inference encodes prompts
+Data: JSONL lines `{"instruction": str, "edits": [diff_1, ..., diff_k], "prompt_edits": p, ...}`
+(written by `agent export` and `agent lintseq`; the edits go from the empty program to the
+finished one; `prompt_edits`, default 0, counts the leading diffs that belong to the prompt: 1
+when the first diff is a task's starter). Each line becomes `training_example(instruction, edits,
+eos, p)`: the prompt `instruction + "\\n<|diff|>"` (then the starter diff and another
+`"\\n<|diff|>"`) and the completion `diff_{p+1} + "\\n<|diff|>" + ... + diff_k + eos`, the very
+text `EditSequenceFormat` renders at inference. Both are tokenized here the way inference encodes prompts
 (`policies.sampling.encode_prompt`: no chat template, no special tokens but a BOS the tokenizer
 asks for), and the loss covers the completion tokens only (TRL's `completion_mask`).
 
@@ -120,6 +122,7 @@ class EditSequence:
     instruction: str
     edits: tuple[str, ...]
     problem_id: str | None = None
+    prompt_edits: int = 0  # leading diffs (a task's starter) that are prompt, not loss
 
 
 def read_edit_sequences(paths: Sequence[Path]) -> list[EditSequence]:
@@ -153,7 +156,11 @@ def _edit_sequence(line: str, where: str) -> EditSequence:
     if any(DIFF_TOKEN in text for text in (instruction, *edits)):
         raise FinetuneError(f"{where}: the text contains {DIFF_TOKEN}, which separates diffs; remove it")
     problem_id = record.get("problem_id")
-    return EditSequence(instruction, tuple(edits), problem_id if isinstance(problem_id, str) else None)
+    prompt_edits = record.get("prompt_edits", 0)
+    if not isinstance(prompt_edits, int) or isinstance(prompt_edits, bool) or not 0 <= prompt_edits < len(edits):
+        raise FinetuneError(f"{where}: 'prompt_edits' must be an integer from 0 to {len(edits) - 1} "
+                            f"(the diffs before the first one the model learns), got {prompt_edits!r}")
+    return EditSequence(instruction, tuple(edits), problem_id if isinstance(problem_id, str) else None, prompt_edits)
 
 
 def tokenize_example(tokenizer, prompt: str, completion: str) -> dict[str, list[int]]:
@@ -173,7 +180,7 @@ def build_dataset(sequences: Sequence[EditSequence], tokenizer):
     """A `datasets.Dataset` of input_ids + completion_mask, ready for SFTTrainer."""
     from datasets import Dataset
 
-    rows = [tokenize_example(tokenizer, *training_example(s.instruction, s.edits, tokenizer.eos_token))
+    rows = [tokenize_example(tokenizer, *training_example(s.instruction, s.edits, tokenizer.eos_token, s.prompt_edits))
             for s in sequences]
     return Dataset.from_list(rows)
 

@@ -32,6 +32,10 @@ Where this differs from the reference code (upiterbarg/lintseq), and why:
 - The linter is the in-process gate (`envs.lint.LintGate`, cached by program hash), not a
   fresh pylint process per call.
 
+With a starter (a task's signature and docstring, a line prefix of the program) every state
+keeps it: the sequence starts from the starter, as an edit-sequence policy starts at inference
+from a task's starter, so its hunks are numbered against the lines that are already there.
+
 A sample is deterministic given its `random.Random`; the command seeds one per (program,
 sample) so the output does not depend on how work is split over processes.
 """
@@ -305,41 +309,65 @@ def _backward(whole: Part, nothing: Part, render: Callable[[Part], Program],
     return states
 
 
-def lintseq_states(program: Program, rng: random.Random, lint: Linter) -> list[Program]:
-    """LintSeq backward sampling, reversed: the states from the empty program to `program`.
+def lintseq_states(program: Program, rng: random.Random, lint: Linter,
+                   starter: Program | None = None) -> list[Program]:
+    """LintSeq backward sampling, reversed: the states from the empty program (or from
+    `starter`, which is kept in every state) to `program`.
 
     `program` must parse and be lint clean (else its last state would not be); every other
-    state is clean by construction. Consecutive states differ; the first is empty.
+    state is clean by construction, except a starter that is not. Consecutive states differ.
     """
     structure = analyse(program)
+    fixed = starter_units(structure, starter)
 
     def step(alive: frozenset[int]) -> frozenset[int]:
-        order = sorted(alive)
+        order = sorted(alive - fixed)
         candidates = [row for u in order for row in structure.units[u].rows
                       if structure.lines[row].strip()]
         if candidates:  # a random non-blank line, so long statements are picked more often
             start = structure.unit_of_row[rng.choice(candidates)]
         else:  # only blank lines are left
             start = rng.choice(order)
-        return frozenset(_delete_until_clean(structure, set(alive), {start}, lint))
+        left = frozenset(_delete_until_clean(structure, set(alive), {start}, lint))
+        # A deletion that takes a starter line with it (its block emptied, the linter flagging
+        # it) would leave no state between here and the starter: go to the starter at once.
+        return left if fixed <= left else fixed
 
-    return _backward(frozenset(range(len(structure.units))), frozenset(), structure.render, step)
+    return _backward(frozenset(range(len(structure.units))), fixed, structure.render, step)
 
 
-def randseq_states(program: Program, rng: random.Random) -> list[Program]:
+def starter_units(structure: ProgramStructure, starter: Program | None) -> frozenset[int]:
+    """The units of `structure` that make up `starter`, a line prefix of the program (raises
+    ValueError when it is not one, or when it ends inside a statement)."""
+    if starter is None or not starter.lines:
+        return frozenset()
+    size = len(starter.lines)
+    if tuple(structure.lines[:size]) != tuple(starter.lines):
+        raise ValueError("the starter is not the beginning of the program")
+    units = frozenset(u for u, unit in enumerate(structure.units) if max(unit.rows) < size)
+    if sum(len(structure.units[u].rows) for u in units) != size:
+        raise ValueError("the starter ends inside a statement of the program")
+    return units
+
+
+def randseq_states(program: Program, rng: random.Random, starter: Program | None = None) -> list[Program]:
     """The RandSeq ablation, reversed: delete a random subset of the remaining lines (of a size
-    uniform in 1..n-1; the last line alone) until none is left. No linter: states need not
-    parse."""
+    uniform in 1..n-1; the last line alone) until none is left (but the starter's, a line prefix
+    of `program` kept in every state). No linter: states need not parse."""
+    size = len(starter.lines) if starter is not None else 0
+    if size and tuple(program.lines[:size]) != tuple(starter.lines):
+        raise ValueError("the starter is not the beginning of the program")
 
     def step(rows: tuple[int, ...]) -> tuple[int, ...]:
-        size = 1 if len(rows) == 1 else rng.randint(1, len(rows) - 1)
-        chunk = set(rng.sample(rows, size))
+        free = [row for row in rows if row >= size]
+        count = 1 if len(free) == 1 else rng.randint(1, len(free) - 1)
+        chunk = set(rng.sample(free, count))
         return tuple(row for row in rows if row not in chunk)
 
     def render(rows: tuple[int, ...]) -> Program:
         return Program(tuple(program.lines[row] for row in rows))
 
-    return _backward(tuple(range(len(program.lines))), (), render, step)
+    return _backward(tuple(range(len(program.lines))), tuple(range(size)), render, step)
 
 
 _process_gate = None
@@ -357,20 +385,22 @@ def default_linter() -> Linter:
 
 
 def sample_edit_sequence(program: Program, rng: random.Random, *, lint: Linter | None = None,
-                         use_lint: bool = True) -> list[Program]:
-    """One sampled edit sequence as states, from the empty program to `program`.
+                         use_lint: bool = True, starter: Program | None = None) -> list[Program]:
+    """One sampled edit sequence as states, from the empty program (or from `starter`, a line
+    prefix of `program` that every state keeps) to `program`.
 
     use_lint True: LintSeq (`lintseq_states`, with `lint` or this process's gate); False:
     RandSeq (`randseq_states`).
     """
     if not use_lint:
-        return randseq_states(program, rng)
-    return lintseq_states(program, rng, lint or default_linter())
+        return randseq_states(program, rng, starter)
+    return lintseq_states(program, rng, lint or default_linter(), starter)
 
 
 def edit_sequence_diffs(states: Sequence[Program]) -> list[str]:
     """The LintSeq diffs that write `states[-1]` from the empty program, one per step
-    (`render_lintseq` between consecutive states, as in the training text)."""
+    (`render_lintseq` between consecutive states, as in the training text); a non-empty first
+    state (a starter) is the first diff."""
     return history_diffs(states)
 
 

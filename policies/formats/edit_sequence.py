@@ -66,17 +66,20 @@ def render_training_example(instruction: str, history: Sequence[Program], eos: s
     return render_sequence(instruction, history) + eos
 
 
-def training_example(instruction: str, diffs: Sequence[str], eos: str) -> tuple[str, str]:
+def training_example(instruction: str, diffs: Sequence[str], eos: str, prompt_edits: int = 0) -> tuple[str, str]:
     """(prompt, completion) for finetuning on `diffs` (from the empty program), loss on the
     completion only.
 
-    prompt = `instruction + "\\n<|diff|>"`, exactly what `render_program_prompt` gives the
-    model at inference for an empty starter; completion = `diff_1 + "\\n<|diff|>" + ... +
-    diff_k + eos`. prompt + completion == `render_training_example` of the same states.
+    prompt = `instruction + "\\n<|diff|>"`, plus the first `prompt_edits` diffs each followed by
+    `"\\n<|diff|>"`: with `prompt_edits=1` and a starter as the first diff, exactly what
+    `render_program_prompt` gives the model at inference for that starter (with 0, for an empty
+    one). completion = the other diffs joined by `"\\n<|diff|>"`, then `eos`. prompt +
+    completion == `render_training_example` of the same states.
     """
-    if not diffs:
-        raise ValueError("an edit sequence needs at least one diff")
-    return instruction + SEPARATOR, SEPARATOR.join(diffs) + eos
+    if not 0 <= prompt_edits < len(diffs):
+        raise ValueError(f"an edit sequence needs a diff after its {prompt_edits} prompt diff(s)")
+    prompt = instruction + "".join(SEPARATOR + diff for diff in diffs[:prompt_edits]) + SEPARATOR
+    return prompt, SEPARATOR.join(diffs[prompt_edits:]) + eos
 
 
 def header_start(location: Location) -> str:

@@ -172,3 +172,49 @@ def test_lintseq_samples_are_extra_edit_sequences_of_the_solution(runs, tmp_path
     assert len(keys) == len(set(keys))  # identical samples are written once
     dropped = int(printed.split(" duplicates dropped")[0].rsplit(" ", 1)[-1])
     assert len(examples) + dropped == 1 + 3
+
+
+def test_a_starter_diff_is_marked_as_prompt_and_lintseq_samples_start_from_it(runs, tmp_path, capsys):
+    out = tmp_path / "train.jsonl"
+    export(capsys, runs / "runs" / "starter", runs / "runs" / "hidden-ok", "--out", out,
+           "--problems", runs / "problems", "--lintseq-samples", "3")
+    examples = read_jsonl(out)
+    with_starter = [e for e in examples if e["problem_id"] == "toy/add-starter"]
+    assert {e["prompt_edits"] for e in with_starter} == {1}
+    assert {e["prompt_edits"] for e in examples if e["problem_id"] == "toy/add"} == {0}
+    for e in with_starter:  # every sample keeps the starter: it is the first diff, then the body
+        assert replay_from_empty(e["edits"][:1]) == Program.from_text(DEF_TOTAL)
+        assert replay_from_empty(e["edits"]).text == SOLUTION
+
+
+def write_bench_folder(folder, records):
+    """What `agent bench` writes that export reads: results.jsonl and problems.jsonl."""
+    folder.mkdir()
+    problem = {"task_id": "toy/he", "prompt": DEF_TOTAL, "entry_point": "add",
+               "canonical_solution": "    return a + b\n", "test": "def check(f):\n    assert f(1, 2) == 3\n"}
+    (folder / "problems.jsonl").write_text(json.dumps(problem) + "\n")
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return folder
+
+
+def test_a_bench_folder_gives_one_example_per_distinct_solved_program(tmp_path, capsys):
+    wrong = DEF_TOTAL + "    return a - b\n"
+    base = {"problem_id": "toy/he", "strategy": "rex", "model": "m", "node": None}
+    bench = write_bench_folder(tmp_path / "bench", [
+        {**base, "budget": "1", "solved": False, "hidden_passed": False, "program": wrong},
+        {**base, "budget": "5", "solved": True, "hidden_passed": True, "program": SOLUTION},
+        {**base, "budget": "10", "solved": True, "hidden_passed": True, "program": SOLUTION},  # the same program
+    ])
+    out = tmp_path / "train.jsonl"
+    status, printed = export(capsys, bench, "--out", out)
+    assert status == 0 and "runs read 2, solved 1, kept 1" in printed
+    [e] = read_jsonl(out)
+    assert e["problem_id"] == "toy/he" and e["prompt_edits"] == 1 and e["instruction"] == DEF_TOTAL.rstrip()
+    assert replay_from_empty(e["edits"]).text == SOLUTION
+    assert read_provenance(data_provenance_path(out)) == {"toy/he"}
+
+
+def test_a_bench_record_for_an_unknown_problem_exits_2(tmp_path, capsys):
+    bench = write_bench_folder(tmp_path / "bench", [{"problem_id": "toy/other", "solved": True, "program": SOLUTION}])
+    status, printed = export(capsys, bench, "--out", tmp_path / "train.jsonl")
+    assert status == 2 and "results.jsonl:1" in printed
