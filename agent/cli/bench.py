@@ -104,7 +104,8 @@ RUNS_DIR = Path("runs")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", nargs="?", metavar="SUITE", help="humaneval, or a problems file or folder")
     parser.add_argument("--limit", type=int, metavar="N", help="the first N problems (after --problems)")
-    parser.add_argument("--problems", metavar="ID,...", help="only these problem ids, in suite order")
+    parser.add_argument("--problems", metavar="ID,...",
+                        help="only these problem ids (or ranges: HumanEval/40-79), in suite order")
     parser.add_argument("--strategies", metavar="S,...", help="from sample, sample+stop (sampling that stops "
                         "doomed draws early), best-first, beam, mcts, rex (config bench.strategies)")
     parser.add_argument("--budgets", metavar="K,...", help="samples-equivalent 1,5,10,20 or tokens:2000,8000 "
@@ -183,13 +184,15 @@ def select_problems(args: argparse.Namespace) -> list[Problem]:
     except ProblemError as exc:
         raise UsageError(str(exc)) from None
     if args.problems:
-        wanted = [i.strip() for i in args.problems.split(",") if i.strip()]
+        from agent.bench.problem_ids import expand_problem_ids
+
         known = {p.id for p in problems}
-        missing = [i for i in wanted if i not in known]
-        if missing:
-            raise UsageError(f"--problems: no problem {missing[0]!r} in {args.suite} "
-                             f"(ids look like {next(iter(known), '?')!r})")
-        problems = [p for p in problems if p.id in set(wanted)]
+        try:
+            wanted = set(expand_problem_ids(args.problems, known))
+        except ValueError as exc:
+            raise UsageError(f"--problems: {exc} in {args.suite} (ids look like {next(iter(known), '?')!r}; "
+                             "a range: HumanEval/40-79)") from None
+        problems = [p for p in problems if p.id in wanted]
     if args.limit is not None:
         if args.limit < 1:
             raise UsageError(f"--limit must be positive, got {args.limit}")
