@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "finetune": "agent.cli.finetune",
     "lintseq": "agent.cli.lintseq",
     "corpus": "agent.cli.corpus",
+    "iterate": "agent.cli.iterate",
 }
 
 EXIT_USAGE = 2  # bad input: missing file, bad JSON, bad field, unusable option
