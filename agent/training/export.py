@@ -80,7 +80,7 @@ class Export:
     sources: set[str] = field(default_factory=set)  # the kept run folders
 
 
-BENCH_RESULTS, BENCH_PROBLEMS = "results.jsonl", "problems.jsonl"
+BENCH_RESULTS, BENCH_PROBLEMS, BENCH_RUN = "results.jsonl", "problems.jsonl", "run.json"
 
 
 def is_run(path: Path) -> bool:
@@ -92,7 +92,7 @@ def is_solve_run(path: Path) -> bool:
 
 
 def is_bench_run(path: Path) -> bool:
-    return (path / BENCH_RESULTS).is_file() and (path / BENCH_PROBLEMS).is_file()
+    return (path / BENCH_RESULTS).is_file() and (path / BENCH_RUN).is_file()
 
 
 def find_runs(paths: Iterable[Path]) -> list[Path]:
@@ -106,7 +106,7 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
             inside = sorted(child for child in path.iterdir() if is_run(child)) if path.is_dir() else []
         if not inside:
             raise ExportError(f"{path} is not a run folder ({RESULT} and {ROLLOUTS}, as agent solve writes, "
-                              f"or {BENCH_RESULTS} and {BENCH_PROBLEMS}, as agent bench writes) and holds none")
+                              f"or {BENCH_RESULTS} and {BENCH_RUN}, as agent bench writes) and holds none")
         for run in inside:
             runs.setdefault(run.resolve(), run)
     return list(runs.values())
@@ -135,7 +135,7 @@ def export_runs(runs: Iterable[Path], *, require: str = "visible", lintseq_sampl
         counts.lintseq_examples += candidate["origin"] == "lintseq"
 
     for run in runs:
-        for solution in (bench_solutions(run) if is_bench_run(run) and not is_solve_run(run)
+        for solution in (bench_solutions(run, problems) if is_bench_run(run) and not is_solve_run(run)
                          else [solve_solution(run, problems)]):
             counts.runs += 1
             counts.solved += solution.result["solved"] is True
@@ -191,14 +191,13 @@ def solve_solution(run: Path, problems: Mapping[str, Any] | None) -> Solution:
     return Solution(result, instruction, str(run / ROLLOUTS), lambda: solution_states(run, result))
 
 
-def bench_solutions(run: Path) -> list[Solution]:
+def bench_solutions(run: Path, problems: Mapping[str, Any] | None = None) -> list[Solution]:
     """Each distinct program a bench record returned for a problem, in file order. Only the
     prompt and starter of each problem are read (its hidden tests never decide anything but
-    `require="hidden"`, through the records' own hidden verdict)."""
-    try:
-        problems = {p.id: p for p in load_problems(run / BENCH_PROBLEMS)}
-    except (ProblemError, OSError) as exc:
-        raise ExportError(f"{run / BENCH_PROBLEMS}: {exc}") from None
+    `require="hidden"`, through the records' own hidden verdict). The problems come from
+    `problems`, else the folder's problems.jsonl, else the suite its run.json names."""
+    if problems is None:
+        problems = _bench_problems(run)
     solutions: dict[tuple[str, str], Solution] = {}
     for number, line in enumerate((run / BENCH_RESULTS).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -215,6 +214,18 @@ def bench_solutions(run: Path) -> list[Solution]:
         solutions[key] = Solution(record, problem.prompt.rstrip(), f"{run / BENCH_RESULTS}:{number}",
                                   lambda starter=starter, program=program: [starter, program])
     return list(solutions.values())
+
+
+def _bench_problems(run: Path) -> Mapping[str, Any]:
+    try:
+        if (run / BENCH_PROBLEMS).is_file():
+            return {p.id: p for p in load_problems(run / BENCH_PROBLEMS)}
+        suite = json.loads((run / BENCH_RUN).read_text(encoding="utf-8")).get("suite")
+        if not isinstance(suite, str):
+            raise ProblemError(f"{run / BENCH_RUN} names no suite")
+        return {p.id: p for p in load_problems(suite)}
+    except (ProblemError, OSError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{run}: cannot read its problems ({exc}); pass --problems FILE (or humaneval)") from None
 
 
 def _begins_with(program: Program, starter: Program) -> bool:

@@ -88,7 +88,7 @@ def plan(settings: IterateSettings) -> Plan:
         Step("solve", ("bench", s.suite, "--problems", s.train_problems, "--strategies", s.train_strategies,
                        "--budgets", s.train_budget, "--n", "1", "--model", s.model, "--out", str(out / "train-solve"),
                        *bench_common)),
-        Step("export", ("export", str(out / "train-solve"), "--out", str(expert), "--lintseq-samples",
+        Step("export", ("export", str(out / "train-solve"), "--problems", s.suite, "--out", str(expert), "--lintseq-samples",
                         str(s.export_lintseq_samples), "--seed", str(s.seed)), ok_statuses=(0, 1)),
     ]
     if s.stdlib_samples:
@@ -111,7 +111,7 @@ def run_plan(the_plan: Plan, run_command: Callable[[list[str]], int], say: Calla
     """Run the steps not yet finished; 0 when the comparison is written, else the failing
     step's exit status (the state file keeps what finished)."""
     out = the_plan.settings.out
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "data").mkdir(parents=True, exist_ok=True)  # the commands write into folders that exist
     state = _read_state(out, the_plan.settings)
     for step in the_plan.steps:
         if step.name in state["finished"]:

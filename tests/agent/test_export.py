@@ -193,6 +193,7 @@ def write_bench_folder(folder, records):
     problem = {"task_id": "toy/he", "prompt": DEF_TOTAL, "entry_point": "add",
                "canonical_solution": "    return a + b\n", "test": "def check(f):\n    assert f(1, 2) == 3\n"}
     (folder / "problems.jsonl").write_text(json.dumps(problem) + "\n")
+    (folder / "run.json").write_text(json.dumps({"suite": "toy"}))
     (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return folder
 
@@ -212,6 +213,16 @@ def test_a_bench_folder_gives_one_example_per_distinct_solved_program(tmp_path, 
     assert e["problem_id"] == "toy/he" and e["prompt_edits"] == 1 and e["instruction"] == DEF_TOTAL.rstrip()
     assert replay_from_empty(e["edits"]).text == SOLUTION
     assert read_provenance(data_provenance_path(out)) == {"toy/he"}
+
+
+def test_a_bench_folder_without_problems_jsonl_takes_them_from_problems(tmp_path, capsys):
+    bench = write_bench_folder(tmp_path / "bench", [{"problem_id": "toy/he", "solved": True, "program": SOLUTION}])
+    suite = tmp_path / "suite.jsonl"
+    (bench / "problems.jsonl").rename(suite)
+    status, printed = export(capsys, bench, "--out", tmp_path / "train.jsonl")
+    assert status == 2 and "cannot read its problems" in printed and "--problems" in printed
+    status, printed = export(capsys, bench, "--out", tmp_path / "train.jsonl", "--problems", suite)
+    assert status == 0 and "kept 1" in printed
 
 
 def test_a_bench_record_for_an_unknown_problem_exits_2(tmp_path, capsys):
