@@ -8,11 +8,12 @@ import random
 
 import pytest
 
+from test_lintseq import rebuild  # LintSeq diffs applied strictly from the empty program
+
 from agent.cli import main
 from agent.training.finetune import FinetuneError, read_edit_sequences
 from agent.training.framing import FramingError, task_framing
 from agent.training.lintseq import edit_sequence_diffs, is_insertion_only, sample_edit_sequence
-from envs.diff import apply_edit, parse_diff
 from envs.lint import LintGate
 from envs.problem import Problem
 from envs.program import Program
@@ -38,17 +39,6 @@ def count_words(text, minimum=1):
 @pytest.fixture(scope="module")
 def gate():
     return LintGate()
-
-
-def rebuild(diffs: list[str]) -> Program:
-    program = Program(())
-    for diff in diffs:
-        parsed = parse_diff(diff)
-        assert parsed.edit is not None, (parsed.status, diff)
-        applied = apply_edit(program, parsed.edit)
-        assert applied.program is not None, (applied.status, diff)
-        program = applied.program
-    return program
 
 
 def test_framing_puts_the_instruction_as_docstring_between_signature_and_body():
