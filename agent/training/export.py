@@ -157,8 +157,8 @@ def export_runs(runs: Iterable[Path], *, require: str = "visible", lintseq_sampl
                 "strategy": result.get("strategy"), "model": result.get("model"),
                 "hidden_passed": result.get("hidden_passed"),
             }
-            program = states[-1]
-            keep(example(solution.instruction, diffs, program, prompt_edits, source=solution.source,
+            program, instruction = states[-1], solution.instruction()
+            keep(example(instruction, diffs, program, prompt_edits, source=solution.source,
                          origin="rollout", **meta))
             # LintSeq samples start from the starter, as the policy does at inference; a program
             # that rewrote its starter gets none (from the empty program they would teach hunks
@@ -170,7 +170,7 @@ def export_runs(runs: Iterable[Path], *, require: str = "visible", lintseq_sampl
                 except ValueError:  # the starter ends inside one of the program's statements
                     counts.skipped["lintseq: starter ends inside a statement"] += 1
                     break
-                keep(example(solution.instruction, sampled, program, 1 if states[0].lines else 0,
+                keep(example(instruction, sampled, program, 1 if states[0].lines else 0,
                              source=solution.source, origin="lintseq", **meta))
     return export
 
@@ -180,15 +180,15 @@ class Solution:
     """One candidate for an example: what the run returned and how to rebuild its states."""
 
     result: Mapping[str, Any]  # problem_id, solved, hidden_passed, node, strategy, model
-    instruction: str
+    instruction: Any  # () -> str; read only for a kept run (an unkept one need not record its prompt)
     source: str
     states: Any  # () -> list[Program], from the root to the returned program
 
 
 def solve_solution(run: Path, problems: Mapping[str, Any] | None) -> Solution:
     result = read_result(run)
-    instruction = instruction_for(run, result, problems)
-    return Solution(result, instruction, str(run / ROLLOUTS), lambda: solution_states(run, result))
+    return Solution(result, lambda: instruction_for(run, result, problems), str(run / ROLLOUTS),
+                    lambda: solution_states(run, result))
 
 
 def bench_solutions(run: Path, problems: Mapping[str, Any] | None = None) -> list[Solution]:
@@ -211,7 +211,7 @@ def bench_solutions(run: Path, problems: Mapping[str, Any] | None = None) -> lis
         if key in solutions or not isinstance(record.get("program"), str):
             continue
         starter, program = problem.starter, Program.from_text(record["program"])
-        solutions[key] = Solution(record, problem.prompt.rstrip(), f"{run / BENCH_RESULTS}:{number}",
+        solutions[key] = Solution(record, problem.prompt.rstrip, f"{run / BENCH_RESULTS}:{number}",
                                   lambda starter=starter, program=program: [starter, program])
     return list(solutions.values())
 
