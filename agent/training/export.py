@@ -37,7 +37,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from agent.training.provenance import data_provenance_path, write_provenance
 from agent.output.files import write_text_atomic
@@ -180,9 +180,9 @@ class Solution:
     """One candidate for an example: what the run returned and how to rebuild its states."""
 
     result: Mapping[str, Any]  # problem_id, solved, hidden_passed, node, strategy, model
-    instruction: Any  # () -> str; read only for a kept run (an unkept one need not record its prompt)
+    instruction: Callable[[], str]  # read only for a kept run (an unkept one need not record its prompt)
     source: str
-    states: Any  # () -> list[Program], from the root to the returned program
+    states: Callable[[], list[Program]]  # from the root to the returned program
 
 
 def solve_solution(run: Path, problems: Mapping[str, Any] | None) -> Solution:

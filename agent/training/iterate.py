@@ -73,10 +73,6 @@ class Plan:
     settings: IterateSettings
     steps: list[Step] = field(default_factory=list)
 
-    @property
-    def model_dir(self) -> Path:
-        return self.settings.out / "model"
-
 
 def plan(settings: IterateSettings) -> Plan:
     """The command lines of every step (see the module docstring)."""
