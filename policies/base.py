@@ -82,6 +82,15 @@ class Proposal:
 
 
 @dataclass(frozen=True)
+class ProposeGroup:
+    """One state's share of a policy call that carries several: n samples at each location."""
+
+    state: State
+    locations: tuple[Location | None, ...]
+    n: int
+
+
+@dataclass(frozen=True)
 class ProposalBatch:
     """Proposals from one policy call and the compute it really spent.
 
@@ -145,3 +154,8 @@ class Policy(Protocol):
                         max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         """n whole programs from the starter state (the repeated-sampling baseline)."""
         ...
+
+    # Optional: `propose_groups(problem, groups: Sequence[ProposeGroup], *, seed, max_tokens,
+    # stop_doomed) -> ProposalBatch`, several states' `propose` requests in one call (proposals
+    # group-major, each group location-major). The search batches nodes into one call only with
+    # a policy that has it (policies.lm.LMPolicy); others get one `propose` call per node.

@@ -17,7 +17,7 @@ from typing import Sequence
 from envs.problem import Problem
 from envs.syntax import doomed
 from envs.locations import Location, body_code_lines
-from policies.base import ParsedOutput, Proposal, ProposalBatch, RenderedPrompt, State
+from policies.base import ParsedOutput, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State
 from policies.loading import LoadedModel
 from policies.prefix_cache import PrefixCache
 from policies.sampling import SamplingParams, encode_prompt, find_stop, generate_samples, max_positions
@@ -35,8 +35,11 @@ class LMPolicy:
     parser that raises ("parser_error"), or a prompt too long for the model
     ("prompt_too_long") is a proposal with a failure status, never an exception.
     `ProposalBatch.extra`: seed (drawn and reported when None was given), finish (counts of
-    "eos"/"stop"/"length"), shared_prefix, decoded_positions, parse_s.
+    "eos"/"stop"/"length"), shared_prefix, decoded_positions, parse_s; from `propose_groups`
+    also group_sizes (proposals per group, in order).
     """
+
+    can_propose_groups = True  # propose_groups: several states' requests in one batch
 
     def __init__(
         self,
@@ -76,26 +79,39 @@ class LMPolicy:
         stop_doomed: bool = False,
     ) -> ProposalBatch:
         """n samples per location in one batch; proposals are location-major."""
-        prompts = [self.fmt.render_prompt(problem, state, loc) for loc in locations]
-        parsers = [
-            (lambda text, loc=loc: self.fmt.parse_output(problem, state, loc, text)) for loc in locations
-        ]
-        return self._run(prompts, list(locations), parsers, n, seed, max_tokens, stop_doomed, problem.entry_point)
+        return self.propose_groups(problem, [ProposeGroup(state, tuple(locations), n)], seed=seed,
+                                   max_tokens=max_tokens, stop_doomed=stop_doomed)
+
+    def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
+                       max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
+        """Several states' requests in one batch (a search expanding several nodes at once):
+        proposals are group-major, each group location-major, as `propose` orders them."""
+        prompts, locations, parsers, counts = [], [], [], []
+        for group in groups:
+            for loc in group.locations:
+                prompts.append(self.fmt.render_prompt(problem, group.state, loc))
+                locations.append(loc)
+                parsers.append(lambda text, loc=loc, state=group.state: self.fmt.parse_output(problem, state, loc, text))
+                counts.append(group.n)
+        batch = self._run(prompts, locations, parsers, counts, seed, max_tokens, stop_doomed, problem.entry_point)
+        batch.extra["group_sizes"] = [len(group.locations) * group.n for group in groups]
+        return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         prompt = self.fmt.render_program_prompt(problem)
-        return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], n, seed,
+        return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], [n], seed,
                          max_tokens, stop_doomed, problem.entry_point)
 
-    def _doomed_check(self, prompts: list[RenderedPrompt], n: int):
+    def _doomed_check(self, prompts: list[RenderedPrompt], counts: list[int]):
         """doomed(row, generated text) for generate_samples, when the format can show its code."""
         code_so_far = getattr(self.fmt, "code_so_far", None)
         if code_so_far is None:
             return None
+        row_prompt = [p for p, c in enumerate(counts) for _ in range(c)]
 
         def check(row: int, text: str) -> bool:
-            code = code_so_far(prompts[row // n].prefill + text)
+            code = code_so_far(prompts[row_prompt[row]].prefill + text)
             return code is not None and doomed(code)
 
         return check
@@ -112,13 +128,16 @@ class LMPolicy:
         `envs.locations.cut_locations`), else "insert"."""
         return getattr(self.fmt, "edit_style", "insert")
 
-    def _proposals(self, prompts, ids, fits, samples, locations, parsers, n: int, entry: str) -> list[Proposal]:
-        """One Proposal per row (location-major): parsed, with where the policy was least sure;
+    def _proposals(self, prompts, ids, fits, samples, locations, parsers, counts: list[int],
+                   entry: str) -> list[Proposal]:
+        """One Proposal per row (prompt-major): parsed, with where the policy was least sure;
         a prompt too long for the model gives failures without having run."""
-        row_of = {j: k * n for k, j in enumerate(fits)}
+        row_of, first = {}, 0
+        for j in fits:
+            row_of[j], first = first, first + counts[j]
         proposals = []
         for j, prompt in enumerate(prompts):
-            for i in range(n):
+            for i in range(counts[j]):
                 if j not in row_of:
                     detail = (f"{len(ids[j])} prompt + {self.max_new_tokens} new tokens > "
                               f"{max_positions(self.loaded.model)} positions")
@@ -140,8 +159,9 @@ class LMPolicy:
                 ))
         return proposals
 
-    def _run(self, prompts: list[RenderedPrompt], locations, parsers, n: int, seed: int | None,
+    def _run(self, prompts: list[RenderedPrompt], locations, parsers, counts: list[int], seed: int | None,
              max_tokens: int | None = None, stop_doomed: bool = False, entry: str = "") -> ProposalBatch:
+        """Sample counts[j] rows of prompts[j], all in one batch."""
         start = time.perf_counter()
         if seed is None:  # draw one and report it, so any call can be replayed
             seed = int.from_bytes(os.urandom(6), "little")
@@ -151,7 +171,7 @@ class LMPolicy:
         samples = generate_samples(
             self.loaded,
             [ids[j] for j in fits],
-            n,
+            [counts[j] for j in fits],
             stops=[prompts[j].stop for j in fits],
             tails=[prompts[j].text for j in fits],
             temperature=self.temperature,
@@ -162,10 +182,10 @@ class LMPolicy:
             ignore_eos=self.ignore_eos,
             token_budget=max_tokens,
             prefix_cache=self.prefix_cache,
-            doomed=self._doomed_check([prompts[j] for j in fits], n) if stop_doomed else None,
+            doomed=self._doomed_check([prompts[j] for j in fits], [counts[j] for j in fits]) if stop_doomed else None,
         )
         generate_s = time.perf_counter() - start
-        proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, n, entry)
+        proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, counts, entry)
         return ProposalBatch(
             proposals=tuple(proposals),
             prompt_tokens_encoded=samples.prompt_tokens_encoded,

@@ -2,7 +2,8 @@
 
 The prompts' longest common token prefix is encoded once at batch 1 (continuing the longest
 prefix an earlier call left in the `PrefixCache`, if any), each prompt's suffix once on top of
-it, and the caches are left-padded to a common width and repeated n times along the batch. See
+it, and the caches are left-padded to a common width and repeated along the batch (n rows a
+prompt, or each prompt's own count). See
 policies.sampling for the decoding that follows.
 """
 
@@ -28,7 +29,7 @@ def forward_flops(loaded: LoadedModel, tokens: int, context: int) -> float:
 
 @dataclass
 class _Prefilled:
-    """The prompts encoded, ready to decode B = P*n rows (left-padded to `width` positions)."""
+    """The prompts encoded, ready to decode B rows, prompt-major (left-padded to `width` positions)."""
 
     logits: Any  # [B, V] next-token logits of each row
     cache: Any  # past_key_values over [B, width] positions
@@ -40,28 +41,31 @@ class _Prefilled:
     shared: bool
 
 
-def prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool, prefix_cache=None) -> _Prefilled:
+def prefill(loaded: LoadedModel, prompt_ids, n, *, share: bool, prefix_cache=None) -> _Prefilled:
     """Encode each prompt token once when the cache allows it, else every row (see module doc);
-    with a `PrefixCache`, the common prefix continues the longest one an earlier call encoded."""
+    with a `PrefixCache`, the common prefix continues the longest one an earlier call encoded.
+    n: rows per prompt, one count for all or one per prompt (rows are prompt-major)."""
     import torch
     import torch.nn.functional as F
 
     model, device = loaded.model, torch.device(loaded.device)
     lens = [len(x) for x in prompt_ids]
-    P, B, width = len(lens), len(lens) * n, max(lens)
-    lengths = torch.tensor(lens, device=device).repeat_interleave(n)
+    counts = row_counts(n, len(lens))
+    repeats = torch.tensor(counts, device=device)
+    P, B, width = len(lens), sum(counts), max(lens)
+    lengths = torch.tensor(lens, device=device).repeat_interleave(repeats)
     real = torch.arange(width, device=device)[None, :] >= (width - lengths)[:, None]  # [B, width], False = pad
     mask = real.long() if min(lens) < width else None
     keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
     base = _shareable_cache(model) if share else None
     if base is None:  # encode all B rows in one left-padded batch: nothing saved
         x = torch.zeros(B, width, dtype=torch.long, device=device)
-        x[real] = torch.tensor([t for ids in prompt_ids for _ in range(n) for t in ids], device=device)
+        x[real] = torch.tensor([t for ids, c in zip(prompt_ids, counts) for _ in range(c) for t in ids], device=device)
         attn = real.long()
         out = model(input_ids=x, attention_mask=attn, position_ids=(attn.cumsum(1) - 1).clamp(min=0),
                     use_cache=True, **keep)
         return _Prefilled(out.logits[:, -1, :], cache_of(out), mask, lengths, width,
-                          n * sum(lens), B * forward_flops(loaded, width, 0), False)
+                          sum(c * L for c, L in zip(counts, lens)), B * forward_flops(loaded, width, 0), False)
 
     def run(ids, cache, start):  # one sequence at batch 1, continuing `cache` from position `start`
         pos = torch.arange(start, start + len(ids), device=device)[None, :]
@@ -94,9 +98,19 @@ def prefill(loaded: LoadedModel, prompt_ids, n: int, *, share: bool, prefix_cach
             continue
         for attr in ("keys", "values"):  # [1, heads, L_p, dim] each -> [B, heads, width, dim]
             parts = [F.pad(getattr(c.layers[i], attr), (0, 0, width - L, 0)) for c, L in zip(caches, lens)]
-            setattr(layer, attr, torch.cat(parts).repeat_interleave(n, dim=0))
-    return _Prefilled(torch.cat(logits).repeat_interleave(n, dim=0), merged, mask, lengths, width,
+            setattr(layer, attr, torch.cat(parts).repeat_interleave(repeats, dim=0))
+    return _Prefilled(torch.cat(logits).repeat_interleave(repeats, dim=0), merged, mask, lengths, width,
                       encoded, flops, True)
+
+
+def row_counts(n, prompts: int) -> list[int]:
+    """Rows per prompt: `n` for every prompt, or n's own per-prompt counts (checked)."""
+    if isinstance(n, int):
+        return [n] * prompts
+    counts = [int(c) for c in n]
+    if len(counts) != prompts or min(counts, default=0) < 0:
+        raise ValueError(f"row counts {counts}: need one count >= 0 for each of {prompts} prompts")
+    return counts
 
 
 def cache_arg(model, cache) -> dict:

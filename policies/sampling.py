@@ -1,7 +1,8 @@
 """Batched sampling from a causal LM, encoding shared prompts once (the engine of LMPolicy).
 
 One policy call renders a prompt per location, then samples n continuations of each in one
-batch of P*n rows (rows are prompt-major: row p*n + i is sample i of prompt p):
+batch of P*n rows (rows are prompt-major: row p*n + i is sample i of prompt p; `n` may also
+give each prompt its own count, as one call carrying several search nodes does):
 
 1. Prefill, shared: the longest common token prefix of the P prompts is encoded once (batch
    1); each prompt's remaining suffix is encoded once on top of it (batch 1 each); the P
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from policies.loading import LoadedModel
-from policies.prefill import cache_arg, cache_of, forward_flops, prefill
+from policies.prefill import cache_arg, cache_of, forward_flops, prefill, row_counts
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ NUCLEUS_TIERS = (64, 1024)  # top-k sizes searched for the top-p nucleus before 
 
 @dataclass
 class Samples:
-    """Per-row results of `generate_samples` (row p*n + i = sample i of prompt p)."""
+    """Per-row results of `generate_samples` (prompt-major: row p*n + i = sample i of prompt p)."""
 
     token_ids: list[list[int]]  # counted generated tokens (EOS / the stop-completing token included)
     texts: list[str]  # generated text: EOS dropped, cut before the first stop string
@@ -101,7 +102,7 @@ def max_positions(model) -> int | None:
 def generate_samples(
     loaded: LoadedModel,
     prompt_ids: Sequence[Sequence[int]],
-    n: int,
+    n: int | Sequence[int],
     *,
     stops: Sequence[Sequence[str]] = (),
     tails: Sequence[str] = (),
@@ -127,7 +128,8 @@ def generate_samples(
     import torch
 
     model, tok = loaded.model, loaded.tokenizer
-    P, B = len(prompt_ids), len(prompt_ids) * n
+    counts = row_counts(n, len(prompt_ids))
+    P, B = len(prompt_ids), sum(counts)
     if B == 0 or max_new_tokens <= 0:
         return Samples([[] for _ in range(B)], [""] * B, [0.0] * B, [[] for _ in range(B)], ["length"] * B, 0, 0,
                        0.0, 0, False)
@@ -137,7 +139,7 @@ def generate_samples(
     gen = torch.Generator(device=device).manual_seed(seed)
     eos = _eos_ids(loaded)
     eos_t = torch.tensor(eos or [-1], device=device)
-    row_prompt = [p for p in range(P) for _ in range(n)]
+    row_prompt = [p for p in range(P) for _ in range(counts[p])]
     row_stops = [stops[p] for p in row_prompt]
     tail_len = max((len(s) for ss in stops for s in ss), default=0)
     row_tails = [tails[p][-tail_len:] if tail_len else "" for p in row_prompt]
@@ -192,7 +194,7 @@ def generate_samples(
                                                             stops=row_stops, tails=row_tails, doomed_at=doomed_at)
     return Samples(
         token_ids=kept, texts=texts, logprobs=logprobs, token_logprobs=token_lps, finish=finish,
-        prompt_tokens_encoded=pre.encoded, prompt_tokens_saved=n * sum(map(len, prompt_ids)) - pre.encoded,
+        prompt_tokens_encoded=pre.encoded, prompt_tokens_saved=sum(c * len(ids) for c, ids in zip(counts, prompt_ids)) - pre.encoded,
         flops=flops, decoded_positions=B * (steps - 1), shared=pre.shared,
         doomed_tokens_saved=sum(steps - at for at in doomed_at.values()),
     )

@@ -26,7 +26,7 @@ from agent.search.loop import (
 from agent.search.tree import SearchTree
 from envs.problem import Problem
 from envs.locations import Location
-from policies.base import Policy, ProposalBatch, State
+from policies.base import Policy, ProposalBatch, ProposeGroup, State
 
 SNAPSHOT_COMPUTE = ("lm_calls", "samples", "prompt_tokens", "generated_tokens", "tokens", "flops", "wall_s",
                     "doomed_samples", "doomed_tokens_saved")
@@ -114,6 +114,17 @@ class _SnapshotPolicy:
         k, n = self._rows(len(locations), n)
         return self._count(self.policy.propose(problem, state, list(locations)[:k], n, seed=seed,
                                                **self._caps(max_tokens, **caps)))
+
+    def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
+                       max_tokens: int | None = None, **caps) -> ProposalBatch:
+        self._before_call()
+        fit, kept = samples_that_fit(self._to_next(), self.meter.stats(), prior=sample_length_prior(self.policy)), []
+        for group in groups:  # clipped in order, as agent.search.requests.propose_nodes clips them
+            left = None if fit is None else fit - sum(len(g.locations) * g.n for g in kept)
+            k, n = clip_request(len(group.locations), group.n, left)
+            if k:
+                kept.append(ProposeGroup(group.state, group.locations[:k], n))
+        return self._count(self.policy.propose_groups(problem, kept, seed=seed, **self._caps(max_tokens, **caps)))
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         max_tokens: int | None = None, **caps) -> ProposalBatch:

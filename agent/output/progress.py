@@ -136,6 +136,10 @@ class _WatchedPolicy:
         with self._display.generating(n * max(1, len(locations))):
             return self._inner.propose(problem, state, locations, n, **kwargs)
 
+    def propose_groups(self, problem, groups, **kwargs):
+        with self._display.generating(sum(len(g.locations) * g.n for g in groups)):
+            return self._inner.propose_groups(problem, groups, **kwargs)
+
     def sample_programs(self, problem, n, **kwargs):
         with self._display.generating(n):
             return self._inner.sample_programs(problem, n, **kwargs)

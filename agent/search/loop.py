@@ -28,13 +28,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from agent.search.budget import Budget, ComputeStats, Meter, clip_request, samples_that_fit
-from envs.locations import cut_locations, hunk_locations
+from agent.search.budget import Budget, ComputeStats, Meter, samples_that_fit
+from agent.search.requests import ProposeRequest, can_propose_groups, propose_nodes
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.problem import Problem
 from envs.program import Program
 from envs.testcase import TestReport
-from policies.base import Policy, ProposalBatch
+from policies.base import Policy, Proposal, ProposalBatch
 
 logger = logging.getLogger(__name__)
 
@@ -90,31 +90,11 @@ class Selection:
     expand: bool = True
 
 
-@dataclass(frozen=True)
-class ProposeRequest:
-    """Everything a `propose` function may use to ask the policy for candidates at `node`."""
-
-    policy: Policy
-    problem: Problem  # hidden tests already removed
-    tree: SearchTree
-    node: str
-    settings: SearchSettings
-    samples_left: int | None  # the budget's cap on this call's samples (None = no cap)
-    seed: int
-    tokens_left: int | None = None  # the budget's cap on this call's tokens (None = no cap)
-
-    def caps(self) -> dict:
-        """Keyword arguments for the policy call: the token cap, when there is one, and the
-        early stop of doomed samples, when asked for."""
-        caps = {} if self.tokens_left is None else {"max_tokens": self.tokens_left}
-        if self.settings.stop_doomed:
-            caps["stop_doomed"] = True
-        return caps
-
-
 SelectFn = Callable[[SearchTree, SearchSettings], "Selection | None"]  # None: nothing left
 ProposeFn = Callable[[ProposeRequest], "ProposalBatch | None"]  # None: the cap allows no sample
 BackupFn = Callable[[SearchTree, Selection, list[str]], None]  # new children's digests
+# Several nodes for one policy call, each with its share of rows (see agent.search.requests)
+SelectManyFn = Callable[[SearchTree, SearchSettings], "list[tuple[Selection, int]]"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +103,9 @@ class Strategy:
     select: SelectFn
     propose: ProposeFn
     backup: BackupFn
+    # When set and the policy can take several nodes in one call (`can_propose_groups`), each step
+    # expands the nodes this picks together; `propose` is then not used.
+    select_many: SelectManyFn | None = None
 
 
 @dataclass(frozen=True)
@@ -156,51 +139,6 @@ class SearchResult:
     counters: Counters
 
 
-def propose_edits(request: ProposeRequest) -> ProposalBatch | None:
-    """Edits at the node's best hunk locations, `samples_per_location` each (clipped).
-
-    A policy whose `edit_style` is "cut" (children rewrite the rest of the entry function from
-    a cut point) gets cut points instead (`envs.locations.cut_locations`): `max_locations` of
-    them, rotated by how often the node was expanded so re-expansions try new ones, and the
-    call keeps its `samples_per_location * max_locations` rows when a node has fewer points.
-    """
-    node = request.tree.node(request.node)
-    settings = request.settings
-    if getattr(request.policy, "edit_style", "insert") == "cut":
-        locations, per = _cut_points(node, request.problem.entry_point, settings)
-    else:
-        locations = hunk_locations(
-            node.program, request.problem.entry_point, report=node.report,
-            model_choice=settings.model_choice, limit=settings.max_locations,
-        )
-        per = settings.samples_per_location
-    n_locations, n = clip_request(len(locations), per, request.samples_left)
-    if n_locations == 0:
-        return None
-    state = request.tree.state(request.node, feedback=settings.feedback)
-    return request.policy.propose(request.problem, state, locations[:n_locations], n, seed=request.seed,
-                                  **request.caps())
-
-
-def _cut_points(node, entry_point: str, settings: SearchSettings) -> tuple[tuple, int]:
-    uncertain = node.edge.uncertain if node.edge is not None else None
-    points = cut_locations(node.program, entry_point, report=node.report, uncertain=uncertain)
-    if not points:  # no entry function to cut (e.g. an empty starter): write at its end
-        points = hunk_locations(node.program, entry_point, limit=1)
-    k = min(settings.max_locations, len(points))
-    first = node.expanded * k
-    chosen = tuple(points[(first + i) % len(points)] for i in range(k))
-    return chosen, max(1, settings.samples_per_location * settings.max_locations // k)
-
-
-def propose_programs(request: ProposeRequest, *, batch_size: int) -> ProposalBatch | None:
-    """Whole programs from the starter state (repeated sampling), `batch_size` per call (clipped)."""
-    _, n = clip_request(1, batch_size, request.samples_left)
-    if n == 0:
-        return None
-    return request.policy.sample_programs(request.problem, n, seed=request.seed, **request.caps())
-
-
 def sample_length_prior(policy: Policy) -> float | None:
     """Tokens a sample is expected to cost before any has ended: half the policy's length cap."""
     cap = getattr(policy, "max_new_tokens", None)
@@ -229,28 +167,45 @@ class _Run:
         self.tree = SearchTree(root, result, root_clean=bool(result.ok))
         self.score([self.tree.root])
 
-    def expand(self, strategy: Strategy, selection: Selection, budget: Budget) -> list[str] | None:
-        """Ask the policy at the selected node; lint-gate and add what comes back.
+    def expand(self, strategy: Strategy, selections: list[tuple[Selection, int]], budget: Budget) -> list[str] | None:
+        """Ask the policy at the selected node(s), in one call; lint-gate and add what comes back.
         Returns the digests of the new nodes, or None when the budget allows no sample."""
-        tree, parent = self.tree, self.tree.node(selection.node)
+        tree = self.tree
         stats = self.meter.stats()
         tokens_left = budget.tokens_left(stats)
         fit = samples_that_fit(tokens_left, stats, prior=sample_length_prior(self.policy))
         caps = [c for c in (budget.samples_left(stats), fit) if c is not None]
-        request = ProposeRequest(
-            self.policy, self.problem, tree, selection.node, self.settings, min(caps) if caps else None,
-            self.settings.seed * SEED_STRIDE + self.counts["expansions"], tokens_left,
-        )
+        seed = self.settings.seed * SEED_STRIDE + self.counts["expansions"]
+        requests = [ProposeRequest(self.policy, self.problem, tree, selection.node, self.settings,
+                                   min(caps) if caps else None, seed, tokens_left) for selection, _ in selections]
         with self.meter.timed("generate"):
-            batch = strategy.propose(request)
+            if len(requests) == 1:
+                batch = strategy.propose(requests[0])
+                sizes = [len(batch.proposals)] if batch is not None else []
+            else:
+                batch, sizes = propose_nodes(requests, [share for _, share in selections])
         if batch is None:
             return None
         self.meter.add_batch(batch)
         self.counts["expansions"] += 1
-        parent.expanded += 1
-        new, digests, admitted_flags = [], [], []
+        new, digests, admitted_flags, start = [], [], [], 0
         self.last_batch, self.last_outcomes = batch, (digests, admitted_flags)
-        for proposal in batch.proposals:
+        for (selection, _), size in zip(selections, sizes):
+            part, start = batch.proposals[start:start + size], start + size
+            if not part:
+                continue
+            tree.node(selection.node).expanded += 1
+            added = self._add_children(selection.node, part, digests, admitted_flags)
+            self._count_arm("at_root" if selection.node == tree.root else "below_root", batch, part, added)
+            new += added
+        return new
+
+    def _add_children(self, parent_digest: str, proposals, digests: list, admitted_flags: list) -> list[str]:
+        """Lint-gate the proposals made at one node and add them as its children; the digests of
+        the new nodes. Appends each proposal's digest and whether it was admitted (the batch hook)."""
+        tree, parent = self.tree, self.tree.node(parent_digest)
+        new = []
+        for proposal in proposals:
             if proposal.status != "ok" or proposal.program is None:
                 self.counts["parse_failures"] += 1
                 self.failure_kinds[proposal.status if proposal.status != "ok" else "no_program"] += 1
@@ -268,18 +223,24 @@ class _Run:
                     admitted_flags[-1] = False
                     continue
                 result, clean = admitted
-                tree.add_child(selection.node, proposal.program, edge, lint=result, clean=clean)
+                tree.add_child(parent_digest, proposal.program, edge, lint=result, clean=clean)
                 new.append(proposal.program.digest)
             else:  # lint passed when it was first added: only the edge is new, if anything
-                tree.add_child(selection.node, proposal.program, edge)
-        self._count_arm("at_root" if selection.node == tree.root else "below_root", batch, new)
+                tree.add_child(parent_digest, proposal.program, edge)
         return new
 
-    def _count_arm(self, arm: str, batch: ProposalBatch, new: list[str]) -> None:
-        """Where the compute went: calls at the root (fresh programs) vs below it (refinements)."""
+    def _count_arm(self, arm: str, batch: ProposalBatch, part: tuple[Proposal, ...], new: list[str]) -> None:
+        """Where the compute went: calls at the root (fresh programs) vs below it (refinements).
+        A call carrying several nodes counts once per node it carried; its generated tokens go to
+        the rows that wrote them, its encoded prompt tokens in proportion to rows."""
         counts = self.arms.setdefault(arm, Counter())
-        counts.update(calls=1, samples=len(batch.proposals), prompt_tokens=int(batch.prompt_tokens_encoded),
-                      generated_tokens=int(batch.generated_tokens), new_nodes=len(new))
+        if len(part) == len(batch.proposals):
+            prompt, generated = batch.prompt_tokens_encoded, batch.generated_tokens
+        else:
+            prompt = batch.prompt_tokens_encoded * len(part) / len(batch.proposals)
+            generated = sum(p.generated_tokens for p in part)
+        counts.update(calls=1, samples=len(part), prompt_tokens=int(prompt), generated_tokens=int(generated),
+                      new_nodes=len(new))
 
     def admit(self, program: Program, against: Program | None) -> tuple[Any, bool] | None:
         """The lint result that admits `program` and whether it is clean, or None (rejected)."""
@@ -345,13 +306,17 @@ def _loop(run: _Run, strategy: Strategy, budget: Budget, on_batch: BatchHook | N
             continue
         idle = 0
         start = time.perf_counter()
-        new = run.expand(strategy, selection, budget)
+        selections = [(selection, 1)]
+        if strategy.select_many is not None and can_propose_groups(run.policy):
+            selections = strategy.select_many(run.tree, run.settings)
+        new = run.expand(strategy, selections, budget)
         if new is None:
             return "budget"
         run.score(new)
         if on_batch is not None:
             on_batch(run.tree, run.last_batch, *run.last_outcomes, time.perf_counter() - start)
-        strategy.backup(run.tree, selection, new)
+        for chosen, _ in selections:
+            strategy.backup(run.tree, chosen, [d for d in new if run.tree.node(d).parent == chosen.node])
         if stop_when_solved and any(run.tree.node(d).solved for d in new):
             return "solved"
 

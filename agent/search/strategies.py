@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from agent.search.loop import (
-    ProposeRequest, SearchSettings, Selection, Strategy, propose_edits, propose_programs,
-)
+from agent.search.loop import SearchSettings, Selection, Strategy
+from agent.search.requests import ProposeRequest, propose_edits, propose_programs
 from agent.search.tree import Node, SearchTree, UNSCORED
 from policies.base import ProposalBatch
 
@@ -250,6 +249,10 @@ class RExSettings:
     # token code-prefilled continuations gave 1.5x the hidden-passing programs on HumanEval/0-39
     # (0.99 vs 0.66 per 1,000 tokens, the issue's calibration), once their prompt is cached.
     fresh: str = "cut"
+    # Arms drawn for one policy call (fresh "cut" with a cut-children policy only): each draw takes
+    # the best arm not drawn yet, the fresh arm excepted, which may win several and gets that many
+    # shares of rows. 1: one arm a call, each allocation seeing every earlier call's results.
+    arms_per_call: int = 1
 
 
 def _rex_rng(tree: SearchTree, settings: SearchSettings) -> random.Random:
@@ -258,17 +261,27 @@ def _rex_rng(tree: SearchTree, settings: SearchSettings) -> random.Random:
 
 
 def select_rex(tree: SearchTree, settings: SearchSettings, *, c: float) -> Selection:
+    return select_rex_arms(tree, settings, c=c, arms=1)[0][0]
+
+
+def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arms: int) -> list[tuple[Selection, int]]:
+    """`arms` Thompson draws (RExSettings); a near-miss drawn once sits out the later draws (its
+    refinement is already in the call), the fresh arm does not. Each chosen node with its number
+    of draws, in the order first drawn."""
     rng = _rex_rng(tree, settings)
-    best, best_draw = tree.root, rng.betavariate(1.0, 1.0)  # the fresh arm
-    for node in tree.nodes():
-        if node.digest == tree.root or node.score is UNSCORED or not 0.0 < node.score < 1.0:
-            continue
-        if node.depth >= settings.max_depth:
-            continue
-        draw = rng.betavariate(1.0 + c * node.score, 1.0 + c * (1.0 - node.score) + node.expanded)
-        if draw > best_draw:
-            best, best_draw = node.digest, draw
-    return Selection(best, _path(tree, best))
+    near_misses = [n for n in tree.nodes() if n.digest != tree.root and n.score is not UNSCORED
+                   and 0.0 < n.score < 1.0 and n.depth < settings.max_depth]
+    drawn: dict[str, int] = {}
+    for _ in range(arms):
+        best, best_draw = tree.root, rng.betavariate(1.0, 1.0)  # the fresh arm
+        for node in near_misses:
+            if node.digest in drawn:
+                continue
+            draw = rng.betavariate(1.0 + c * node.score, 1.0 + c * (1.0 - node.score) + node.expanded)
+            if draw > best_draw:
+                best, best_draw = node.digest, draw
+        drawn[best] = drawn.get(best, 0) + 1
+    return [(Selection(digest, _path(tree, digest)), shares) for digest, shares in drawn.items()]
 
 
 def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str = "free") -> ProposalBatch | None:
@@ -286,8 +299,12 @@ def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str =
 def rex(settings: RExSettings = RExSettings()) -> Strategy:
     if settings.fresh not in ("free", "cut"):
         raise ValueError(f"rex: fresh must be 'free' or 'cut', got {settings.fresh!r}")
+    if settings.arms_per_call < 1:
+        raise ValueError(f"rex: arms_per_call must be >= 1, got {settings.arms_per_call}")
     propose = partial(propose_rex, fresh_rows=settings.fresh_rows, fresh=settings.fresh)
-    return Strategy("rex", partial(select_rex, c=settings.c), propose, no_backup)
+    many = (partial(select_rex_arms, c=settings.c, arms=settings.arms_per_call)
+            if settings.arms_per_call > 1 and settings.fresh == "cut" else None)
+    return Strategy("rex", partial(select_rex, c=settings.c), propose, no_backup, many)
 
 
 # -- registry ----------------------------------------------------------------------------------

@@ -93,6 +93,24 @@ class ScriptedPolicy:
                                                 cand, prompt_tokens, location))
         return self._batch(proposals, prompt_tokens, len(locations), n)
 
+    def propose_groups(self, problem: Problem, groups, *, seed: int | None = None, max_tokens: int | None = None,
+                       stop_doomed: bool = False) -> ProposalBatch:
+        """Each group as `propose` would answer it, in one batch (one recorded call). Only a
+        policy with `can_propose_groups = True` (a subclass) is given several groups."""
+        parts = []
+        for group in groups:
+            parts.append(self.propose(problem, group.state, group.locations, group.n, seed=seed))
+            self.calls.pop()
+            self.batches.pop()
+        self.calls.append(dict(kind="propose_groups", problem=problem, groups=tuple(groups), seed=seed))
+        proposals = tuple(p for part in parts for p in part.proposals)
+        batch = ProposalBatch(proposals, sum(b.prompt_tokens_encoded for b in parts),
+                              sum(b.prompt_tokens_saved for b in parts), sum(b.generated_tokens for b in parts),
+                              generate_s=0.0, flops=sum(b.flops for b in parts),
+                              extra={"group_sizes": [len(b.proposals) for b in parts]})
+        self.batches.append(batch)
+        return batch
+
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
         self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed))

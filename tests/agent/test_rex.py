@@ -90,3 +90,95 @@ def test_compute_is_counted_by_arm():
     assert sum(a["calls"] for a in arms.values()) == result.counters.expansions
     assert sum(a["samples"] for a in arms.values()) == result.compute.samples
     assert sum(a["generated_tokens"] for a in arms.values()) == result.compute.generated_tokens
+
+
+# -- several arms in one policy call -----------------------------------------------------------
+STARTER_ADD = ADD.__class__(id="toy/add2", prompt=ADD.prompt, entry_point="add", tests=ADD.tests,
+                            starter_code='def add(a, b):\n    """Add."""\n')
+
+
+class CutOnly(ScriptedPolicy):
+    edit_style = "cut"
+
+
+class GroupingPolicy(CutOnly):
+    can_propose_groups = True
+
+
+def _near_miss_policy(cls=GroupingPolicy):
+    """Fresh programs from the starter are near-misses (a - b) or wrong (7); refinements of a
+    near-miss add a line that changes nothing, so near-misses stay near-misses."""
+    def default(program):
+        if program == STARTER_ADD.starter:
+            return [Candidate(("    return a - b",), -1.0), Candidate(("    return 7",), -1.0)]
+        return [Candidate((f"    x{len(program)} = 0",), -1.0)]
+    return cls({}, default=default)
+
+
+def _run_arms(policy, arms, samples=120, seed=0):
+    return search(STARTER_ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+                  strategy=make_strategy("rex", arms_per_call=arms), budget=Budget(samples=samples),
+                  settings=SearchSettings(samples_per_location=2, max_locations=2, seed=seed))
+
+
+def test_several_arms_share_one_call_and_children_go_to_their_own_parents():
+    policy = _near_miss_policy()
+    result = _run_arms(policy, arms=4)
+    grouped = [call for call in policy.calls if call["kind"] == "propose_groups"]
+    assert grouped and len(policy.calls) == result.counters.expansions  # one node alone: a plain propose
+    assert any(len({g.state.program for g in call["groups"]}) > 1 for call in grouped)  # root and near-misses together
+    for call in grouped:  # at most 4 arms' rows (4 each), never one node twice
+        assert sum(len(g.locations) * g.n for g in call["groups"]) <= 16
+        assert len({g.state.program for g in call["groups"]}) == len(call["groups"])
+    tree = result.tree
+    for node in tree.nodes():
+        if node.edge is not None and node.edge.location is not None:
+            parent = tree.node(node.parent).program  # every scripted child inserts one line into its parent
+            assert len(node.program) == len(parent) + 1
+            assert node.program.lines[: node.edge.location.after_line] == parent.lines[: node.edge.location.after_line]
+    arms = result.counters.arms
+    assert sum(a["samples"] for a in arms.values()) == result.compute.samples <= 120
+    assert sum(a["generated_tokens"] for a in arms.values()) == result.compute.generated_tokens
+    assert arms["below_root"]["calls"] > 0 and arms["at_root"]["calls"] > 0
+
+
+def test_one_arm_a_call_is_the_plain_search_and_arms_replay_per_seed():
+    plain, one = _near_miss_policy(CutOnly), _near_miss_policy()
+    _run_arms(plain, arms=1)
+    _run_arms(one, arms=1)
+    assert [(c["kind"], c["seed"], c["state"].program) for c in one.calls] == \
+        [(c["kind"], c["seed"], c["state"].program) for c in plain.calls]
+    first, again = _near_miss_policy(), _near_miss_policy()
+    a, b = _run_arms(first, arms=4, seed=3), _run_arms(again, arms=4, seed=3)
+    assert [n.digest for n in a.tree.nodes()] == [n.digest for n in b.tree.nodes()]
+
+
+def test_a_policy_without_groups_gets_one_node_a_call():
+    policy = _near_miss_policy(CutOnly)
+    _run_arms(policy, arms=4)
+    assert {c["kind"] for c in policy.calls} == {"propose"}
+
+
+def test_rex_refuses_zero_arms():
+    import pytest
+
+    with pytest.raises(ValueError, match="arms_per_call"):
+        make_strategy("rex", arms_per_call=0)
+
+
+def test_the_bench_wrapper_clips_a_grouped_call_in_order_to_the_next_snapshot():
+    from agent.bench.anytime import _SnapshotPolicy
+    from envs.locations import Location
+    from policies.base import ProposeGroup, State
+
+    class Capped(GroupingPolicy):
+        max_new_tokens = 64  # a sample is expected to cost 32 tokens before any has ended
+
+    policy = _near_miss_policy(Capped)
+    wrapped = _SnapshotPolicy(policy, [("1", 100)])  # 100 tokens pay for 3 samples
+    locations = (Location(2, "    "), Location(1, "    "))
+    other = State(Program.from_text('def add(a, b):\n    """Add."""\n    return a - b\n'))
+    groups = [ProposeGroup(State(STARTER_ADD.starter), locations, 2), ProposeGroup(other, locations, 2)]
+    batch = wrapped.propose_groups(STARTER_ADD, groups, seed=0)
+    assert batch.extra["group_sizes"] == [2, 1] and len(batch.proposals) == 3
+    assert [g.n * len(g.locations) for g in policy.calls[-1]["groups"]] == [2, 1]

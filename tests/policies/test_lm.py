@@ -303,3 +303,26 @@ def test_least_certain_token_is_located_in_the_program():
     lines = frozenset(program.lines[1:])
     assert least_certain(_CharTokenizer(), "def f(x):\n", ids, lps, lines) == ("    return x + 1", 13)
     assert least_certain(_CharTokenizer(), "def f(x):\n", ids, lps, frozenset({"    pass"})) is None
+
+
+def test_several_states_share_one_batch_with_their_own_row_counts(tiny_llama):
+    from policies.base import ProposeGroup
+
+    other = State(Program.from_text("def add(a, b):\n    x = 1\n    pass\n"))
+    groups = [ProposeGroup(STATE, LOCATIONS[:2], 2), ProposeGroup(other, LOCATIONS[2:], 3)]
+    shared = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=8).propose_groups(PROBLEM, groups, seed=4)
+    unshared = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=8, share_prefix=False).propose_groups(
+        PROBLEM, groups, seed=4)
+    assert shared.extra["group_sizes"] == [4, 3] and len(shared.proposals) == 7
+    assert [p.location for p in shared.proposals] == [LOCATIONS[0]] * 2 + [LOCATIONS[1]] * 2 + [LOCATIONS[2]] * 3
+    fmt = ToyFormat()
+    lengths = [len(encode_prompt(tiny_llama.tokenizer, fmt.render_prompt(PROBLEM, g.state, loc).text))
+               for g in groups for loc in g.locations for _ in range(g.n)]
+    assert [p.prompt_tokens for p in shared.proposals] == lengths
+    assert shared.prompt_tokens_encoded + shared.prompt_tokens_saved == sum(lengths)
+    assert unshared.prompt_tokens_encoded == sum(lengths)
+    # Each row's prompt is its own group's: the same samples whether prefixes are shared or not.
+    assert [p.raw_text for p in shared.proposals] == [p.raw_text for p in unshared.proposals]
+    assert [p.logprob for p in shared.proposals] == pytest.approx([p.logprob for p in unshared.proposals], abs=1e-4)
+    single = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=8).propose(PROBLEM, STATE, LOCATIONS, 2, seed=4)
+    assert single.extra["group_sizes"] == [6]
