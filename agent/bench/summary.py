@@ -94,9 +94,18 @@ def _rates(records: list[dict]) -> dict:
     rejected = sum(r.get("lint_rejected", 0) for r in records)
     generated = sum(r["compute"]["generated_tokens"] for r in records)
     executed = sum(r.get("executed", 0) for r in records)
+    tokens = sum(r["compute"]["tokens"] for r in records)
+    arms: dict[str, dict[str, int]] = {}
+    for record in records:  # where the compute went: fresh programs (at the root) vs refinements
+        for arm, counts in (record.get("arms") or {}).items():
+            total = arms.setdefault(arm, {})
+            for key, value in counts.items():
+                total[key] = total.get(key, 0) + value
     return {"well_formed_rate": parsed / samples if samples else None,
             "lint_rejection_rate": rejected / parsed if parsed else None,
             "executed_per_1k_generated": 1000 * executed / generated if generated else None,
+            "seconds_per_1k_tokens": 1000 * sum(r["compute"]["wall_s"] for r in records) / tokens if tokens else None,
+            "arms": dict(sorted(arms.items())),
             # samples stopped at an unrepairable syntax error, and the decode steps that saved
             "doomed_samples": sum(r["compute"].get("doomed_samples", 0) for r in records),
             "doomed_tokens_saved": sum(r["compute"].get("doomed_tokens_saved", 0) for r in records)}
@@ -151,6 +160,26 @@ def _versus_sampling(summary: dict) -> list[str]:
     return lines
 
 
+def _arms_table(summary: dict) -> list[str]:
+    """Where each tree search's compute went at the largest budget: calls at the root (fresh
+    programs) and below it (refinements), totals over the problems."""
+    rows = [(name, arm, counts) for name, entry in summary["strategies"].items() if name not in SAMPLING
+            for arm, counts in (entry.get("arms") or {}).items()]
+    if not rows:
+        return []
+    lines = ["", f"Where the tree searches' compute went at budget {summary['budgets'][-1]} (totals over problems; "
+             "at_root: fresh programs, below_root: refinements):", "",
+             "| strategy | arm | node expansions | samples | prompt tokens | generated tokens | new nodes |",
+             "|---|---|---|---|---|---|---|"]
+    for name, arm, c in rows:
+        lines.append(f"| {name} | {arm} | {_num(c.get('calls'))} | {_num(c.get('samples'))} | "
+                     f"{_num(c.get('prompt_tokens'))} | {_num(c.get('generated_tokens'))} | {_num(c.get('new_nodes'))} |")
+    return lines
+
+
+SAMPLING = ("sample", "sample+stop")  # the baselines: every call at the root, nothing to split
+
+
 def render_markdown(summary: dict) -> str:
     run = summary["run"]
     lines = ["# Bench summary", ""]
@@ -182,12 +211,14 @@ def render_markdown(summary: dict) -> str:
                   "places the points there."]
     lines += _versus_sampling(summary)
     lines += ["", "| strategy | well-formed samples | lint rejections (of parsed) | distinct programs executed "
-              "per 1,000 generated tokens | samples stopped early (syntax) | tokens that saved |",
-              "|---|---|---|---|---|---|"]
+              "per 1,000 generated tokens | samples stopped early (syntax) | tokens that saved | "
+              "seconds per 1,000 tokens |",
+              "|---|---|---|---|---|---|---|"]
     for name, entry in summary["strategies"].items():
         lines.append(f"| {name} | {_pct(entry['well_formed_rate'])} | {_pct(entry['lint_rejection_rate'])} | "
                      f"{_num(entry.get('executed_per_1k_generated'), '.2f')} | {_num(entry.get('doomed_samples'))} | "
-                     f"{_num(entry.get('doomed_tokens_saved'))} |")
+                     f"{_num(entry.get('doomed_tokens_saved'))} | {_num(entry.get('seconds_per_1k_tokens'), '.1f')} |")
+    lines += _arms_table(summary)
     for name, entry in summary["strategies"].items():
         if entry.get("pass_at_k"):
             ks = list(entry["pass_at_k"])

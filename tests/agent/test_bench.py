@@ -337,6 +337,13 @@ def test_summary_figures_follow_from_the_records_and_rebuild(bench):
             assert row["deployable_pass1"] == pytest.approx(sum(r["hidden_passed"] for r in mine) / len(mine))
             assert row["oracle_coverage"] == pytest.approx(sum(r["oracle"] for r in mine) / len(mine))
             assert row["mean_tokens"] == pytest.approx(sum(r["compute"]["tokens"] for r in mine) / len(mine))
+    largest = [r for r in records if r["strategy"] == "mcts" and r["budget"] == "5"]
+    mcts = summary["strategies"]["mcts"]
+    assert mcts["seconds_per_1k_tokens"] == pytest.approx(
+        1000 * sum(r["compute"]["wall_s"] for r in largest) / sum(r["compute"]["tokens"] for r in largest))
+    assert sum(a["samples"] for a in mcts["arms"].values()) == sum(r["compute"]["samples"] for r in largest)
+    assert sum(a["generated_tokens"] for a in mcts["arms"].values()) == \
+        sum(r["compute"]["generated_tokens"] for r in largest)
     draws = [r["draws"] for r in records if r["strategy"] == "sample" and r["budget"] == "5"]
     pass1 = sum(sum(d["hidden_passed"] for d in ds) / len(ds) for ds in draws) / len(draws)
     assert summary["strategies"]["sample"]["pass_at_k"]["1"] == pytest.approx(pass1)
@@ -347,7 +354,7 @@ def test_summary_figures_follow_from_the_records_and_rebuild(bench):
     assert json.loads((out / "summary.json").read_text()) == summary
     assert (out / "coverage.png").exists() == HAS_MATPLOTLIB
     markdown = (out / "summary.md").read_text()
-    assert "| sample | 5 |" in markdown and "pass@5" in markdown
+    assert "| sample | 5 |" in markdown and "pass@5" in markdown and "| mcts | below_root |" in markdown
 
 
 @pytest.mark.parametrize("flags, needle", [
