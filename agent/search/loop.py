@@ -179,7 +179,7 @@ class _Run:
         requests = [ProposeRequest(self.policy, self.problem, tree, selection.node, self.settings,
                                    min(caps) if caps else None, seed, tokens_left) for selection, _ in selections]
         with self.meter.timed("generate"):
-            if len(requests) == 1:
+            if selections == [(selections[0][0], 1)]:  # one node, one share: the strategy's own call
                 batch = strategy.propose(requests[0])
                 sizes = [len(batch.proposals)] if batch is not None else []
             else:

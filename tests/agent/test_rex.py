@@ -127,6 +127,8 @@ def test_several_arms_share_one_call_and_children_go_to_their_own_parents():
     grouped = [call for call in policy.calls if call["kind"] == "propose_groups"]
     assert grouped and len(policy.calls) == result.counters.expansions  # one node alone: a plain propose
     assert any(len({g.state.program for g in call["groups"]}) > 1 for call in grouped)  # root and near-misses together
+    first = policy.calls[0]  # only the root exists: the fresh arm takes all 4 shares in one call
+    assert first["kind"] == "propose_groups" and sum(len(g.locations) * g.n for g in first["groups"]) == 16
     for call in grouped:  # at most 4 arms' rows (4 each), never one node twice
         assert sum(len(g.locations) * g.n for g in call["groups"]) <= 16
         assert len({g.state.program for g in call["groups"]}) == len(call["groups"])
