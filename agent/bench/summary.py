@@ -106,6 +106,7 @@ def _rates(records: list[dict]) -> dict:
             "executed_per_1k_generated": 1000 * executed / generated if generated else None,
             "seconds_per_1k_tokens": 1000 * sum(r["compute"]["wall_s"] for r in records) / tokens if tokens else None,
             "arms": dict(sorted(arms.items())),
+            "arms_problems": sum(1 for r in records if r.get("arms")),  # records written before arms were counted have none
             # samples stopped at an unrepairable syntax error, and the decode steps that saved
             "doomed_samples": sum(r["compute"].get("doomed_samples", 0) for r in records),
             "doomed_tokens_saved": sum(r["compute"].get("doomed_tokens_saved", 0) for r in records)}
@@ -163,16 +164,16 @@ def _versus_sampling(summary: dict) -> list[str]:
 def _arms_table(summary: dict) -> list[str]:
     """Where each tree search's compute went at the largest budget: calls at the root (fresh
     programs) and below it (refinements), totals over the problems."""
-    rows = [(name, arm, counts) for name, entry in summary["strategies"].items() if name not in SAMPLING
-            for arm, counts in (entry.get("arms") or {}).items()]
+    rows = [(name, arm, counts, entry.get("arms_problems")) for name, entry in summary["strategies"].items()
+            if name not in SAMPLING for arm, counts in (entry.get("arms") or {}).items()]
     if not rows:
         return []
-    lines = ["", f"Where the tree searches' compute went at budget {summary['budgets'][-1]} (totals over problems; "
-             "at_root: fresh programs, below_root: refinements):", "",
-             "| strategy | arm | node expansions | samples | prompt tokens | generated tokens | new nodes |",
-             "|---|---|---|---|---|---|---|"]
-    for name, arm, c in rows:
-        lines.append(f"| {name} | {arm} | {_num(c.get('calls'))} | {_num(c.get('samples'))} | "
+    lines = ["", f"Where the tree searches' compute went at budget {summary['budgets'][-1]} (totals over the problems "
+             "whose records count it; at_root: fresh programs, below_root: refinements):", "",
+             "| strategy | arm | problems | node expansions | samples | prompt tokens | generated tokens | new nodes |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, arm, c, problems in rows:
+        lines.append(f"| {name} | {arm} | {_num(problems)} | {_num(c.get('calls'))} | {_num(c.get('samples'))} | "
                      f"{_num(c.get('prompt_tokens'))} | {_num(c.get('generated_tokens'))} | {_num(c.get('new_nodes'))} |")
     return lines
 
