@@ -17,7 +17,9 @@ problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at e
   budget k is its first k draws (agent.bench.sampling). It is the paper's plain protocol and the
   baseline of every comparison; `sample+stop` is the same draws (seeds, budgets, counting) with
   doomed draws stopped early (`search.stop_doomed`, which the tree searches use), so the early
-  stop's gain shows on a row of its own. Tree strategies search once to the
+  stop's gain shows on a row of its own. With a real model a stopped row can change the draws of
+  the other rows of its batch (the nucleus sampler draws per group of rows), so compare its tokens
+  exactly and its coverage as a second sample. Tree strategies search once to the
   largest budget and are read off at the smaller ones (agent.bench.anytime): the same result
   as separate runs, each including the one policy call that crossed its budget.
 - The search never sees hidden tests. After it ends they run on the returned program
