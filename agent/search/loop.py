@@ -3,7 +3,9 @@
 A strategy (`agent.search.strategies`) is not a subclass: it is a `Strategy` record of three functions
 that plug into this one loop. `select` picks the node to extend (or says nothing is left),
 `propose` asks the policy for candidates there (edits at hunk locations, or whole programs for
-the repeated-sampling baseline), `backup` updates the strategy's statistics afterwards.
+the repeated-sampling baseline; `agent.search.requests`), `backup` updates the strategy's
+statistics afterwards. An optional fourth, `select_many`, picks several nodes whose requests
+share one policy call (rex's `arms_per_call`).
 
 What the loop guarantees, for every strategy:
 - The search only ever sees `problem.without_hidden_tests()`; `evaluate` must run the visible
