@@ -294,10 +294,12 @@ def _loop(run: _Run, strategy: Strategy, budget: Budget, on_batch: BatchHook | N
     if stop_when_solved and run.tree.node(run.tree.root).solved:
         return "solved"
     idle = 0
+    select_many = strategy.select_many if can_propose_groups(run.policy) else None
     while True:
         if budget.exhausted(run.meter.stats()):
             return "budget"
-        selection = strategy.select(run.tree, run.settings)
+        selections = select_many(run.tree, run.settings) if select_many is not None else None
+        selection = selections[0][0] if selections else strategy.select(run.tree, run.settings)
         if selection is None:
             return "exhausted"
         if not selection.expand:
@@ -308,9 +310,7 @@ def _loop(run: _Run, strategy: Strategy, budget: Budget, on_batch: BatchHook | N
             continue
         idle = 0
         start = time.perf_counter()
-        selections = [(selection, 1)]
-        if strategy.select_many is not None and can_propose_groups(run.policy):
-            selections = strategy.select_many(run.tree, run.settings)
+        selections = selections or [(selection, 1)]
         new = run.expand(strategy, selections, budget)
         if new is None:
             return "budget"
