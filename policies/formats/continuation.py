@@ -264,6 +264,9 @@ class ContinuationFormat:
         prefill = OPEN_FENCE + "\n".join(head)
         generated = text[len(prefill):] if text.startswith(prefill) else text
         generated = cut_at(generated, (FENCE,) + self.end_markers)
+        # "\r\n" and a lone "\r" break lines as in Program.from_text: the first line joins the
+        # kept head line and must not carry a line break into it
+        generated = generated.replace("\r\n", "\n").replace("\r", "\n")
         first, newline, rest = generated.partition("\n")
         if head:
             head[-1] += first.rstrip() if first.strip() else ""

@@ -422,3 +422,11 @@ def test_cut_child_inside_a_line_keeps_the_line_up_to_the_column():
     assert prompt.prefill.endswith("\n    return sum(")
     parsed = parse(fmt, parent, cut, "x for x in xs)\n```")
     assert parsed.program == Program(STARTER.lines + ("    return sum(x for x in xs)",))
+
+
+def test_a_lone_carriage_return_never_reaches_a_program_line():
+    for fmt in all_formats():  # the case hypothesis once found: a cut continuation joining "\r" to its head
+        for state, location in ((STARTER, END), (PARTIAL, MIDDLE)):
+            parsed = fmt.parse_output(PROBLEM, State(state), location, '    """\r@\n    return 1\n')
+            assert parsed.status in STATUSES
+            assert all("\r" not in line for line in (parsed.program.lines if parsed.program else ()))
