@@ -23,6 +23,7 @@ from agent.search.budget import Budget, ComputeStats, Meter, clip_request, sampl
 from agent.search.loop import (
     EvaluateFn, LintFn, SearchResult, SearchSettings, Strategy, sample_length_prior, search,
 )
+from agent.search.requests import clip_groups
 from agent.search.tree import SearchTree
 from envs.problem import Problem
 from envs.locations import Location
@@ -118,12 +119,8 @@ class _SnapshotPolicy:
     def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
                        max_tokens: int | None = None, **caps) -> ProposalBatch:
         self._before_call()
-        fit, kept = samples_that_fit(self._to_next(), self.meter.stats(), prior=sample_length_prior(self.policy)), []
-        for group in groups:  # clipped in order, as agent.search.requests.propose_nodes clips them
-            left = None if fit is None else fit - sum(len(g.locations) * g.n for g in kept)
-            k, n = clip_request(len(group.locations), group.n, left)
-            if k:
-                kept.append(ProposeGroup(group.state, group.locations[:k], n))
+        fit = samples_that_fit(self._to_next(), self.meter.stats(), prior=sample_length_prior(self.policy))
+        kept = clip_groups(list(groups), fit)  # in order, as the search clips them
         return self._count(self.policy.propose_groups(problem, kept, seed=seed, **self._caps(max_tokens, **caps)))
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,

@@ -116,18 +116,28 @@ def propose_nodes(requests: list[ProposeRequest], shares: list[int]) -> tuple[Pr
     no sample) and how many proposals of it belong to each request, in order (0: clipped away,
     that node is not expanded)."""
     first = requests[0]
-    cap, groups = first.samples_left, []
-    for request, share in zip(requests, shares):
-        left = None if cap is None else cap - sum(len(g.locations) * g.n for g in groups if g is not None)
-        groups.append(edit_group(dataclasses.replace(request, samples_left=left), share)
-                      if left is None or left > 0 else None)
-    asked = [g for g in groups if g is not None]
-    if not asked:
+    wanted = [edit_group(dataclasses.replace(request, samples_left=None), share)
+              for request, share in zip(requests, shares)]
+    groups = clip_groups([g for g in wanted if g is not None], first.samples_left)
+    if not groups:
         return None, []
-    batch = first.policy.propose_groups(first.problem, asked, seed=first.seed, **first.caps())
+    batch = first.policy.propose_groups(first.problem, groups, seed=first.seed, **first.caps())
     # A wrapper may clip further (the bench's snapshots), also in order: the batch says how many
     # proposals each group it ran has; the groups clipped away are the last ones.
-    sizes = list(batch.extra.get("group_sizes", [len(g.locations) * g.n for g in asked]))
+    sizes = list(batch.extra.get("group_sizes", [len(g.locations) * g.n for g in groups]))
     if sum(sizes) != len(batch.proposals):
         raise RuntimeError(f"policy returned {len(batch.proposals)} proposals for groups of {sizes}")
     return batch, sizes + [0] * (len(requests) - len(sizes))
+
+
+def clip_groups(groups: list[ProposeGroup], cap: int | None) -> list[ProposeGroup]:
+    """The groups with at most `cap` rows in all, clipped in order (`clip_request` each): what is
+    clipped away is a suffix, so proposals still map onto the first groups in order."""
+    kept: list[ProposeGroup] = []
+    for group in groups:
+        left = None if cap is None else cap - sum(len(g.locations) * g.n for g in kept)
+        k, n = clip_request(len(group.locations), group.n, left)
+        if not k:
+            break
+        kept.append(ProposeGroup(group.state, group.locations[:k], n))
+    return kept
