@@ -170,11 +170,13 @@ def _arms_table(summary: dict) -> list[str]:
         return []
     lines = ["", f"Where the tree searches' compute went at budget {summary['budgets'][-1]} (totals over the problems "
              "whose records count it; at_root: fresh programs, below_root: refinements):", "",
-             "| strategy | arm | problems | node expansions | samples | prompt tokens | generated tokens | new nodes |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, arm, c, problems in rows:
+             "| strategy | arm | problems | node expansions | samples | prompt tokens | generated tokens | new nodes "
+             "| visible solutions | near-misses |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, arm, c, problems in rows:  # records written before hits were counted have no solutions
         lines.append(f"| {name} | {arm} | {_num(problems)} | {_num(c.get('calls'))} | {_num(c.get('samples'))} | "
-                     f"{_num(c.get('prompt_tokens'))} | {_num(c.get('generated_tokens'))} | {_num(c.get('new_nodes'))} |")
+                     f"{_num(c.get('prompt_tokens'))} | {_num(c.get('generated_tokens'))} | {_num(c.get('new_nodes'))} | "
+                     f"{_num(c.get('solutions'))} | {_num(c.get('near_misses'))} |")
     return lines
 
 

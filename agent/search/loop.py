@@ -32,7 +32,7 @@ from typing import Any, Callable, Literal
 
 from agent.search.budget import Budget, ComputeStats, Meter, samples_that_fit
 from agent.search.requests import ProposeRequest, can_propose_groups, propose_nodes
-from agent.search.tree import EdgeInfo, SearchTree
+from agent.search.tree import UNSCORED, EdgeInfo, SearchTree
 from envs.problem import Problem
 from envs.program import Program
 from envs.testcase import TestReport
@@ -121,8 +121,9 @@ class Counters:
     duplicates: int = 0  # programs proposed again at the same parent (or closing a cycle)
     evaluations: int = 0  # visible-test runs: one per distinct behaviour_digest
     evaluations_reused: int = 0  # nodes scored with an equivalent program's report (not run again)
-    # {"at_root" | "below_root": {calls, samples, prompt_tokens, generated_tokens, new_nodes}}:
-    # fresh programs vs refinements (for rex: its two arms)
+    # {"at_root" | "below_root": {calls, samples, prompt_tokens, generated_tokens, new_nodes,
+    # solutions, near_misses}}: fresh programs vs refinements (for rex: its two arms); the last two
+    # count the arm's new nodes that pass every visible test / some but not all of them
     arms: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -160,6 +161,7 @@ class _Run:
         self.tree: SearchTree | None = None
         self.reports: dict[str, TestReport] = {}  # by Program.behaviour_digest
         self.arms: dict[str, Counter[str]] = {}  # see _count_arm
+        self.node_arm: dict[str, str] = {}  # digest -> the arm whose call first made the node
 
     def start(self) -> None:
         """Lint and evaluate the root (the starter program, kept whatever its lint result)."""
@@ -198,7 +200,9 @@ class _Run:
                 continue
             tree.node(selection.node).expanded += 1
             added = self._add_children(selection.node, part, digests, admitted_flags)
-            self._count_arm("at_root" if selection.node == tree.root else "below_root", batch, part, added)
+            arm = "at_root" if selection.node == tree.root else "below_root"
+            self._count_arm(arm, batch, part, added)
+            self.node_arm.update(dict.fromkeys(added, arm))
             new += added
         return new
 
@@ -244,6 +248,13 @@ class _Run:
         counts.update(calls=1, samples=len(part), prompt_tokens=int(prompt), generated_tokens=int(generated),
                       new_nodes=len(new))
 
+    def _arm_hits(self, arm: str) -> dict[str, int]:
+        """The arm's new nodes that pass every visible test, and those that pass some (near-misses)."""
+        nodes = [self.tree.node(d) for d, a in self.node_arm.items() if a == arm]
+        scored = [n for n in nodes if n.score is not UNSCORED]
+        return {"solutions": sum(1 for n in scored if n.solved),
+                "near_misses": sum(1 for n in scored if 0.0 < n.score < 1.0)}
+
     def admit(self, program: Program, against: Program | None) -> tuple[Any, bool] | None:
         """The lint result that admits `program` and whether it is clean, or None (rejected)."""
         with self.meter.timed("lint"):
@@ -282,7 +293,7 @@ class _Run:
             parse_failure_kinds=dict(sorted(self.failure_kinds.items())), merges=self.tree.merges,
             duplicates=self.tree.duplicates, evaluations=self.counts["evaluations"],
             evaluations_reused=self.counts["evaluations_reused"],
-            arms={arm: dict(counts) for arm, counts in sorted(self.arms.items())},
+            arms={arm: dict(counts) | self._arm_hits(arm) for arm, counts in sorted(self.arms.items())},
         )
         return SearchResult(best.solved, best.program, best.digest, stop, strategy.name, self.tree,
                             self.meter.stats(), counters)

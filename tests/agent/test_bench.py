@@ -344,6 +344,8 @@ def test_summary_figures_follow_from_the_records_and_rebuild(bench):
     assert sum(a["samples"] for a in mcts["arms"].values()) == sum(r["compute"]["samples"] for r in largest)
     assert sum(a["generated_tokens"] for a in mcts["arms"].values()) == \
         sum(r["compute"]["generated_tokens"] for r in largest)
+    solved_nodes = sum(a["solutions"] for a in mcts["arms"].values())
+    assert solved_nodes >= sum(r["solved"] for r in largest)  # a solved search made a visible solution
     draws = [r["draws"] for r in records if r["strategy"] == "sample" and r["budget"] == "5"]
     pass1 = sum(sum(d["hidden_passed"] for d in ds) / len(ds) for ds in draws) / len(draws)
     assert summary["strategies"]["sample"]["pass_at_k"]["1"] == pytest.approx(pass1)
@@ -355,6 +357,7 @@ def test_summary_figures_follow_from_the_records_and_rebuild(bench):
     assert (out / "coverage.png").exists() == HAS_MATPLOTLIB
     markdown = (out / "summary.md").read_text()
     assert "| sample | 5 |" in markdown and "pass@5" in markdown and "| mcts | below_root |" in markdown
+    assert "| visible solutions | near-misses |" in markdown
 
 
 @pytest.mark.parametrize("flags, needle", [

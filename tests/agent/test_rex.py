@@ -90,6 +90,9 @@ def test_compute_is_counted_by_arm():
     assert sum(a["calls"] for a in arms.values()) == result.counters.expansions
     assert sum(a["samples"] for a in arms.values()) == result.compute.samples
     assert sum(a["generated_tokens"] for a in arms.values()) == result.compute.generated_tokens
+    # hits: the fresh arm wrote the near-miss (1 of 3 visible tests), the refinement the solution
+    assert (arms["at_root"]["solutions"], arms["at_root"]["near_misses"]) == (0, 1)
+    assert (arms["below_root"]["solutions"], arms["below_root"]["near_misses"]) == (1, 0)
 
 
 # -- several arms in one policy call -----------------------------------------------------------
