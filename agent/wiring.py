@@ -136,7 +136,10 @@ def build_strategy(config: SearchConfig) -> Strategy:
     for name, value in dataclasses.asdict(own).items():
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
             raise WiringError(f"search.{config.strategy.replace('-', '_')}.{name} must be positive, got {value!r}")
-    return make_strategy(config.strategy, **dataclasses.asdict(own))
+    try:
+        return make_strategy(config.strategy, **dataclasses.asdict(own))
+    except ValueError as exc:  # a setting the strategy itself refuses (e.g. rex's fresh)
+        raise WiringError(f"search.{config.strategy.replace('-', '_')}: {exc}") from None
 
 
 def build_settings(config: SearchConfig) -> SearchSettings:
