@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 from agent.bench.choice_summary import choice_columns, choice_table
+from agent.bench.paired import paired_difference
 from agent.bench.passk import mean_pass_at_k, reportable_ks
 from agent.output.files import write_text_atomic
 
@@ -57,7 +58,24 @@ def summarize(records: Iterable[dict], *, strategies: list[str], budgets: list[s
         if any("draws" in r for r in largest):
             entry.update(_sampling(largest))
         summary["strategies"][strategy] = entry
+    summary["versus_sampling"] = _paired_with_sampling(clean, strategies, budgets)
     return summary
+
+
+def _paired_with_sampling(records: list[dict], strategies: list[str], budgets: list[str]) -> dict:
+    """{strategy: {budget: paired difference of deployable pass@1 vs plain sampling}} over the
+    problems both have a record for (agent.bench.paired)."""
+    if "sample" not in strategies:
+        return {}
+    verdicts = {(r["strategy"], r["budget"], r["problem_id"]): bool(r["hidden_passed"]) for r in records}
+    out: dict = {}
+    for strategy in [s for s in strategies if s != "sample"]:
+        for budget in budgets:
+            ids = sorted(k[2] for k in verdicts if k[:2] == (strategy, budget) and ("sample", budget, k[2]) in verdicts)
+            if ids:
+                out.setdefault(strategy, {})[budget] = paired_difference(
+                    [verdicts[("sample", budget, i)] for i in ids], [verdicts[(strategy, budget, i)] for i in ids])
+    return out
 
 
 def _judged(records: list[dict]) -> dict:
@@ -143,20 +161,20 @@ def _num(value: float | None, fmt: str = ",.0f") -> str:
 
 
 def _versus_sampling(summary: dict) -> list[str]:
-    """Each strategy's deployable pass@1 minus plain sampling's, budget by budget (percentage points)."""
-    strategies = summary["strategies"]
-    if "sample" not in strategies or len(strategies) < 2:
+    """Each strategy's deployable pass@1 minus plain sampling's, budget by budget (percentage
+    points), paired by problem: the difference, its 95% interval and the problems only one solved."""
+    paired = summary.get("versus_sampling") or {}
+    if not paired:
         return []
-    base = {row["budget"]: row["deployable_pass1"] for row in strategies["sample"]["budgets"]}
-    lines = ["", "Deployable pass@1 minus sampling's, in points:", "",
+    lines = ["", "Deployable pass@1 minus sampling's, in points, paired by problem (95% interval; problems only "
+             "this strategy / only sampling solved):", "",
              "| strategy | " + " | ".join(summary["budgets"]) + " |", "|---|" + "---|" * len(summary["budgets"])]
-    for name, entry in strategies.items():
-        if name == "sample":
-            continue
+    for name, by_budget in paired.items():
         cells = []
-        for row in entry["budgets"]:
-            ours, theirs = row["deployable_pass1"], base.get(row["budget"])
-            cells.append("-" if ours is None or theirs is None else f"{100 * (ours - theirs):+.1f}")
+        for budget in summary["budgets"]:
+            d = by_budget.get(budget)
+            cells.append("-" if d is None else f"{100 * d['difference']:+.1f} ({100 * d['ci95'][0]:+.1f}, "
+                         f"{100 * d['ci95'][1]:+.1f}; {d['only_other']}/{d['only_base']})")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 

@@ -13,9 +13,9 @@ separate small differences. Problems either side left out as contaminated are no
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
+from agent.bench.paired import paired_difference as bench_paired_difference
 from agent.output.files import write_atomic, write_text_atomic
 
 MD, JSON, PNG = "comparison.md", "comparison.json", "comparison.png"
@@ -40,14 +40,10 @@ def _read(folder: Path) -> tuple[dict, dict]:
 
 
 def paired_difference(base: list[bool], tuned: list[bool]) -> dict:
-    """d = mean(tuned - base) over paired problems, its 95% normal interval, discordant counts."""
-    n = len(base)
-    diffs = [int(t) - int(b) for b, t in zip(base, tuned)]
-    mean = sum(diffs) / n if n else 0.0
-    sd = math.sqrt(sum((x - mean) ** 2 for x in diffs) / (n - 1)) if n > 1 else 0.0
-    half = 1.96 * sd / math.sqrt(n) if n else 0.0
-    return {"problems": n, "base": sum(base), "finetuned": sum(tuned), "difference": mean,
-            "ci95": [mean - half, mean + half], "only_finetuned": diffs.count(1), "only_base": diffs.count(-1)}
+    """`agent.bench.paired.paired_difference`, its sides named base and finetuned."""
+    d = bench_paired_difference(base, tuned)
+    return {"problems": d["problems"], "base": d["base"], "finetuned": d["other"], "difference": d["difference"],
+            "ci95": d["ci95"], "only_finetuned": d["only_other"], "only_base": d["only_base"]}
 
 
 def compare(base_dir: Path, tuned_dir: Path) -> dict:

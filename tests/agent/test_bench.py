@@ -344,6 +344,13 @@ def test_summary_figures_follow_from_the_records_and_rebuild(bench):
     assert sum(a["samples"] for a in mcts["arms"].values()) == sum(r["compute"]["samples"] for r in largest)
     assert sum(a["generated_tokens"] for a in mcts["arms"].values()) == \
         sum(r["compute"]["generated_tokens"] for r in largest)
+    for budget, d in summary["versus_sampling"]["mcts"].items():  # paired by problem with plain sampling
+        ours = {r["problem_id"]: r["hidden_passed"] for r in records if (r["strategy"], r["budget"]) == ("mcts", budget)}
+        base = {r["problem_id"]: r["hidden_passed"] for r in records if (r["strategy"], r["budget"]) == ("sample", budget)}
+        assert d["problems"] == len(ours) == len(base)
+        assert d["difference"] == pytest.approx(sum(ours.values()) / len(ours) - sum(base.values()) / len(base))
+        assert d["only_other"] == sum(ours[i] and not base[i] for i in ours)
+        assert d["ci95"][0] <= d["difference"] <= d["ci95"][1]
     solved_nodes = sum(a["solutions"] for a in mcts["arms"].values())
     assert solved_nodes >= sum(r["solved"] for r in largest)  # a solved search made a visible solution
     draws = [r["draws"] for r in records if r["strategy"] == "sample" and r["budget"] == "5"]
