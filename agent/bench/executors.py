@@ -2,7 +2,7 @@
 
 Each executor has `submit(task, config, factories) -> concurrent.futures.Future` (of
 `agent.bench.unit.run_unit` on those arguments), a `capacity` (units worth keeping in flight)
-and `shutdown()`. The work function and its arguments are the same for all three, and results
+and `shutdown(now=False)` (now: after an interrupt, stop the running units too). The work function and its arguments are the same for all three, and results
 are written by the parent only, so the backend never changes a result.
 
     SerialExecutor    --workers 1: runs each unit when submitted (tests, debugging)
@@ -40,7 +40,7 @@ class SerialExecutor:
             future.set_exception(exc)
         return future
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, now: bool = False) -> None:
         close_pieces()
 
 
@@ -53,14 +53,25 @@ class ProcessExecutor:
     def submit(self, *args: Any) -> Future:
         return self.pool.submit(run_unit, *args)
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, now: bool = False) -> None:
+        """Cancel what has not started. now (after Ctrl-C): also stop the units running, since
+        nothing they finish would be written; the workers ignore SIGINT, so this ends them."""
+        workers = list((self.pool._processes or {}).values())  # private, but the pool's only handle on them
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if now:
+            for process in workers:
+                process.terminate()  # their sandboxes die with them (bwrap --die-with-parent)
 
 
 def _worker_start(parent_pid: int) -> None:
     """In each worker: close the pieces at exit, and exit if the bench process dies (even by
-    `kill -9`, which gives the pool no chance to stop its workers)."""
+    `kill -9`, which gives the pool no chance to stop its workers). Ctrl-C reaches the whole
+    process group: the workers ignore it and the bench process stops them (`shutdown(now=True)`),
+    so an interrupt prints one line, not a traceback per worker."""
+    import signal
     from multiprocessing.util import Finalize
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     from agent.output.logs import configure_from_env
 
@@ -91,7 +102,7 @@ class RayExecutor:
     def submit(self, *args: Any) -> Future:
         return self.remote.remote(*args).future()
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, now: bool = False) -> None:
         if self.started:
             self.ray.shutdown()
 

@@ -350,17 +350,19 @@ def _run_units(args: argparse.Namespace, config: Config, factories, out: Path, p
             executor = make_executor(workers, args.ray)
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
+        interrupted = False
         try:
             with progress:
                 run_schedule(schedule, executor, config, factories, on_result)
         except (wiring.WiringError, SandboxUnavailable) as exc:
             raise UsageError(str(exc)) from None
         except KeyboardInterrupt:
+            interrupted = True
             print(f"agent bench: interrupted; finished units are in {out / RESULTS} (continue with --resume)",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
-            executor.shutdown()
+            executor.shutdown(now=interrupted)
     return EXIT_DONE
 
 
