@@ -245,11 +245,10 @@ class RExSettings:
     # How a fresh program is drawn. "free": the policy's whole-program prompt (a chat model's free
     # answer, as `sample` draws it). "cut": a child of the starter at its cut points (the answer
     # prefilled with the signature and docstring, the model writes only the body), for policies
-    # with cut children: a free answer restates the signature and docstring, so per generated
-    # token code-prefilled continuations gave 1.5x the hidden-passing programs on HumanEval/0-39
-    # (0.99 vs 0.66 per 1,000 tokens, the calibration), once their prompt is cached.
-    fresh: str = "cut"
-    # Arms drawn for one policy call (fresh "cut" with a cut-children policy only): each draw takes
+    # with cut children. "cut" looked cheaper per hidden-passing program in a calibration on
+    # HumanEval/0-39, but in whole runs "free" solved more (docs/results/README.md, section 0).
+    fresh: str = "free"
+    # Arms drawn for one policy call (needs fresh "cut" and a cut-children policy): each draw takes
     # the best arm not drawn yet, the fresh arm excepted, which may win several and gets that many
     # shares of rows. 1: one arm a call, each allocation seeing every earlier call's results.
     arms_per_call: int = 1
@@ -301,9 +300,12 @@ def rex(settings: RExSettings = RExSettings()) -> Strategy:
         raise ValueError(f"rex: fresh must be 'free' or 'cut', got {settings.fresh!r}")
     if settings.arms_per_call < 1:
         raise ValueError(f"rex: arms_per_call must be >= 1, got {settings.arms_per_call}")
+    if settings.arms_per_call > 1 and settings.fresh != "cut":  # a free answer's prompt cannot join a cut batch
+        raise ValueError(f"rex: arms_per_call={settings.arms_per_call} needs fresh programs cut from the starter: "
+                         "also set search.rex.fresh=cut")
     propose = partial(propose_rex, fresh_rows=settings.fresh_rows, fresh=settings.fresh)
     many = (partial(select_rex_arms, c=settings.c, arms=settings.arms_per_call)
-            if settings.arms_per_call > 1 and settings.fresh == "cut" else None)
+            if settings.arms_per_call > 1 else None)
     return Strategy("rex", partial(select_rex, c=settings.c), propose, no_backup, many)
 
 

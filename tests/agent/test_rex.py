@@ -65,7 +65,7 @@ def test_the_bench_wrapper_shows_the_search_the_policy_it_wraps():
     assert wrapped.edit_style == "cut" and wrapped.max_new_tokens == 64
 
 
-def test_fresh_programs_continue_the_starter_when_the_policy_makes_cut_children():
+def test_fresh_programs_continue_the_starter_when_asked_and_the_policy_makes_cut_children():
     class CutPolicy(ScriptedPolicy):
         edit_style = "cut"
 
@@ -73,13 +73,13 @@ def test_fresh_programs_continue_the_starter_when_the_policy_makes_cut_children(
                                     starter_code='def add(a, b):\n    """Add."""\n')
     policy = CutPolicy({}, programs=[WRONG], default=lambda program: [Candidate(("    return 7",), -1.0)])
     search(starter_problem, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
-           strategy=make_strategy("rex"), budget=Budget(samples=16), settings=SearchSettings(seed=0))
+           strategy=make_strategy("rex", fresh="cut"), budget=Budget(samples=16), settings=SearchSettings(seed=0))
     assert {call["kind"] for call in policy.calls} == {"propose"}  # no free answers
     assert all(call["state"].program == starter_problem.starter for call in policy.calls)
     free = CutPolicy({}, programs=[WRONG])
     search(starter_problem, free, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
-           strategy=make_strategy("rex", fresh="free"), budget=Budget(samples=16), settings=SearchSettings(seed=0))
-    assert {call["kind"] for call in free.calls} == {"sample_programs"}
+           strategy=make_strategy("rex"), budget=Budget(samples=16), settings=SearchSettings(seed=0))
+    assert {call["kind"] for call in free.calls} == {"sample_programs"}  # the default: free answers
 
 
 def test_compute_is_counted_by_arm():
@@ -120,7 +120,7 @@ def _near_miss_policy(cls=GroupingPolicy):
 
 def _run_arms(policy, arms, samples=120, seed=0):
     return search(STARTER_ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
-                  strategy=make_strategy("rex", arms_per_call=arms), budget=Budget(samples=samples),
+                  strategy=make_strategy("rex", arms_per_call=arms, fresh="cut"), budget=Budget(samples=samples),
                   settings=SearchSettings(samples_per_location=2, max_locations=2, seed=seed))
 
 
@@ -164,11 +164,13 @@ def test_a_policy_without_groups_gets_one_node_a_call():
     assert {c["kind"] for c in policy.calls} == {"propose"}
 
 
-def test_rex_refuses_zero_arms():
+def test_rex_refuses_zero_arms_and_several_arms_without_cut_fresh_programs():
     import pytest
 
     with pytest.raises(ValueError, match="arms_per_call"):
         make_strategy("rex", arms_per_call=0)
+    with pytest.raises(ValueError, match="search.rex.fresh=cut"):  # free answers cannot share a cut batch
+        make_strategy("rex", arms_per_call=4)
 
 
 def test_the_bench_wrapper_clips_a_grouped_call_in_order_to_the_next_snapshot():

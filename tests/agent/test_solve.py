@@ -221,6 +221,7 @@ def test_ctrl_c_while_loading_the_model_exits_cleanly(tmp_path, shared_sandbox, 
     (["--config", "missing.yaml"], "not found"),
     (["--format", "nonsense"], "unknown format"),
     (["--set", "search.rex.fresh=bogus"], "fresh must be 'free' or 'cut'"),
+    (["--set", "search.rex.arms_per_call=4"], "also set search.rex.fresh=cut"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, needle):
     # All caught before a sandbox starts or a model loads.
