@@ -2,8 +2,9 @@
 
 Each executor has `submit(task, config, factories) -> concurrent.futures.Future` (of
 `agent.bench.unit.run_unit` on those arguments), a `capacity` (units worth keeping in flight)
-and `shutdown(now=False)` (now: after an interrupt, stop the running units too). The work function and its arguments are the same for all three, and results
-are written by the parent only, so the backend never changes a result.
+and `shutdown(now=False)` (now: after an interrupt, stop the running units too). The work
+function and its arguments are the same for all three, and results are written by the parent
+only, so the backend never changes a result.
 
     SerialExecutor    --workers 1: runs each unit when submitted (tests, debugging)
     ProcessExecutor   --workers N: a spawn-context ProcessPoolExecutor; every worker process
