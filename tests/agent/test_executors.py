@@ -2,6 +2,7 @@
 
 import os
 import signal
+from multiprocessing.connection import wait
 
 import pytest
 
@@ -16,9 +17,8 @@ def test_workers_ignore_ctrl_c_and_an_interrupted_shutdown_stops_them():
             future.result(timeout=300)
         (worker,) = executor.pool._processes.values()
         os.kill(worker.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends the whole process group
-        worker.join(timeout=3)
-        assert worker.is_alive()  # the bench process handles it, not each worker with a traceback
+        # The sentinel is ready once the process has ended (is_alive() can race the pool's own reaping).
+        assert wait([worker.sentinel], timeout=3) == []  # the bench process handles it, not each worker
     finally:
         executor.shutdown(now=True)
-    worker.join(timeout=60)
-    assert not worker.is_alive()
+    assert wait([worker.sentinel], timeout=60) == [worker.sentinel]
