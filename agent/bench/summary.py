@@ -125,6 +125,8 @@ def _rates(records: list[dict]) -> dict:
             "seconds_per_1k_tokens": 1000 * sum(r["compute"]["wall_s"] for r in records) / tokens if tokens else None,
             "arms": dict(sorted(arms.items())),
             "arms_problems": sum(1 for r in records if r.get("arms")),  # records written before arms were counted have none
+            # ... and before hits were: a pooled run may hold both, so hits say over how many problems
+            "arms_hits_problems": sum(1 for r in records if any("solutions" in c for c in (r.get("arms") or {}).values())),
             # samples stopped at an unrepairable syntax error, and the decode steps that saved
             "doomed_samples": sum(r["compute"].get("doomed_samples", 0) for r in records),
             "doomed_tokens_saved": sum(r["compute"].get("doomed_tokens_saved", 0) for r in records)}
@@ -182,7 +184,8 @@ def _versus_sampling(summary: dict) -> list[str]:
 def _arms_table(summary: dict) -> list[str]:
     """Where each tree search's compute went at the largest budget: calls at the root (fresh
     programs) and below it (refinements), totals over the problems."""
-    rows = [(name, arm, counts, entry.get("arms_problems")) for name, entry in summary["strategies"].items()
+    rows = [(name, arm, counts, entry.get("arms_problems"), entry.get("arms_hits_problems"))
+            for name, entry in summary["strategies"].items()
             if name not in SAMPLING for arm, counts in (entry.get("arms") or {}).items()]
     if not rows:
         return []
@@ -191,10 +194,13 @@ def _arms_table(summary: dict) -> list[str]:
              "| strategy | arm | problems | node expansions | samples | prompt tokens | generated tokens | new nodes "
              "| visible solutions | near-misses |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, arm, c, problems in rows:  # records written before hits were counted have no solutions
+    for name, arm, c, problems, hit_problems in rows:
+        hits = [_num(c.get("solutions")), _num(c.get("near_misses"))]
+        if hit_problems and hit_problems != problems:  # records written before hits were counted have none
+            hits = [f"{h} (over {hit_problems} problems)" for h in hits]
         lines.append(f"| {name} | {arm} | {_num(problems)} | {_num(c.get('calls'))} | {_num(c.get('samples'))} | "
                      f"{_num(c.get('prompt_tokens'))} | {_num(c.get('generated_tokens'))} | {_num(c.get('new_nodes'))} | "
-                     f"{_num(c.get('solutions'))} | {_num(c.get('near_misses'))} |")
+                     f"{hits[0]} | {hits[1]} |")
     return lines
 
 

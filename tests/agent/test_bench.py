@@ -365,6 +365,14 @@ def test_summary_figures_follow_from_the_records_and_rebuild(bench):
     markdown = (out / "summary.md").read_text()
     assert "| sample | 5 |" in markdown and "pass@5" in markdown and "| mcts | below_root |" in markdown
     assert "| visible solutions | near-misses |" in markdown
+    # a pooled run may hold records from before hits were counted: the hit cells say how many counted
+    from agent.bench.summary import render_markdown, summarize
+
+    largest = [dict(r) for r in records if r["strategy"] == "mcts" and r["budget"] == "5"]
+    largest[0]["arms"] = {arm: {k: v for k, v in c.items() if k not in ("solutions", "near_misses")}
+                          for arm, c in largest[0]["arms"].items()}
+    mixed = render_markdown(summarize(largest, strategies=["mcts"], budgets=["5"]))
+    assert f"(over {len(largest) - 1} problems)" in mixed
 
 
 @pytest.mark.parametrize("flags, needle", [
