@@ -3,12 +3,14 @@
     parse_budgets("1,5,10,20")          # samples-equivalent
     parse_budgets("tokens:2000,8000")   # tokens (prompt encoded + generated, agent.search.budget's unit)
 
-Samples-equivalent k is k times the compute of one sample *of this problem*: the unit is the
-mean tokens per draw of the problem's `sample` run (the prompt encoded once per batch, shared
-by its draws, plus each draw's generated tokens; `agent.bench.sampling`). A tree strategy at
-budget k gets a token budget of ceil(k * unit); the `sample` strategy at budget k is its first
-k draws. So every strategy spends about the same tokens at a budget, measured on the same
-problem, and the records show what each one really spent.
+Samples-equivalent k is the compute of k samples *of this problem*: the `sample` strategy at
+budget k is its first k draws, and a tree strategy at budget k gets a token budget of exactly
+what those k draws spent (the prompt encoded once per batch, shared by its draws, plus each
+draw's generated tokens; `agent.bench.sampling`, the `sample` records' compute.tokens). So every
+strategy spends the same tokens at every budget, measured on the same problem, and the records
+show what each one really spent. (Before record schema 2 a tree strategy got k times the mean
+tokens per draw of all the draws; that underfunded it at small k, where the prompt encoded for
+k draws is shared by fewer of them: at 5 of 20 draws, sampling spent ~20% more tokens.)
 
 Token budgets are the same number for every problem and strategy; `sample` at a token budget
 is its shortest prefix of draws whose tokens reach it (the draw that crosses it included, as a
@@ -17,9 +19,8 @@ search stops after the policy call that crosses a token budget).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Mapping
 
 TOKENS_PREFIX = "tokens:"
 BudgetKind = Literal["samples", "tokens"]
@@ -46,13 +47,16 @@ class BudgetPlan:
     def largest(self) -> BudgetPoint:
         return self.points[-1]
 
-    def token_limits(self, unit_tokens: float | None) -> dict[str, int]:
-        """Label -> token limit for a tree search on a problem whose draws cost `unit_tokens`."""
+    def token_limits(self, sample_tokens: Mapping[str, int] | None) -> dict[str, int]:
+        """Label -> token limit for a tree search. At samples-equivalent budgets, `sample_tokens`
+        is what the problem's `sample` run spent at each label (its records' compute.tokens)."""
         if self.kind == "tokens":
             return {p.label: p.value for p in self.points}
-        if unit_tokens is None or not unit_tokens > 0:
-            raise ValueError("samples-equivalent budgets need the problem's tokens per sample")
-        return {p.label: math.ceil(p.value * unit_tokens) for p in self.points}
+        missing = [p.label for p in self.points if not (sample_tokens or {}).get(p.label, 0) > 0]
+        if missing:
+            raise ValueError(f"samples-equivalent budgets need the tokens the problem's sample run spent at "
+                             f"budgets {', '.join(missing)}")
+        return {p.label: int(sample_tokens[p.label]) for p in self.points}
 
     def describe(self) -> str:
         unit = "samples-equivalent" if self.kind == "samples" else "tokens"

@@ -17,7 +17,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agent.bench.results import RESULTS, RUN, ResultsError, read_results, read_run_info
+from agent.bench.results import RESULTS, RUN, ResultsError, check_budget_rule, read_results, read_run_info
 
 
 def _strategies(info: dict) -> list[str]:
@@ -47,6 +47,7 @@ def pool_runs(parts: list[Path], out: Path) -> dict:
         if not (part / RUN).exists():
             raise ResultsError(f"{part} holds no bench run (no {RUN})")
         info, rows = read_run_info(part / RUN), read_results(part / RESULTS)
+        check_budget_rule(rows, part / RESULTS)
         first = infos[0][1] if infos else info
         for name in ("suite", "model", "seed"):
             if info.get(name) != first.get(name):

@@ -77,6 +77,22 @@ def append_records(handle: IO[str], records: Iterable[dict]) -> None:
         os.fsync(handle.fileno())
 
 
+TREE_BUDGET_SCHEMA = 2  # records from here on budget a tree search at what sampling spent (agent.bench.budgets)
+
+
+def check_budget_rule(records: Iterable[dict], where: Path) -> None:
+    """Raise ResultsError if tree-search records at samples-equivalent budgets predate schema 2:
+    their limits were k x tokens per draw, which do not compare with this version's."""
+    for record in records:
+        if (record.get("budget_kind") == "samples" and record.get("budget_tokens") is not None
+                and record.get("schema", 1) < TREE_BUDGET_SCHEMA):
+            raise ResultsError(
+                f"{where}: its {record['strategy']} records were budgeted at k x tokens per draw (record schema "
+                f"{record.get('schema', 1)}), this version gives a tree search what sampling spent at each budget; "
+                "the two do not mix. Use a new --out (to keep the sample runs, copy run.json and only the "
+                "records of strategy sample into it, then --resume)")
+
+
 def check_resume(recorded: dict, current: dict) -> None:
     """Raise ResultsError naming the first of RESUME_FIELDS that differs."""
     for name in RESUME_FIELDS:

@@ -2,7 +2,7 @@
 
 A unit (one problem x one strategy, every budget) is left when any of its (problem, strategy,
 budget) records is missing from results.jsonl. With samples-equivalent budgets a tree
-strategy's token limits depend on the problem's `sample` run (agent.bench.budgets), so its
+strategy's token limits are what the problem's `sample` run spent (agent.bench.budgets), so its
 unit waits until that problem's `sample` unit has finished (or takes the unit from records
 of an earlier session); `sample+stop` (k draws at budget k) waits for nothing and measures no
 unit: its draws are cheaper than the plain protocol's by design. Units that a finished unit
@@ -38,6 +38,7 @@ class Schedule:
         written = list(written)
         done = {(r["problem_id"], r["strategy"], r["budget"]) for r in written}
         self.unit_tokens: dict[str, float] = {}
+        self.sample_tokens: dict[str, dict[str, int]] = {}  # problem -> budget label -> tokens sample spent
         self.hidden: dict[str, dict[str, bool]] = {p.id: {} for p in problems}
         for record in written:
             self._learn(record)
@@ -59,27 +60,35 @@ class Schedule:
         return {t.problem.id for t in self.ready} | set(self.waiting)
 
     def _needs_unit(self, problem_id: str, strategy: str) -> bool:
-        return self.plan.kind == "samples" and strategy not in SAMPLING and problem_id not in self.unit_tokens
+        return self.plan.kind == "samples" and strategy not in SAMPLING and not self._sample_spent_known(problem_id)
+
+    def _sample_spent_known(self, problem_id: str) -> bool:
+        spent = self.sample_tokens.get(problem_id, {})
+        return all(label in spent for label in self.plan.labels)
 
     def _learn(self, record: dict) -> None:
-        """Remember a problem's tokens per draw and the hidden outcomes a record shows."""
+        """Remember what a problem's sample run spent and the hidden outcomes a record shows."""
         problem_id = record["problem_id"]
-        if record["strategy"] == SAMPLE and record.get("unit_tokens"):
-            self.unit_tokens[problem_id] = record["unit_tokens"]
+        if record["strategy"] == SAMPLE:
+            if record.get("unit_tokens"):
+                self.unit_tokens[problem_id] = record["unit_tokens"]
+            self.sample_tokens.setdefault(problem_id, {})[record["budget"]] = record["compute"]["tokens"]
         known = self.hidden.setdefault(problem_id, {})
         if record.get("hidden_passed") is not None:
             known[Program.from_text(record["program"]).digest] = record["hidden_passed"]
 
     def _task(self, problem: Problem, strategy: str) -> UnitTask:
         return UnitTask(problem, strategy, self.plan, self.n, self.unit_tokens.get(problem.id),
+                        dict(self.sample_tokens.get(problem.id, {})),
                         dict(self.hidden[problem.id]), problem.id in self.contaminated)
 
     def finished(self, result: UnitResult) -> None:
         """Take in a finished unit; queue (first) the units its problem's `sample` run unlocks."""
         self.hidden[result.problem_id].update(result.hidden)
-        if result.strategy == SAMPLE and result.unit_tokens:
-            self.unit_tokens[result.problem_id] = result.unit_tokens
-            if result.problem_id in self.waiting:
+        if result.strategy == SAMPLE:
+            for record in result.records:
+                self._learn(record)
+            if result.problem_id in self.waiting and self._sample_spent_known(result.problem_id):
                 problem, strategies = self.waiting.pop(result.problem_id)
                 self.ready.extendleft(self._task(problem, s) for s in reversed(strategies))
 

@@ -73,7 +73,7 @@ class SamplingRun:
 
     @property
     def tokens_per_draw(self) -> float:
-        """Mean tokens per draw: the unit of samples-equivalent budgets (agent.bench.budgets)."""
+        """Mean tokens per draw (recorded as unit_tokens; the budgets use each prefix's own tokens)."""
         return sum(d.tokens for d in self.draws) / len(self.draws)
 
 

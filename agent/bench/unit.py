@@ -20,9 +20,10 @@ program (`hidden_passed`, deployable pass@1) and on every node's program (`oracl
 
 RECORD (one JSON object per problem x strategy x budget, a line of results.jsonl):
     problem_id, strategy, budget (label: "5" or "tokens:2000"), budget_kind, budget_value,
-    budget_tokens (token limit of a tree search; null for `sample` at samples-equivalent k,
-    which is k draws), unit_tokens (tokens per draw of the problem's `sample` run, when known;
-    for `sample+stop` its own run's),
+    budget_tokens (token limit of a tree search: at samples-equivalent k, the tokens the problem's
+    `sample` run spent on its first k draws; null for `sample` at samples-equivalent k, which is
+    k draws), unit_tokens (tokens per draw of the problem's `sample` run, when known; for
+    `sample+stop` its own run's),
     model, seed, config_hash, contaminated,
     solved (the returned program passes the visible tests), hidden_passed (of the returned program:
     the one chosen by agreement, agent.search.selection, unless selection.by_agreement is off), oracle (some node's
@@ -59,7 +60,8 @@ if TYPE_CHECKING:
     from agent.wiring import PolicyFactory, SandboxFactory
     from envs.testcase import TestReport
 
-RECORD_SCHEMA = 1
+# 2: a tree search's samples-equivalent budget is what sampling spent there (1: k x tokens per draw)
+RECORD_SCHEMA = 2
 SAMPLE = "sample"  # repeated sampling, the paper's plain protocol: the baseline of every comparison
 SAMPLE_STOP = "sample+stop"  # the same, stopping doomed draws early (not a strategy of agent.search)
 SAMPLING = {SAMPLE: False, SAMPLE_STOP: True}  # bench strategies that draw samples -> stop doomed draws
@@ -81,7 +83,8 @@ class UnitTask:
     strategy: str
     plan: BudgetPlan
     n: int  # draws for pass@k (strategy sample)
-    unit_tokens: float | None = None  # tokens per draw, for tree strategies at samples-equivalent budgets
+    unit_tokens: float | None = None  # tokens per draw of the problem's sample run (recorded)
+    sample_tokens: dict[str, int] | None = None  # budget label -> tokens the sample run spent (tree limits)
     known_hidden: dict[str, bool] = field(default_factory=dict)  # digest -> passed, from earlier units
     contaminated: bool = False
 
@@ -207,7 +210,7 @@ def _search_unit(ctx: _Context) -> list[dict]:
     from agent.output.picture import render_html
 
     search_config = dataclasses.replace(ctx.config.search, strategy=ctx.task.strategy)
-    limits = ctx.task.plan.token_limits(ctx.task.unit_tokens)
+    limits = ctx.task.plan.token_limits(ctx.task.sample_tokens)
     result, snapshots = anytime_search(
         ctx.task.problem, ctx.pieces.policy, lint=ctx.pieces.lint, evaluate=ctx.evaluate,
         strategy=wiring.build_strategy(search_config), settings=wiring.build_settings(search_config), limits=limits)

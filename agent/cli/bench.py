@@ -10,8 +10,8 @@
 The protocol is LintSeq's (HumanEval pass@k at temperature 1, top-p 0.95, up to 50 samples per
 problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at equal compute:
 
-- Budgets (agent.bench.budgets): samples-equivalent k = k times the tokens of one draw of the
-  problem's `sample` run (prompt encoded once per batch + generated), or plain token budgets.
+- Budgets (agent.bench.budgets): samples-equivalent k = the tokens the problem's `sample` run
+  spent on its first k draws (prompt encoded once per batch + generated), or plain token budgets.
   Every strategy gets the same budgets.
 - `sample` draws max(n, largest k) programs per problem and never stops at a visible pass;
   budget k is its first k draws (agent.bench.sampling). It is the paper's plain protocol and the
@@ -88,7 +88,7 @@ strategies: sample (repeated sampling, the paper's plain protocol: the baseline)
 (the same draws, each stopped once its complete lines hold a syntax error no later line can
 repair), best-first, beam, mcts, rex.
 
-budgets: samples-equivalent k (k x the tokens of one draw of the problem's sample run; needs
+budgets: samples-equivalent k (the tokens the problem's sample run spent on k draws; needs
 the sample strategy) or tokens:N,... (prompt encoded + generated tokens).
 
 output (DIR = --out, default runs/bench-<suite>-<time>):
@@ -317,13 +317,16 @@ def _run_units(args: argparse.Namespace, config: Config, factories, out: Path, p
     from agent import wiring
     from agent.bench.executors import make_executor
     from agent.bench.progress import BenchProgress
-    from agent.bench.results import RESULTS, ResultsError, append_records, open_results, read_results, record_key
+    from agent.bench.results import (
+        RESULTS, ResultsError, append_records, check_budget_rule, open_results, read_results, record_key,
+    )
     from agent.bench.runner import Schedule, run_schedule
     from agent.output.html_report import write_tree
     from envs.sandbox import SandboxUnavailable
 
     try:
         written = read_results(out / RESULTS)
+        check_budget_rule(written, out / RESULTS)
     except ResultsError as exc:
         raise UsageError(str(exc)) from None
     schedule = Schedule(problems, strategies, plan, config.bench.n, written, contaminated)

@@ -8,7 +8,6 @@ problems are "write add(a, b)" with different ids and hidden tests; the programs
 import html
 import importlib.util
 import json
-import math
 import os
 import signal
 import subprocess
@@ -111,7 +110,7 @@ def test_one_record_per_problem_strategy_budget_with_honest_budgets(bench):
             for strategy in ("mcts", "best-first"):
                 tree = records[(problem_id, strategy, str(budget))]
                 assert tree["unit_tokens"] == pytest.approx(unit)
-                assert tree["budget_tokens"] == math.ceil(budget * unit)
+                assert tree["budget_tokens"] == sample["compute"]["tokens"]  # what sampling spent here
                 if tree["stop_reason"] == "budget":  # spent at least the budget ...
                     assert tree["compute"]["tokens"] >= tree["budget_tokens"]
                 assert tree["oracle"] >= tree["hidden_passed"]  # the returned program is a node
@@ -298,6 +297,28 @@ def test_resume_refuses_another_config_and_a_used_folder_needs_resume(bench):
         bench("--strategies", "sample", "--budgets", "1", "--n", "3", "--workers", "1", "--resume")
     status, _, records = bench(*flags, "--resume")  # the same run: nothing left to do
     assert status == 0 and len(records) == len(HIDDEN)
+
+
+def test_tree_records_budgeted_by_the_old_rule_do_not_mix_but_the_sample_runs_carry_over(bench, tmp_path, capsys):
+    flags = ("--strategies", "sample,mcts", "--budgets", "1,5", "--n", "4", "--workers", "1")
+    _, out, records = bench(*flags)
+    old = [dict(r, schema=1) if r["strategy"] == "mcts" else r for r in records]  # as an older version wrote them
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    with pytest.raises(UsageError, match="k x tokens per draw.*records of strategy sample"):
+        bench(*flags, "--resume")
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("run.json", "results.jsonl"):
+        (other / name).write_text((out / name).read_text())
+    capsys.readouterr()
+    assert main(["bench", "--pool", str(out), str(other), "--out", str(tmp_path / "pooled")]) == 2
+    assert "k x tokens per draw" in capsys.readouterr().err
+    # What the message says to do: keep run.json and the sample records, resume: mcts is re-run.
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records if r["strategy"] == "sample"))
+    status, _, rerun = bench(*flags, "--resume")
+    assert status == 0
+    assert {k: strip_timings(r) for k, r in by_key(rerun).items()} == \
+        {k: strip_timings(r) for k, r in by_key(records).items()}
 
 
 # -- scale-out --------------------------------------------------------------------------------

@@ -49,12 +49,13 @@ def test_reported_ks_are_those_every_problem_allows():
 def test_budget_specs():
     plan = parse_budgets("10, 1,5,5")
     assert plan.kind == "samples" and plan.labels == ["1", "5", "10"]
-    assert plan.token_limits(33.3) == {"1": 34, "5": 167, "10": 333}
+    assert plan.token_limits({"1": 40, "5": 160, "10": 330}) == {"1": 40, "5": 160, "10": 330}
     tokens = parse_budgets("tokens:8000,2000")
     assert tokens.labels == ["tokens:2000", "tokens:8000"] and tokens.token_limits(None) == {
         "tokens:2000": 2000, "tokens:8000": 8000}
     for bad in ("", "0", "1,-2", "tokens:", "5k"):
         with pytest.raises(ValueError):
             parse_budgets(bad)
-    with pytest.raises(ValueError):
-        plan.token_limits(None)
+    for spent in (None, {"1": 40, "5": 160}, {"1": 40, "5": 160, "10": 0}):
+        with pytest.raises(ValueError, match="sample run spent"):
+            plan.token_limits(spent)
