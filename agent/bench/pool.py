@@ -73,7 +73,9 @@ def pool_runs(parts: list[Path], out: Path) -> dict:
     pooled = {
         "command": ["agent", "bench", "--pool", *map(str, parts), "--out", str(out)],
         "suite": base["suite"], "model": base["model"], "seed": base["seed"], "config": config,
-        "config_hash": _resolved(base, parts[0]).digest(),
+        # The parts' own digest when they share one (the usual case: one config run in parts), so the
+        # pooled run reads as the config it measured; else the digest of the resolved config they share.
+        "config_hash": _common_hash(infos) or _resolved(base, parts[0]).digest(),
         "pooled_from": [{"dir": str(part), "config_hash": info.get("config_hash"),
                          "problems": sum(owner[p] == part for p in owner), "command": info.get("command")}
                         for part, info in infos],
@@ -84,6 +86,11 @@ def pool_runs(parts: list[Path], out: Path) -> dict:
     _write_atomic(out / RESULTS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
     _write_atomic(out / RUN, json.dumps(pooled, indent=2) + "\n")
     return pooled
+
+
+def _common_hash(infos: list[tuple[Path, dict]]) -> str | None:
+    hashes = {info.get("config_hash") for _, info in infos}
+    return hashes.pop() if len(hashes) == 1 and None not in hashes else None
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -50,3 +50,13 @@ def test_pool_refuses_overlap_other_settings_and_a_used_folder(bench, tmp_path, 
         assert not (tmp_path / "p").exists()
     status = main(["bench", "--pool", str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "b")])
     assert status == 2 and "already holds" in capsys.readouterr().err
+
+
+def test_parts_of_one_config_pool_under_its_digest(bench, tmp_path):
+    ids = sorted(HIDDEN)
+    bench("--strategies", "sample", "--problems", ids[0], *STUDY, out="one")
+    bench("--strategies", "sample", "--problems", ",".join(ids[1:]), *STUDY, out="two")
+    assert main(["bench", "--pool", str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(tmp_path / "p")]) == 0
+    parts = {json.loads((tmp_path / d / "run.json").read_text())["config_hash"] for d in ("one", "two")}
+    pooled = json.loads((tmp_path / "p" / "run.json").read_text())["config_hash"]
+    assert len(parts) == 1 and pooled in parts  # the config the parts measured, not a digest of its own
