@@ -5,7 +5,8 @@ whose arguments are all Python literals in the given tests (expression tests and
 tests such as `assert f(x) == y`), and makes new argument tuples of the same types and shapes
 by small mutations: numbers nudged, negated, zeroed; strings emptied, reversed, shortened,
 re-cased; lists and tuples emptied, shortened, reversed, one element mutated; and arguments of
-two visible calls recombined. Each becomes an expression test `f(args)` whose value the
+two visible calls recombined; then, when given, calls the policy proposed from the task text
+(`policies.calls`: the model never sees a test). Each becomes an expression test `f(args)` whose value the
 sandbox reports (`TestOutcome.value`); its `expected` is a placeholder nobody compares with.
 
 Only the tests passed in are read: callers pass the VISIBLE tests (the hidden ones must never
@@ -61,27 +62,36 @@ def _literal_args(nodes: Sequence[ast.expr]) -> tuple[Any, ...] | None:
     return tuple(values)
 
 
-def extra_inputs(tests: Sequence[TestCase], entry_point: str, *, limit: int = 12, seed: int = 0) -> tuple[TestCase, ...]:
+def extra_inputs(tests: Sequence[TestCase], entry_point: str, *, limit: int = 12, seed: int = 0,
+                 proposed: Sequence[tuple[Any, ...]] = (), proposed_limit: int = 0) -> tuple[TestCase, ...]:
     """Up to `limit` expression tests calling `entry_point` on new arguments (see the module
-    docstring); () when the tests hold no literal call of it."""
+    docstring; () when the tests hold no literal call of it), then up to `proposed_limit` more
+    from `proposed` (argument tuples the policy wrote, `policies.calls`; filtered alike)."""
     seeds = call_arguments(tests, entry_point)
-    if not seeds or limit < 1:
-        return ()
-    rng = random.Random(seed)
     known = {repr(args) for args in seeds}
-    pool = _candidates(seeds, rng)
-    rng.shuffle(pool)  # mutations of every kind and every seed, not the first seed's first kinds
+    out: list[TestCase] = []
+    if seeds and limit > 0:
+        rng = random.Random(seed)
+        pool = _candidates(seeds, rng)
+        rng.shuffle(pool)  # mutations of every kind and every seed, not the first seed's first kinds
+        out += _new_tests(pool, entry_point, known, limit)
+    out += _new_tests(proposed, entry_point, known, proposed_limit)
+    return tuple(out)
+
+
+def _new_tests(pool: Iterable[tuple[Any, ...]], entry_point: str, known: set[str], limit: int) -> list[TestCase]:
+    """Expression tests of up to `limit` argument tuples of `pool` not in `known` (updated)."""
     out: list[TestCase] = []
     for args in pool:
+        if len(out) >= limit:
+            break
         text = repr(args)
         if text in known or not _renderable(args) or len(text) > MAX_REPR_CHARS:
             continue
         known.add(text)
         code = f"{entry_point}({', '.join(repr(a) for a in args)})"
         out.append(TestCase(name=EXTRA_PREFIX + code, code=code, expected=NO_EXPECTED))
-        if len(out) >= limit:
-            break
-    return tuple(out)
+    return out
 
 
 def _candidates(seeds: list[tuple[Any, ...]], rng: random.Random) -> list[tuple[Any, ...]]:

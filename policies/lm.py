@@ -17,6 +17,7 @@ from typing import Sequence
 from envs.problem import Problem
 from envs.syntax import doomed
 from envs.locations import Location, body_code_lines
+from policies.calls import ProposedCalls, calls_prompt, parse_calls
 from policies.base import ParsedOutput, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State
 from policies.loading import LoadedModel
 from policies.prefix_cache import PrefixCache
@@ -102,6 +103,25 @@ class LMPolicy:
         prompt = self.fmt.render_program_prompt(problem)
         return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], [n], seed,
                          max_tokens, stop_doomed, problem.entry_point)
+
+    def propose_calls(self, problem: Problem, n: int, *, seed: int = 0, max_new_tokens: int = 96) -> ProposedCalls:
+        """Example calls of the entry function, n answers to `policies.calls.calls_prompt` in one
+        batch: inputs for the choice by agreement. Sees the prompt and starter code only."""
+        start = time.perf_counter()
+        prompt = calls_prompt(problem, self.loaded.tokenizer)
+        ids = encode_prompt(self.loaded.tokenizer, prompt.text)
+        limit = max_positions(self.loaded.model)
+        if n < 1 or (limit is not None and len(ids) + max_new_tokens > limit):
+            return ProposedCalls((), 0, 0, 0, 0.0, time.perf_counter() - start)
+        samples = generate_samples(self.loaded, [ids], [n], stops=[prompt.stop], tails=[prompt.text],
+                                   temperature=self.temperature, top_p=self.top_p, max_new_tokens=max_new_tokens,
+                                   seed=seed, share_prefix=self.share_prefix, prefix_cache=self.prefix_cache)
+        arguments: dict[str, tuple] = {}
+        for text in samples.texts:
+            for args in parse_calls(prompt.prefill + text, problem.entry_point):
+                arguments.setdefault(repr(args), args)
+        return ProposedCalls(tuple(arguments.values()), n, samples.prompt_tokens_encoded,
+                             sum(len(t) for t in samples.token_ids), samples.flops, time.perf_counter() - start)
 
     def _doomed_check(self, prompts: list[RenderedPrompt], counts: list[int]):
         """doomed(row, generated text) for generate_samples, when the format can show its code."""

@@ -5,7 +5,9 @@ Per strategy and budget, over the records that carry a `selection`:
                                      passes the hidden tests; `deployable_pass1` is the chosen one's
     choice_changed                   share of problems where the choice returned another program
     choice_executions, choice_seconds  mean sandbox executions and seconds the choice cost
-    choice_extra_compute             choice seconds / search seconds, summed over problems
+    choice_policy_tokens             mean tokens the policy spent proposing example calls (0 unless
+                                     selection.policy_answers > 0)
+    choice_extra_compute             choice seconds (sandbox + policy) / search seconds, summed over problems
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 
 def choice_columns(records: list[dict]) -> dict:
     chosen = [r for r in records if r.get("selection")]
-    seconds = sum(r["selection"]["sandbox_s"] for r in chosen)
+    seconds = sum(r["selection"]["sandbox_s"] + r["selection"].get("policy_s", 0.0) for r in chosen)
     search_s = sum(r["compute"]["wall_s"] for r in chosen)
     return {
         "deployable_pass1_without_choice": _mean([r["selection"]["baseline_hidden_passed"] for r in chosen]),
         "choice_changed": _mean([r["selection"]["changed"] for r in chosen]),
         "choice_executions": _mean([r["selection"]["executions"] for r in chosen]),
         "choice_seconds": _mean([r["selection"]["sandbox_s"] for r in chosen]),
+        "choice_policy_tokens": _mean([r["selection"].get("policy_tokens", 0) for r in chosen]),
         "choice_extra_compute": seconds / search_s if chosen and search_s else None,
     }
 
@@ -32,13 +35,14 @@ def choice_table(summary: dict) -> list[str]:
         return []
     lines = ["", "Choice by agreement among visible solutions (agent/search/selection.py):", "",
              "| strategy | budget | deployable pass@1 without choice | with choice | oracle coverage | "
-             "changed | executions | seconds | extra compute (of search seconds) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "changed | executions | seconds | policy tokens | extra compute (of search seconds) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, row in rows:
         lines.append(f"| {name} | {row['budget']} | {_pct(row['deployable_pass1_without_choice'])} | "
                      f"{_pct(row['deployable_pass1'])} | {_pct(row['oracle_coverage'])} | "
                      f"{_pct(row['choice_changed'])} | {_num(row['choice_executions'], '.1f')} | "
-                     f"{_num(row['choice_seconds'], '.2f')} | {_pct(row['choice_extra_compute'])} |")
+                     f"{_num(row['choice_seconds'], '.2f')} | {_num(row.get('choice_policy_tokens'), '.0f')} | "
+                     f"{_pct(row['choice_extra_compute'])} |")
     return lines
 
 

@@ -179,7 +179,8 @@ def run_solve(
         result, choice, hidden, hidden_s = _search_and_judge(
             problem, config, display, lambda: search(problem, watched, lint=lint, evaluate=evaluate, strategy=strategy,
                                                      budget=budget, settings=settings,
-                                                     on_node=_hooks(rollouts, display)), sandbox)
+                                                     on_node=_hooks(rollouts, display)), sandbox,
+            propose_calls=getattr(policy, "propose_calls", None))
         rollouts.close()
         timings = {"load_s": load_s, "hidden_s": hidden_s,
                    "total_s": (datetime.now(timezone.utc) - started).total_seconds()}
@@ -220,7 +221,8 @@ def _build_pieces(config: Config, display, stack: ExitStack, *, policy_factory, 
     return sandbox, lint, policy, time.perf_counter() - load_start
 
 
-def _search_and_judge(problem, config: Config, display, run_search: Callable[[], SearchResult], sandbox):
+def _search_and_judge(problem, config: Config, display, run_search: Callable[[], SearchResult], sandbox,
+                      propose_calls=None):
     """The search, then the returned program chosen by agreement among the visible solutions
     (extra inputs from the visible tests only), then the hidden tests, once, on it.
     Returns (result, choice, hidden report, hidden seconds)."""
@@ -234,7 +236,7 @@ def _search_and_judge(problem, config: Config, display, run_search: Callable[[],
             result = run_search()
         finally:
             display.close()  # the live line ends before the hidden tests and the results
-        result, choice = choose_returned(result, problem, sandbox, config.selection)
+        result, choice = choose_returned(result, problem, sandbox, config.selection, propose_calls)
         hidden, hidden_s = _run_hidden(result, problem, sandbox, score_problem)
     except SandboxUnavailable as exc:
         raise UsageError(f"sandbox {config.sandbox.backend!r} failed: {exc}") from None

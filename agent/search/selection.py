@@ -4,10 +4,14 @@ When several programs pass every visible test, the tree's own pick (`SearchTree.
 shallowest, likeliest one) is close to a coin toss. `choose` runs each distinct visible-passing
 candidate once in the sandbox on extra inputs made from the VISIBLE tests' call arguments
 (`envs.inputs`), groups candidates whose outputs agree on every input, and returns the
-likeliest member of the largest group (ties: the group holding the likelier program). Inputs on
+likeliest member of the largest group (ties: the group holding the likelier program). With
+`policy_answers` > 0 the policy is also asked for example calls of the function
+(`policies.calls`: it sees the task text, never a test), once per problem and only when there
+is a choice to make; their literal calls are inputs too, after the mutations. Inputs on
 which every candidate crashes or times out are dropped. Counts are bounded (`max_candidates`,
-`max_inputs`), each execution has a deadline, and every execution and its seconds are counted in
-the `Choice`, so the choice's cost is reported beside the search's.
+`max_inputs`, `max_policy_inputs`), each execution has a deadline, and every execution, its
+seconds and the policy's tokens are counted in the `Choice`, so the choice's cost is reported
+beside the search's.
 
 Hidden tests are never read here: `choose` keeps only `problem.without_hidden_tests()`.
 """
@@ -18,12 +22,13 @@ import ast
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from agent.search.tree import Node, rank_key
 from envs.inputs import extra_inputs
 from envs.problem import Problem
 from envs.testcase import TestOutcome
+from policies.calls import ProposedCalls
 
 
 @dataclass
@@ -34,7 +39,9 @@ class SelectionSettings:
     max_candidates: int = 16  # the likeliest visible solutions run on the extra inputs
     max_inputs: int = 12  # extra inputs per problem; one execution per candidate runs them all
     timeout_s: float = 2.0  # deadline of one execution (capped by the problem's own limit)
-    seed: int = 0  # seed of the input mutations (same seed, same inputs)
+    seed: int = 0  # seed of the input mutations and of the policy's example calls (same seed, same inputs)
+    policy_answers: int = 0  # answers asked of the policy for example calls (one batch); 0: none
+    max_policy_inputs: int = 6  # inputs kept from those calls, beside the max_inputs mutations
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,9 @@ class Choice:
     dropped_inputs: tuple[str, ...] = ()  # crashed every candidate
     executions: int = 0
     sandbox_s: float = 0.0
+    policy_inputs: int = 0  # of `inputs` + `dropped_inputs`, the last ones came from the policy's calls
+    policy_tokens: int = 0  # what asking the policy for them cost (prompt encoded + generated)
+    policy_s: float = 0.0
 
     @property
     def changed(self) -> bool:
@@ -60,7 +70,8 @@ class Choice:
         return {"chosen": self.chosen, "baseline": self.baseline, "changed": self.changed, "reason": self.reason,
                 "candidates": list(self.candidates), "groups": [list(g) for g in self.groups],
                 "inputs": list(self.inputs), "dropped_inputs": list(self.dropped_inputs),
-                "executions": self.executions, "sandbox_s": self.sandbox_s}
+                "executions": self.executions, "sandbox_s": self.sandbox_s, "policy_inputs": self.policy_inputs,
+                "policy_tokens": self.policy_tokens, "policy_s": self.policy_s}
 
 
 @dataclass
@@ -69,12 +80,18 @@ class BehaviourCache:
     so the bench's budgets of one search share executions; each Choice still counts them all."""
 
     runs: dict[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
+    calls: ProposedCalls | None = None  # the policy's example calls, asked once per problem
+
+
+ProposeCalls = Callable[..., ProposedCalls]  # (problem, answers, *, seed): LMPolicy.propose_calls
 
 
 def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: SelectionSettings,
-           *, cache: BehaviourCache | None = None, baseline: str | None = None) -> Choice:
+           *, cache: BehaviourCache | None = None, baseline: str | None = None,
+           propose_calls: ProposeCalls | None = None) -> Choice:
     """The node to return among `nodes` (scored tree nodes); see the module docstring.
-    `baseline`: the strategy's own pick (default: the best of `nodes` by `rank_key`)."""
+    `baseline`: the strategy's own pick (default: the best of `nodes` by `rank_key`).
+    `propose_calls`: the policy's, for settings.policy_answers > 0 (None: mutations only)."""
     from envs.scoring import score
 
     baseline = baseline or max(nodes, key=rank_key).digest
@@ -85,13 +102,20 @@ def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: Sele
         why = "no visible solution" if not solutions else "one visible solution"
         return Choice(baseline, baseline, f"{why}: nothing to choose between", tuple(n.digest for n in solutions))
     visible = problem.without_hidden_tests()  # the inputs derive from visible tests only
-    inputs = extra_inputs(visible.tests, visible.entry_point, limit=settings.max_inputs, seed=settings.seed)
+    cache = cache if cache is not None else BehaviourCache()
+    if propose_calls is not None and settings.policy_answers > 0 and cache.calls is None:
+        cache.calls = propose_calls(visible, settings.policy_answers, seed=settings.seed)
+    calls = cache.calls if settings.policy_answers > 0 else None
+    mutated = extra_inputs(visible.tests, visible.entry_point, limit=settings.max_inputs, seed=settings.seed)
+    inputs = extra_inputs(visible.tests, visible.entry_point, limit=settings.max_inputs, seed=settings.seed,
+                          proposed=calls.arguments if calls else (), proposed_limit=settings.max_policy_inputs)
+    policy_cost = dict(policy_inputs=len(inputs) - len(mutated), policy_tokens=calls.tokens if calls else 0,
+                       policy_s=calls.seconds if calls else 0.0)
     candidates = solutions[:settings.max_candidates]
     digests = tuple(n.digest for n in candidates)
     if not inputs:
         return Choice(baseline, baseline, "no extra inputs from the visible tests' calls: the tree's own pick",
-                      digests)
-    cache = cache if cache is not None else BehaviourCache()
+                      digests, **policy_cost)
     timeout_s = min(settings.timeout_s, visible.timeout_s)
     for node in candidates:
         if node.digest not in cache.runs:
@@ -103,7 +127,8 @@ def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: Sele
     keep = [i for i in range(len(inputs)) if not all(behaviours[d][i] in CRASHES for d in digests)]
     kept = tuple(inputs[i].code for i in keep)
     dropped = tuple(inputs[i].code for i in range(len(inputs)) if i not in keep)
-    common = dict(candidates=digests, inputs=kept, dropped_inputs=dropped, executions=len(digests), sandbox_s=cost)
+    common = dict(candidates=digests, inputs=kept, dropped_inputs=dropped, executions=len(digests), sandbox_s=cost,
+                  **policy_cost)
     if not keep:
         return Choice(baseline, baseline, "every extra input crashed every candidate: the tree's own pick",
                       **common)
@@ -151,10 +176,11 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def choose_returned(result: Any, problem: Problem, sandbox: Any, settings: SelectionSettings) -> tuple[Any, Choice]:
+def choose_returned(result: Any, problem: Problem, sandbox: Any, settings: SelectionSettings,
+                    propose_calls: ProposeCalls | None = None) -> tuple[Any, Choice]:
     """A finished search's result with the chosen program in place of the tree's pick, and the Choice."""
     import dataclasses
 
-    choice = choose(result.tree.nodes(), problem, sandbox, settings)
+    choice = choose(result.tree.nodes(), problem, sandbox, settings, propose_calls=propose_calls)
     node = result.tree.node(choice.chosen)
     return dataclasses.replace(result, program=node.program, node=node.digest, solved=node.solved), choice

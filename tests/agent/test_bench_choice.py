@@ -11,6 +11,7 @@ from test_bench import EVENTS, LoggingSandbox, bench, write_suite  # noqa: F401 
 
 from envs.inputs import extra_inputs
 from envs.problems import load_problem
+from policies.calls import ProposedCalls
 
 FLAGS = ("--strategies", "sample,mcts", "--budgets", "1,5", "--n", "5", "--workers", "1")
 PROGRAMS = (Candidate(("def add(a, b):", "    return abs(a + b)"), -0.5),
@@ -62,3 +63,37 @@ def test_switched_off_the_strategy_pick_is_returned_and_nothing_runs(bench):
     assert all(r["selection"]["executions"] == 0 and not r["selection"]["changed"] for r in records)
     assert all(r["selection"]["baseline_hidden_passed"] == r["hidden_passed"] for r in records)
     assert not any(r["hidden_passed"] for r in records if r["strategy"] == "sample" and r["problem_id"] == "toy/b")
+
+
+class CallingPolicy(ScriptedPolicy):
+    """The agreeing policy, which also proposes an example call (and logs what it was shown)."""
+
+    def propose_calls(self, problem, answers, *, seed):
+        EVENTS.append(("propose_calls", problem.id, problem.hidden_tests, answers, seed))
+        return ProposedCalls(((7, 8),), answers, prompt_tokens=20, generated_tokens=10, flops=1.0, seconds=0.01)
+
+
+def calling_policy(config):
+    return CallingPolicy({}, programs=PROGRAMS, default=endless_candidates)
+
+
+def test_policy_proposed_inputs_are_asked_once_per_problem_and_counted(bench):
+    EVENTS.clear()
+    status, out, records = bench(*FLAGS, "--set", "selection.policy_answers=2", policy_factory=calling_policy)
+    assert status == 0
+    asked = [e for e in EVENTS if e[0] == "propose_calls"]
+    chose = {(r["problem_id"], r["strategy"]) for r in records if len(r["selection"]["candidates"]) >= 2}
+    assert chose and len(asked) == len(chose)  # once per unit that had a choice to make, not per budget
+    assert all(hidden == () and (answers, seed) == (2, 0) for _, _, hidden, answers, seed in asked)
+    for r in records:
+        selection = r["selection"]
+        if len(selection["candidates"]) >= 2:
+            assert selection["policy_tokens"] == 30 and "add(7, 8)" in selection["inputs"]
+            assert selection["policy_inputs"] == 1
+        else:
+            assert selection["policy_tokens"] == 0
+    summary = json.loads((out / "summary.json").read_text())
+    row = summary["strategies"]["sample"]["budgets"][-1]
+    mine = [r for r in records if r["strategy"] == "sample" and r["budget"] == row["budget"]]
+    assert row["choice_policy_tokens"] == pytest.approx(sum(r["selection"]["policy_tokens"] for r in mine) / len(mine))
+    assert "policy tokens" in (out / "summary.md").read_text()

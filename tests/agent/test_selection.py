@@ -8,6 +8,7 @@ from envs.inputs import extra_inputs
 from envs.problem import Problem
 from envs.program import Program
 from envs.testcase import TestCase, TestOutcome, TestReport
+from policies.calls import ProposedCalls
 
 VISIBLE = (TestCase("v", "f(2)", "4"),)
 HIDDEN = (TestCase("h", "assert f(12345) == 24690"),)
@@ -83,6 +84,30 @@ def test_a_cache_shares_executions_but_each_choice_counts_them():
     second = choose(nodes, PROBLEM, sandbox, SelectionSettings(), cache=cache)
     assert len(sandbox.calls) == 4  # the two programs of the first choice ran once
     assert (first.executions, second.executions) == (2, 4)
+
+
+def test_inputs_the_policy_proposes_tell_apart_what_the_mutations_do_not():
+    wrong_at_77 = "def f(x):\n    return 0 if x == 77 else 2 * x\n"  # agrees with 2 * x on every mutation of 2
+    asked = []
+
+    def propose(problem, answers, *, seed):
+        asked.append((problem, answers, seed))
+        return ProposedCalls(((77,), (2,)), answers, prompt_tokens=30, generated_tokens=12, flops=1.0, seconds=0.5)
+
+    nodes = tree_of(wrong_at_77, *RIGHT[:2], logprobs=[0.0, -1.0, -2.0]).nodes()
+    off = choose(nodes, PROBLEM, InProcessSandbox(), SelectionSettings(), propose_calls=propose)
+    assert off.chosen == digest(wrong_at_77) and asked == [] and off.policy_tokens == 0  # policy_answers 0
+    settings, cache = SelectionSettings(policy_answers=3), BehaviourCache()
+    mine = choose(nodes, PROBLEM, InProcessSandbox(), settings, cache=cache, propose_calls=propose)
+    assert mine.chosen == digest(RIGHT[0]) and [len(g) for g in mine.groups] == [2, 1]
+    assert "f(77)" in mine.inputs and mine.policy_inputs == 1  # f(2) is the visible call itself
+    assert mine.to_dict()["policy_tokens"] == 42 and mine.policy_s == 0.5
+    again = choose(nodes, PROBLEM, InProcessSandbox(), settings, cache=cache, propose_calls=propose)
+    assert len(asked) == 1 and again.policy_tokens == 42  # asked once per problem, counted in each choice
+    problem, answers, seed = asked[0]
+    assert (answers, seed) == (3, 0) and problem.hidden_tests == ()  # the policy never sees a hidden test
+    choose(tree_of(RIGHT[0]).nodes(), PROBLEM, InProcessSandbox(), settings, propose_calls=propose)
+    assert len(asked) == 1  # one visible solution: nothing to choose, nothing asked
 
 
 def test_outcome_keys_compare_values_not_their_spelling():

@@ -49,3 +49,19 @@ def test_strings_and_ints_mutate_within_their_type():
     values = [tuple(ast.literal_eval(a) for a in ast.parse(t.code, mode="eval").body.args) for t in inputs]
     assert all(isinstance(s, str) and isinstance(n, int) for s, n in values)
     assert ("", 3) in values and ("cba", 3) in values and ("abc", 4) in values
+
+
+def test_proposed_calls_come_after_the_mutations_filtered_alike():
+    mutated = extra_inputs(VISIBLE, "has_close", limit=4)
+    proposed = [([1.0, 2.0, 3.0], 0.5),  # a visible call: not new
+                ([2.0, 2.0], 0.0), ([2.0, 2.0], 0.0),  # a repeat
+                (float("nan"), 1.0),  # does not read back
+                (["x" * 400], 1.0),  # too large
+                ([5.0], 1.0), ([6.0], 1.0)]
+    inputs = extra_inputs(VISIBLE, "has_close", limit=4, proposed=proposed, proposed_limit=2)
+    assert inputs[:4] == mutated  # the mutations are the same with or without proposals
+    assert [t.code for t in inputs[4:]] == ["has_close([2.0, 2.0], 0.0)", "has_close([5.0], 1.0)"]
+    # Without a literal visible call, proposals are the only inputs; limit 0 keeps none.
+    alone = extra_inputs((TestCase("c", "f(x)", "1"),), "f", proposed=[(1,), (2,)], proposed_limit=6)
+    assert [t.code for t in alone] == ["f(1)", "f(2)"]
+    assert extra_inputs(VISIBLE, "has_close", limit=4, proposed=proposed) == mutated
