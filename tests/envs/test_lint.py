@@ -342,7 +342,7 @@ def test_old_program_trees_are_freed():
     """A gate lives for thousands of programs: it must not keep their trees alive."""
     def alive_program_trees():
         gc.collect()
-        return sum(isinstance(o, nodes.Module) and o.name == MODULE_NAME for o in gc.get_objects())
+        return sum(type(o) is nodes.Module and o.name == MODULE_NAME for o in gc.get_objects())
 
     before = alive_program_trees()  # trees other tests' gates still hold do not count
     gate = LintGate(isolated=False)  # the engine the worker runs, here where we can count trees
