@@ -207,12 +207,18 @@ def _arms_table(summary: dict) -> list[str]:
 SAMPLING = ("sample", "sample+stop")  # the baselines: every call at the root, nothing to split
 
 
+def _budget_words(kind: str | None) -> str:
+    if kind == "samples":  # agent.bench.budgets
+        return "samples (a tree search gets the tokens `sample` spent at each budget)"
+    return kind or "?"
+
+
 def render_markdown(summary: dict) -> str:
     run = summary["run"]
     lines = ["# Bench summary", ""]
     if run:
         lines += [f"suite `{run.get('suite')}`, model `{run.get('model')}`, seed {run.get('seed')}, "
-                  f"config `{run.get('config_hash')}`, budgets in {run.get('budget_kind', '?')}", ""]
+                  f"config `{run.get('config_hash')}`, budgets in {_budget_words(run.get('budget_kind'))}", ""]
     judged = summary.get("visible_tests_judged") or {}
     lines += [f"{summary['problems']} problems. Visible tests of the returned programs: {judged.get('in_host', 0)} "
               f"judged in the host, {judged.get('in_process', 0)} in the program's own process.", ""]
