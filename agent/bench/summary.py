@@ -49,6 +49,10 @@ def summarize(records: Iterable[dict], *, strategies: list[str], budgets: list[s
         "budgets": budgets,
         "strategies": {},
         "visible_tests_judged": _judged(clean),
+        # How samples-equivalent budgets were given to tree searches (agent.bench.budgets): "spent"
+        # (what `sample` spent there, record schema 2), "per_draw" (k x tokens per draw, before).
+        "tree_budgets": sorted({"spent" if r.get("schema", 1) >= 2 else "per_draw" for r in records
+                                if r.get("budget_kind") == "samples" and r.get("budget_tokens") is not None}),
     }
     for strategy in strategies:
         mine = [r for r in clean if r["strategy"] == strategy]
@@ -207,10 +211,12 @@ def _arms_table(summary: dict) -> list[str]:
 SAMPLING = ("sample", "sample+stop")  # the baselines: every call at the root, nothing to split
 
 
-def _budget_words(kind: str | None) -> str:
-    if kind == "samples":  # agent.bench.budgets
-        return "samples (a tree search gets the tokens `sample` spent at each budget)"
-    return kind or "?"
+def _budget_words(kind: str | None, tree_budgets: list[str]) -> str:
+    if kind != "samples":
+        return kind or "?"
+    rules = {"spent": "a tree search gets the tokens `sample` spent at each budget",
+             "per_draw": "a tree search gets k x `sample`'s mean tokens per draw (records before schema 2)"}
+    return "samples" + "".join(f" ({rules[rule]})" for rule in tree_budgets)
 
 
 def render_markdown(summary: dict) -> str:
@@ -218,7 +224,7 @@ def render_markdown(summary: dict) -> str:
     lines = ["# Bench summary", ""]
     if run:
         lines += [f"suite `{run.get('suite')}`, model `{run.get('model')}`, seed {run.get('seed')}, "
-                  f"config `{run.get('config_hash')}`, budgets in {_budget_words(run.get('budget_kind'))}", ""]
+                  f"config `{run.get('config_hash')}`, budgets in {_budget_words(run.get('budget_kind'), summary.get('tree_budgets', []))}", ""]
     judged = summary.get("visible_tests_judged") or {}
     lines += [f"{summary['problems']} problems. Visible tests of the returned programs: {judged.get('in_host', 0)} "
               f"judged in the host, {judged.get('in_process', 0)} in the program's own process.", ""]

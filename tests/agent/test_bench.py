@@ -493,3 +493,12 @@ def test_summary_marks_and_explains_overshoot(bench):
     assert rows[("mcts", "1")]["overshot"] == sum(r["budget"] == "1" for r in over)
     markdown = (out / "summary.md").read_text()
     assert "| mcts | 1 † |" in markdown and "† Overshoot" in markdown
+
+
+def test_summary_says_how_tree_searches_were_budgeted(bench, capsys):
+    status, out, records = bench("--strategies", "sample,mcts", "--budgets", "1,5", "--n", "2", "--workers", "1")
+    assert status == 0 and "the tokens `sample` spent at each budget" in (out / "summary.md").read_text()
+    old = [dict(r, schema=1) for r in records]  # as written before schema 2: --summarize says so
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert main(["bench", "--summarize", str(out)]) == 0
+    assert "mean tokens per draw (records before schema 2)" in (out / "summary.md").read_text()
