@@ -94,13 +94,26 @@ def check_budget_rule(records: Iterable[dict], where: Path) -> None:
 
 
 def check_resume(recorded: dict, current: dict) -> None:
-    """Raise ResultsError naming the first of RESUME_FIELDS that differs."""
+    """Raise ResultsError naming the first of RESUME_FIELDS that differs. The config compares
+    resolved: a run recorded before a setting existed resumes at that setting's default."""
     for name in RESUME_FIELDS:
+        if name == "config_hash" and _resolved_digest(recorded) == current.get(name):
+            continue
         if recorded.get(name) != current.get(name):
             raise ResultsError(
                 f"cannot resume: this run's {name} is {current.get(name)!r} but the folder's run.json "
                 f"says {recorded.get(name)!r}; resume with the same suite, --model, --seed and config, "
                 "or use a new --out")
+
+
+def _resolved_digest(recorded: dict) -> str | None:
+    """The digest of a recorded config with every setting it lacks at today's default."""
+    from agent.config import ConfigError, config_from_dict
+
+    try:
+        return config_from_dict(recorded["config"]).digest()
+    except (ConfigError, KeyError, TypeError):  # a setting this version no longer has: no match
+        return None
 
 
 def read_run_info(path: Path) -> dict:

@@ -299,6 +299,22 @@ def test_resume_refuses_another_config_and_a_used_folder_needs_resume(bench):
     assert status == 0 and len(records) == len(HIDDEN)
 
 
+def test_a_run_recorded_before_a_setting_existed_resumes_at_its_default(bench):
+    flags = ("--strategies", "sample", "--budgets", "1,2", "--n", "2", "--workers", "1")
+    _, out, records = bench(*flags)
+    run = json.loads((out / "run.json").read_text())
+    del run["config"]["selection"]["policy_answers"]  # as an older version wrote it
+    run["config_hash"] = "0123456789ab"  # ... under its own digest
+    (out / "run.json").write_text(json.dumps(run))
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records if r["problem_id"] != "toy/a"))
+    status, _, resumed = bench(*flags, "--resume")
+    assert status == 0 and len(resumed) == len(records)
+    run["config"]["selection"]["max_inputs"] = 3  # a setting that differs still refuses
+    (out / "run.json").write_text(json.dumps(run))
+    with pytest.raises(UsageError, match="config_hash"):
+        bench(*flags, "--resume")
+
+
 def test_tree_records_budgeted_by_the_old_rule_do_not_mix_but_the_sample_runs_carry_over(bench, tmp_path, capsys):
     flags = ("--strategies", "sample,mcts", "--budgets", "1,5", "--n", "4", "--workers", "1")
     _, out, records = bench(*flags)
