@@ -24,6 +24,16 @@ AXES = (("mean_generated_tokens", "generated_tokens", "generated tokens per prob
         ("mean_flops", "flops", "FLOPs per problem"))
 
 
+def y_top(summary: dict) -> float:
+    """Where the y axis ends: 25% above the highest share plotted, between 0.1 and 1. Small
+    shares (a 135M model on HumanEval: ~10%) would be a flat line at the bottom of a 0-1 axis."""
+    shares = [0.0]
+    for entry in summary["strategies"].values():
+        shares += [r[key] or 0.0 for r in entry["budgets"] for key in ("oracle_coverage", "deployable_pass1")]
+        shares += list((entry.get("pass_at_k") or {}).values())
+    return min(1.0, max(0.1, 1.25 * max(shares)))
+
+
 def plot_coverage(summary: dict, path: Path) -> None:
     import matplotlib
 
@@ -55,7 +65,8 @@ def plot_coverage(summary: dict, path: Path) -> None:
         ax.set_xlabel(label + " (log)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("share of problems")
-    axes[0].set_ylim(-0.06, 1.06)  # room for hollow markers at 0 and 1
+    top = y_top(summary)
+    axes[0].set_ylim(-0.06 * top, 1.06 * top)  # room for hollow markers at 0 and at the top
     axes[1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     budget_kind = (summary.get("run") or {}).get("budget_kind", "")
     figure.text(0.01, 0.01, f"point labels: the budget ({budget_kind or 'budget'}), in the colour of its strategy",

@@ -59,3 +59,15 @@ def test_budget_specs():
     for spent in (None, {"1": 40, "5": 160}, {"1": 40, "5": 160, "10": 0}):
         with pytest.raises(ValueError, match="sample run spent"):
             plan.token_limits(spent)
+
+
+def test_the_coverage_plot_ends_its_y_axis_above_the_highest_share():
+    from agent.bench.plot import y_top
+
+    def summary(*shares, pass_at_k=None):
+        rows = [{"oracle_coverage": s, "deployable_pass1": None if s is None else s / 2} for s in shares]
+        return {"strategies": {"sample": {"budgets": rows, "pass_at_k": pass_at_k or {}}}}
+
+    assert y_top(summary(0.04, 0.104)) == pytest.approx(0.13)  # HumanEval with a 135M model: not a flat line
+    assert y_top(summary(0.0, None)) == 0.1 and y_top(summary(0.9)) == 1.0
+    assert y_top(summary(0.1, pass_at_k={"20": 0.4})) == pytest.approx(0.5)
