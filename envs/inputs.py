@@ -26,6 +26,7 @@ from envs.testcase import TestCase
 NO_EXPECTED = "None"  # placeholder: extra inputs have no known answer; only the value is read
 MAX_REPR_CHARS = 300  # an input larger than this is dropped (keeps executions small)
 EXTRA_PREFIX = "extra: "  # test names, so reports say these are not the problem's tests
+PROPOSED_PREFIX = "proposed: "  # the same, for inputs from calls the policy proposed
 
 
 def call_arguments(tests: Iterable[TestCase], entry_point: str) -> list[tuple[Any, ...]]:
@@ -66,7 +67,8 @@ def extra_inputs(tests: Sequence[TestCase], entry_point: str, *, limit: int = 12
                  proposed: Sequence[tuple[Any, ...]] = (), proposed_limit: int = 0) -> tuple[TestCase, ...]:
     """Up to `limit` expression tests calling `entry_point` on new arguments (see the module
     docstring; () when the tests hold no literal call of it), then up to `proposed_limit` more
-    from `proposed` (argument tuples the policy wrote, `policies.calls`; filtered alike)."""
+    from `proposed` (argument tuples the policy wrote, `policies.calls`; filtered alike, named
+    PROPOSED_PREFIX + code)."""
     seeds = call_arguments(tests, entry_point)
     known = {repr(args) for args in seeds}
     out: list[TestCase] = []
@@ -74,12 +76,13 @@ def extra_inputs(tests: Sequence[TestCase], entry_point: str, *, limit: int = 12
         rng = random.Random(seed)
         pool = _candidates(seeds, rng)
         rng.shuffle(pool)  # mutations of every kind and every seed, not the first seed's first kinds
-        out += _new_tests(pool, entry_point, known, limit)
-    out += _new_tests(proposed, entry_point, known, proposed_limit)
+        out += _new_tests(pool, entry_point, known, limit, EXTRA_PREFIX)
+    out += _new_tests(proposed, entry_point, known, proposed_limit, PROPOSED_PREFIX)
     return tuple(out)
 
 
-def _new_tests(pool: Iterable[tuple[Any, ...]], entry_point: str, known: set[str], limit: int) -> list[TestCase]:
+def _new_tests(pool: Iterable[tuple[Any, ...]], entry_point: str, known: set[str], limit: int,
+               prefix: str) -> list[TestCase]:
     """Expression tests of up to `limit` argument tuples of `pool` not in `known` (updated)."""
     out: list[TestCase] = []
     for args in pool:
@@ -90,7 +93,7 @@ def _new_tests(pool: Iterable[tuple[Any, ...]], entry_point: str, known: set[str
             continue
         known.add(text)
         code = f"{entry_point}({', '.join(repr(a) for a in args)})"
-        out.append(TestCase(name=EXTRA_PREFIX + code, code=code, expected=NO_EXPECTED))
+        out.append(TestCase(name=prefix + code, code=code, expected=NO_EXPECTED))
     return out
 
 

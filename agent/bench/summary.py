@@ -224,7 +224,8 @@ def render_markdown(summary: dict) -> str:
     lines = ["# Bench summary", ""]
     if run:
         lines += [f"suite `{run.get('suite')}`, model `{run.get('model')}`, seed {run.get('seed')}, "
-                  f"config `{run.get('config_hash')}`, budgets in {_budget_words(run.get('budget_kind'), summary.get('tree_budgets', []))}", ""]
+                  f"config `{run.get('config_hash')}`, "
+                  f"budgets in {_budget_words(run.get('budget_kind'), summary.get('tree_budgets', []))}", ""]
     judged = summary.get("visible_tests_judged") or {}
     lines += [f"{summary['problems']} problems. Visible tests of the returned programs: {judged.get('in_host', 0)} "
               f"judged in the host, {judged.get('in_process', 0)} in the program's own process.", ""]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from agent.search.tree import Node, rank_key
-from envs.inputs import extra_inputs
+from envs.inputs import PROPOSED_PREFIX, extra_inputs
 from envs.problem import Problem
 from envs.testcase import TestOutcome
 from policies.calls import ProposedCalls
@@ -106,11 +106,10 @@ def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: Sele
     if propose_calls is not None and settings.policy_answers > 0 and cache.calls is None:
         cache.calls = propose_calls(visible, settings.policy_answers, seed=settings.seed)
     calls = cache.calls if settings.policy_answers > 0 else None
-    mutated = extra_inputs(visible.tests, visible.entry_point, limit=settings.max_inputs, seed=settings.seed)
     inputs = extra_inputs(visible.tests, visible.entry_point, limit=settings.max_inputs, seed=settings.seed,
                           proposed=calls.arguments if calls else (), proposed_limit=settings.max_policy_inputs)
-    policy_cost = dict(policy_inputs=len(inputs) - len(mutated), policy_tokens=calls.tokens if calls else 0,
-                       policy_s=calls.seconds if calls else 0.0)
+    policy_cost = dict(policy_inputs=sum(t.name.startswith(PROPOSED_PREFIX) for t in inputs),
+                       policy_tokens=calls.tokens if calls else 0, policy_s=calls.seconds if calls else 0.0)
     candidates = solutions[:settings.max_candidates]
     digests = tuple(n.digest for n in candidates)
     if not inputs:

@@ -2,7 +2,7 @@
 
 import ast
 
-from envs.inputs import EXTRA_PREFIX, call_arguments, extra_inputs
+from envs.inputs import EXTRA_PREFIX, PROPOSED_PREFIX, call_arguments, extra_inputs
 from envs.testcase import TestCase
 
 VISIBLE = (
@@ -61,6 +61,7 @@ def test_proposed_calls_come_after_the_mutations_filtered_alike():
     inputs = extra_inputs(VISIBLE, "has_close", limit=4, proposed=proposed, proposed_limit=2)
     assert inputs[:4] == mutated  # the mutations are the same with or without proposals
     assert [t.code for t in inputs[4:]] == ["has_close([2.0, 2.0], 0.0)", "has_close([5.0], 1.0)"]
+    assert all(t.name == PROPOSED_PREFIX + t.code for t in inputs[4:])
     # Without a literal visible call, proposals are the only inputs; limit 0 keeps none.
     alone = extra_inputs((TestCase("c", "f(x)", "1"),), "f", proposed=[(1,), (2,)], proposed_limit=6)
     assert [t.code for t in alone] == ["f(1)", "f(2)"]
