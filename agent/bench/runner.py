@@ -69,13 +69,17 @@ class Schedule:
     def _learn(self, record: dict) -> None:
         """Remember what a problem's sample run spent and the hidden outcomes a record shows."""
         problem_id = record["problem_id"]
-        if record["strategy"] == SAMPLE:
-            if record.get("unit_tokens"):
-                self.unit_tokens[problem_id] = record["unit_tokens"]
-            self.sample_tokens.setdefault(problem_id, {})[record["budget"]] = record["compute"]["tokens"]
+        self._learn_spent(record)
         known = self.hidden.setdefault(problem_id, {})
         if record.get("hidden_passed") is not None:
             known[Program.from_text(record["program"]).digest] = record["hidden_passed"]
+
+    def _learn_spent(self, record: dict) -> None:
+        """A `sample` record's tokens per draw and tokens spent at its budget (tree limits)."""
+        if record["strategy"] == SAMPLE:
+            if record.get("unit_tokens"):
+                self.unit_tokens[record["problem_id"]] = record["unit_tokens"]
+            self.sample_tokens.setdefault(record["problem_id"], {})[record["budget"]] = record["compute"]["tokens"]
 
     def _task(self, problem: Problem, strategy: str) -> UnitTask:
         return UnitTask(problem, strategy, self.plan, self.n, self.unit_tokens.get(problem.id),
@@ -86,8 +90,8 @@ class Schedule:
         """Take in a finished unit; queue (first) the units its problem's `sample` run unlocks."""
         self.hidden[result.problem_id].update(result.hidden)
         if result.strategy == SAMPLE:
-            for record in result.records:
-                self._learn(record)
+            for record in result.records:  # its hidden outcomes came in result.hidden above
+                self._learn_spent(record)
             if result.problem_id in self.waiting and self._sample_spent_known(result.problem_id):
                 problem, strategies = self.waiting.pop(result.problem_id)
                 self.ready.extendleft(self._task(problem, s) for s in reversed(strategies))
