@@ -107,6 +107,9 @@ class ProposalBatch:
     # (Kaplan et al. 2020); computed by the policy, which knows its model's shape.
     flops: float = 0.0
     extra: dict = field(default_factory=dict)
+    # The call's `max_tokens` could not pay for its prompt and one token a row: nothing ran, no
+    # proposals, nothing spent (the search ends at its budget there instead of overshooting it).
+    refused: bool = False
 
 
 class EditFormat(Protocol):
@@ -144,18 +147,22 @@ class Policy(Protocol):
         seed: int | None = None,
         max_tokens: int | None = None,
         stop_doomed: bool = False,
+        max_new_tokens: int | None = None,
     ) -> ProposalBatch:
         """n samples per location, batched; same seed gives the same proposals on CPU.
         max_tokens: the most tokens (prompt encoded + generated) the call may spend; None: no cap.
-        stop_doomed: stop a sample once its code has an error no later line can repair."""
+        A policy that can price its prompt refuses a call it cannot pay (`ProposalBatch.refused`).
+        stop_doomed: stop a sample once its code has an error no later line can repair.
+        max_new_tokens: a lower length cap per sample for this call (None: the policy's own)."""
         ...
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
+                        max_tokens: int | None = None, stop_doomed: bool = False,
+                        max_new_tokens: int | None = None) -> ProposalBatch:
         """n whole programs from the starter state (the repeated-sampling baseline)."""
         ...
 
     # Optional: `propose_groups(problem, groups: Sequence[ProposeGroup], *, seed, max_tokens,
-    # stop_doomed) -> ProposalBatch`, several states' `propose` requests in one call (proposals
+    # stop_doomed, max_new_tokens) -> ProposalBatch`, several states' `propose` requests in one call (proposals
     # group-major, each group location-major). The search batches nodes into one call only with
     # a policy that has it (policies.lm.LMPolicy); others get one `propose` call per node.

@@ -21,6 +21,7 @@ from policies.calls import ProposedCalls, calls_prompt, parse_calls
 from policies.base import ParsedOutput, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State
 from policies.loading import LoadedModel
 from policies.prefix_cache import PrefixCache
+from policies.prefill import encode_cost
 from policies.sampling import SamplingParams, encode_prompt, find_stop, generate_samples, max_positions
 
 __all__ = ["LMPolicy", "encode_prompt", "find_stop", "generate_samples"]
@@ -78,13 +79,15 @@ class LMPolicy:
         seed: int | None = None,
         max_tokens: int | None = None,
         stop_doomed: bool = False,
+        max_new_tokens: int | None = None,
     ) -> ProposalBatch:
         """n samples per location in one batch; proposals are location-major."""
         return self.propose_groups(problem, [ProposeGroup(state, tuple(locations), n)], seed=seed,
-                                   max_tokens=max_tokens, stop_doomed=stop_doomed)
+                                   max_tokens=max_tokens, stop_doomed=stop_doomed, max_new_tokens=max_new_tokens)
 
     def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
-                       max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
+                       max_tokens: int | None = None, stop_doomed: bool = False,
+                       max_new_tokens: int | None = None) -> ProposalBatch:
         """Several states' requests in one batch (a search expanding several nodes at once):
         proposals are group-major, each group location-major, as `propose` orders them."""
         prompts, locations, parsers, counts = [], [], [], []
@@ -94,15 +97,17 @@ class LMPolicy:
                 locations.append(loc)
                 parsers.append(lambda text, loc=loc, state=group.state: self.fmt.parse_output(problem, state, loc, text))
                 counts.append(group.n)
-        batch = self._run(prompts, locations, parsers, counts, seed, max_tokens, stop_doomed, problem.entry_point)
-        batch.extra["group_sizes"] = [len(group.locations) * group.n for group in groups]
+        batch = self._run(prompts, locations, parsers, counts, seed, max_tokens, stop_doomed, problem.entry_point,
+                          max_new_tokens)
+        batch.extra["group_sizes"] = [len(group.locations) * group.n for group in groups] if not batch.refused else []
         return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
+                        max_tokens: int | None = None, stop_doomed: bool = False,
+                        max_new_tokens: int | None = None) -> ProposalBatch:
         prompt = self.fmt.render_program_prompt(problem)
         return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], [n], seed,
-                         max_tokens, stop_doomed, problem.entry_point)
+                         max_tokens, stop_doomed, problem.entry_point, max_new_tokens)
 
     def propose_calls(self, problem: Problem, n: int, *, seed: int = 0, max_new_tokens: int = 96) -> ProposedCalls:
         """Example calls of the entry function, n answers to `policies.calls.calls_prompt` in one
@@ -149,7 +154,7 @@ class LMPolicy:
         return getattr(self.fmt, "edit_style", "insert")
 
     def _proposals(self, prompts, ids, fits, samples, locations, parsers, counts: list[int],
-                   entry: str) -> list[Proposal]:
+                   entry: str, new_tokens: int) -> list[Proposal]:
         """One Proposal per row (prompt-major): parsed, with where the policy was least sure;
         a prompt too long for the model gives failures without having run."""
         row_of, first = {}, 0
@@ -159,7 +164,7 @@ class LMPolicy:
         for j, prompt in enumerate(prompts):
             for i in range(counts[j]):
                 if j not in row_of:
-                    detail = (f"{len(ids[j])} prompt + {self.max_new_tokens} new tokens > "
+                    detail = (f"{len(ids[j])} prompt + {new_tokens} new tokens > "
                               f"{max_positions(self.loaded.model)} positions")
                     proposals.append(Proposal(status="prompt_too_long", edit=None, program=None, logprob=0.0,
                                               prompt_tokens=len(ids[j]), generated_tokens=0, raw_text=prompt.prefill,
@@ -180,14 +185,26 @@ class LMPolicy:
         return proposals
 
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, counts: list[int], seed: int | None,
-             max_tokens: int | None = None, stop_doomed: bool = False, entry: str = "") -> ProposalBatch:
-        """Sample counts[j] rows of prompts[j], all in one batch."""
+             max_tokens: int | None = None, stop_doomed: bool = False, entry: str = "",
+             max_new_tokens: int | None = None) -> ProposalBatch:
+        """Sample counts[j] rows of prompts[j], all in one batch, each at most `max_new_tokens`
+        (at most the policy's own cap). With `max_tokens`, a call whose prompt (what the prefix
+        cache does not hold) and one token a row would cost more is refused before it runs
+        (`ProposalBatch.refused`): encoding a prompt that leaves nothing to generate would only
+        overshoot the budget."""
         start = time.perf_counter()
         if seed is None:  # draw one and report it, so any call can be replayed
             seed = int.from_bytes(os.urandom(6), "little")
+        new_tokens = self.max_new_tokens if max_new_tokens is None else min(self.max_new_tokens, max_new_tokens)
         ids = [encode_prompt(self.loaded.tokenizer, p.text) for p in prompts]
         limit = max_positions(self.loaded.model)
-        fits = [j for j, x in enumerate(ids) if limit is None or len(x) + self.max_new_tokens <= limit]
+        fits = [j for j, x in enumerate(ids) if limit is None or len(x) + new_tokens <= limit]
+        if max_tokens is not None and fits:
+            cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
+                               share=self.share_prefix, prefix_cache=self.prefix_cache)
+            if cost + sum(counts[j] for j in fits) > max_tokens:
+                return ProposalBatch((), 0, 0, 0, time.perf_counter() - start, refused=True,
+                                     extra=dict(seed=seed, refused_prompt_tokens=cost, max_tokens=max_tokens))
         samples = generate_samples(
             self.loaded,
             [ids[j] for j in fits],
@@ -196,7 +213,7 @@ class LMPolicy:
             tails=[prompts[j].text for j in fits],
             temperature=self.temperature,
             top_p=self.top_p,
-            max_new_tokens=self.max_new_tokens,
+            max_new_tokens=new_tokens,
             seed=seed,
             share_prefix=self.share_prefix,
             ignore_eos=self.ignore_eos,
@@ -205,7 +222,7 @@ class LMPolicy:
             doomed=self._doomed_check([prompts[j] for j in fits], [counts[j] for j in fits]) if stop_doomed else None,
         )
         generate_s = time.perf_counter() - start
-        proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, counts, entry)
+        proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, counts, entry, new_tokens)
         return ProposalBatch(
             proposals=tuple(proposals),
             prompt_tokens_encoded=samples.prompt_tokens_encoded,

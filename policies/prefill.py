@@ -103,6 +103,21 @@ def prefill(loaded: LoadedModel, prompt_ids, n, *, share: bool, prefix_cache=Non
                       encoded, flops, True)
 
 
+def encode_cost(loaded: LoadedModel, prompt_ids, n, *, share: bool, prefix_cache=None) -> int:
+    """The prompt tokens `prefill` would run for these prompts, computed without running them:
+    a call can be priced against a token budget before it spends anything. Mirrors `prefill`:
+    unshared, every row's prompt; shared, the common prefix past what the cache holds plus each
+    prompt's suffix."""
+    lens = [len(x) for x in prompt_ids]
+    counts = row_counts(n, len(lens))
+    if not share or _shareable_cache(loaded.model) is None:
+        return sum(c * L for c, L in zip(counts, lens))
+    common = _common_prefix_len(prompt_ids) if len(lens) > 1 else lens[0]
+    common = min(common, min(lens) - 1)
+    start = prefix_cache.cached_length(prompt_ids[0][:common]) if prefix_cache is not None and common > 0 else 0
+    return (common - start) + sum(L - common for L in lens)
+
+
 def row_counts(n, prompts: int) -> list[int]:
     """Rows per prompt: `n` for every prompt, or n's own per-prompt counts (checked)."""
     if isinstance(n, int):

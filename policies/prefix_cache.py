@@ -34,13 +34,22 @@ class PrefixCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    def lookup(self, ids: Sequence[int]) -> tuple[int, Any]:
-        """(k, cache) for the longest cached prefix ids[:k] (k <= len(ids)); (0, None) if none."""
-        ids = tuple(ids)
+    def _longest(self, ids: tuple[int, ...]) -> tuple[int, ...] | None:
         best_key: tuple[int, ...] | None = None
         for key in self._entries:
             if len(key) <= len(ids) and (best_key is None or len(key) > len(best_key)) and ids[: len(key)] == key:
                 best_key = key
+        return best_key
+
+    def cached_length(self, ids: Sequence[int]) -> int:
+        """How many leading tokens of `ids` a `lookup` would find encoded; changes nothing (no
+        hit counted, no LRU move): for pricing a call before making it."""
+        best_key = self._longest(tuple(ids))
+        return 0 if best_key is None else len(best_key)
+
+    def lookup(self, ids: Sequence[int]) -> tuple[int, Any]:
+        """(k, cache) for the longest cached prefix ids[:k] (k <= len(ids)); (0, None) if none."""
+        best_key = self._longest(tuple(ids))
         if best_key is None:
             return 0, None
         self._entries.move_to_end(best_key)

@@ -94,14 +94,14 @@ class _SnapshotPolicy:
     def _to_next(self) -> int | None:
         return self.pending[0][1] - self.meter.stats().tokens if self.pending else None
 
-    def _caps(self, max_tokens: int | None, **caps) -> dict:
+    def _caps(self, max_tokens: int | None) -> dict:
         """The call may not cross the next snapshot's limit either: a run with that budget would
         have been stopped there (policies stop generating at `max_tokens`), so the snapshot is
         exactly that run's end state, at every budget, not one call past it."""
         to_next = self._to_next()
         if to_next is not None:
             max_tokens = to_next if max_tokens is None else min(max_tokens, to_next)
-        return caps if max_tokens is None else {**caps, "max_tokens": max_tokens}
+        return {} if max_tokens is None else {"max_tokens": max_tokens}
 
     def _rows(self, n_locations: int, n: int) -> tuple[int, int]:
         """Rows clipped to what the tokens before the next snapshot pay for, as the search loop
@@ -109,25 +109,42 @@ class _SnapshotPolicy:
         fit = samples_that_fit(self._to_next(), self.meter.stats(), prior=sample_length_prior(self.policy))
         return clip_request(n_locations, n, fit)
 
+    def _call(self, run, max_tokens: int | None) -> ProposalBatch:
+        """Run one call (`run(caps)`, the rows clipped by `run` itself) under the next snapshot's
+        cap. A call refused there (its prompt would cross that budget) is where a run with that
+        budget ends: the snapshot is taken and the call made again under the following cap. A
+        call the search's own cap refuses goes back to the search, which stops."""
+        while True:
+            self._before_call()
+            batch = run(self._caps(max_tokens))
+            if not batch.refused:
+                return self._count(batch)
+            if not self.pending or (max_tokens is not None and max_tokens <= self._to_next()):
+                return batch  # the search's own budget refused it: nothing was spent
+            label, _ = self.pending.pop(0)
+            self.snapshots[label] = self.snapshot(label, "budget")
+
     def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
                 *, seed: int | None = None, max_tokens: int | None = None, **caps) -> ProposalBatch:
-        self._before_call()
-        k, n = self._rows(len(locations), n)
-        return self._count(self.policy.propose(problem, state, list(locations)[:k], n, seed=seed,
-                                               **self._caps(max_tokens, **caps)))
+        def run(call_caps: dict) -> ProposalBatch:
+            k, rows = self._rows(len(locations), n)
+            return self.policy.propose(problem, state, list(locations)[:k], rows, seed=seed, **call_caps, **caps)
+        return self._call(run, max_tokens)
 
     def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
                        max_tokens: int | None = None, **caps) -> ProposalBatch:
-        self._before_call()
-        fit = samples_that_fit(self._to_next(), self.meter.stats(), prior=sample_length_prior(self.policy))
-        kept = clip_groups(list(groups), fit)  # in order, as the search clips them
-        return self._count(self.policy.propose_groups(problem, kept, seed=seed, **self._caps(max_tokens, **caps)))
+        def run(call_caps: dict) -> ProposalBatch:
+            fit = samples_that_fit(self._to_next(), self.meter.stats(), prior=sample_length_prior(self.policy))
+            kept = clip_groups(list(groups), fit)  # in order, as the search clips them
+            return self.policy.propose_groups(problem, kept, seed=seed, **call_caps, **caps)
+        return self._call(run, max_tokens)
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         max_tokens: int | None = None, **caps) -> ProposalBatch:
-        self._before_call()
-        _, n = self._rows(1, n)
-        return self._count(self.policy.sample_programs(problem, n, seed=seed, **self._caps(max_tokens, **caps)))
+        def run(call_caps: dict) -> ProposalBatch:
+            _, rows = self._rows(1, n)
+            return self.policy.sample_programs(problem, rows, seed=seed, **call_caps, **caps)
+        return self._call(run, max_tokens)
 
 
 def anytime_search(

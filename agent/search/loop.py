@@ -12,7 +12,9 @@ What the loop guarantees, for every strategy:
   tests only (the caller binds it to a sandbox and `problem.tests`).
 - A node exists only if its program passed `lint`; a child of a node that has lint errors itself
   (only the starter can) is gated by "no new errors versus the parent".
-- The budget is checked before each policy call and the call asks for at most the samples left.
+- The budget is checked before each policy call and the call asks for at most the samples left;
+  a call whose prompt the tokens left cannot pay for is refused by the policy, unrun, and the
+  search ends there at its budget.
 - Every new node is evaluated once (the tree is the cache: one node per program digest), and
   programs that differ only in comments, formatting or docstrings are run once between them
   (`Program.behaviour_digest`).
@@ -188,7 +190,7 @@ class _Run:
                 sizes = [len(batch.proposals)] if batch is not None else []
             else:
                 batch, sizes = propose_nodes(requests, [share for _, share in selections])
-        if batch is None:
+        if batch is None or batch.refused:  # refused: the tokens left do not pay for the call's prompt
             return None
         self.meter.add_batch(batch)
         self.counts["expansions"] += 1

@@ -38,13 +38,16 @@ class ProposeRequest:
     samples_left: int | None  # the budget's cap on this call's samples (None = no cap)
     seed: int
     tokens_left: int | None = None  # the budget's cap on this call's tokens (None = no cap)
+    max_new_tokens: int | None = None  # a lower length cap per sample for this call (None: the policy's)
 
     def caps(self) -> dict:
-        """Keyword arguments for the policy call: the token cap, when there is one, and the
-        early stop of doomed samples, when asked for."""
+        """Keyword arguments for the policy call: the token cap, when there is one, the early
+        stop of doomed samples and a per-sample length cap, when asked for."""
         caps = {} if self.tokens_left is None else {"max_tokens": self.tokens_left}
         if self.settings.stop_doomed:
             caps["stop_doomed"] = True
+        if self.max_new_tokens is not None:
+            caps["max_new_tokens"] = self.max_new_tokens
         return caps
 
 

@@ -74,8 +74,10 @@ class ScriptedPolicy:
         return candidates[i % len(candidates)]
 
     def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
-                *, seed: int | None = None, max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
-        self.calls.append(dict(kind="propose", problem=problem, state=state, locations=tuple(locations), n=n, seed=seed))
+                *, seed: int | None = None, max_tokens: int | None = None, stop_doomed: bool = False,
+                max_new_tokens: int | None = None) -> ProposalBatch:
+        self.calls.append(dict(kind="propose", problem=problem, state=state, locations=tuple(locations), n=n, seed=seed,
+                               max_new_tokens=max_new_tokens))
         rng = random.Random(f"{seed}:{state.program.digest}")
         candidates = self.script.get(state.program.digest)
         if candidates is None:
@@ -94,7 +96,7 @@ class ScriptedPolicy:
         return self._batch(proposals, prompt_tokens, len(locations), n)
 
     def propose_groups(self, problem: Problem, groups, *, seed: int | None = None, max_tokens: int | None = None,
-                       stop_doomed: bool = False) -> ProposalBatch:
+                       stop_doomed: bool = False, max_new_tokens: int | None = None) -> ProposalBatch:
         """Each group as `propose` would answer it, in one batch (one recorded call). Only a
         policy with `can_propose_groups = True` (a subclass) is given several groups."""
         parts = []
@@ -102,7 +104,8 @@ class ScriptedPolicy:
             parts.append(self.propose(problem, group.state, group.locations, group.n, seed=seed))
             self.calls.pop()
             self.batches.pop()
-        self.calls.append(dict(kind="propose_groups", problem=problem, groups=tuple(groups), seed=seed))
+        self.calls.append(dict(kind="propose_groups", problem=problem, groups=tuple(groups), seed=seed,
+                               max_new_tokens=max_new_tokens))
         proposals = tuple(p for part in parts for p in part.proposals)
         batch = ProposalBatch(proposals, sum(b.prompt_tokens_encoded for b in parts),
                               sum(b.prompt_tokens_saved for b in parts), sum(b.generated_tokens for b in parts),
@@ -112,8 +115,9 @@ class ScriptedPolicy:
         return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None, stop_doomed: bool = False) -> ProposalBatch:
-        self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed))
+                        max_tokens: int | None = None, stop_doomed: bool = False,
+                        max_new_tokens: int | None = None) -> ProposalBatch:
+        self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed, max_new_tokens=max_new_tokens))
         rng = random.Random(f"{seed}:programs")
         prompt_tokens = n_tokens(problem.prompt)
         proposals = [

@@ -40,7 +40,7 @@ def doomed_prefix(text: str) -> str | None:
 class StoppingPolicy(ScriptedPolicy):
     """ScriptedPolicy whose whole-program draws stop early when asked to (as LMPolicy's do)."""
 
-    def sample_programs(self, problem, n, *, seed=None, max_tokens=None, stop_doomed=False):
+    def sample_programs(self, problem, n, *, seed=None, max_tokens=None, stop_doomed=False, max_new_tokens=None):
         batch = super().sample_programs(problem, n, seed=seed, max_tokens=max_tokens)
         proposals, finish, saved = [], Counter(), 0
         for p in batch.proposals:

@@ -82,6 +82,25 @@ def test_fresh_programs_continue_the_starter_when_asked_and_the_policy_makes_cut
     assert {call["kind"] for call in free.calls} == {"sample_programs"}  # the default: free answers
 
 
+def test_fresh_programs_are_capped_shorter_than_refinements_and_the_cap_can_be_lifted():
+    fix = Candidate(("    return a + b",), -1.0, at=1)
+    policy = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])
+    _run(policy, samples=200)
+    caps = {(call["kind"], call["max_new_tokens"]) for call in policy.calls}
+    assert caps == {("sample_programs", 96), ("propose", None)}  # refinements keep the policy's cap
+    lifted = ScriptedPolicy({}, programs=[WRONG])
+    search(ADD, lifted, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+           strategy=make_strategy("rex", fresh_max_new_tokens=None), budget=Budget(samples=8))
+    assert {call["max_new_tokens"] for call in lifted.calls} == {None}
+
+
+def test_rex_refuses_a_fresh_cap_below_one_token():
+    import pytest
+
+    with pytest.raises(ValueError, match="fresh_max_new_tokens"):
+        make_strategy("rex", fresh_max_new_tokens=0)
+
+
 def test_compute_is_counted_by_arm():
     fix = Candidate(("    return a + b",), -1.0, at=1)
     result = _run(ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR]), samples=200)
@@ -189,3 +208,48 @@ def test_the_bench_wrapper_clips_a_grouped_call_in_order_to_the_next_snapshot():
     batch = wrapped.propose_groups(STARTER_ADD, groups, seed=0)
     assert batch.extra["group_sizes"] == [2, 1] and len(batch.proposals) == 3
     assert [g.n * len(g.locations) for g in policy.calls[-1]["groups"]] == [2, 1]
+
+
+# -- calls the tokens left cannot pay for ------------------------------------------------------
+class PricedPolicy(ScriptedPolicy):
+    """Refuses a call whose prompt and one token a row cost more than `max_tokens`, as LMPolicy
+    does (policies.lm); its prompt is priced at the problem's prompt plus the state's program."""
+
+    def propose(self, problem, state, locations, n, *, max_tokens=None, **kwargs):
+        from scripted import n_tokens
+        from policies.base import ProposalBatch
+
+        cost = n_tokens(problem.prompt + state.program.text) * len(locations) + n * len(locations)
+        if max_tokens is not None and cost > max_tokens:
+            self.calls.append(dict(kind="refused", max_tokens=max_tokens, cost=cost))
+            return ProposalBatch((), 0, 0, 0, 0.0, refused=True)
+        return super().propose(problem, state, locations, n, max_tokens=max_tokens, **kwargs)
+
+
+def test_a_refused_call_ends_the_search_at_its_budget_and_costs_nothing():
+    policy = PricedPolicy({}, default=lambda program: [Candidate(("    x = 0",), -1.0)])
+    result = search(STARTER_ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+                    strategy=make_strategy("best-first"), budget=Budget(tokens=150),
+                    settings=SearchSettings(samples_per_location=1, max_locations=1, seed=0))
+    assert result.stop_reason == "budget" and policy.calls[-1]["kind"] == "refused"
+    ran = [batch for batch in policy.batches]
+    assert result.counters.expansions == len(ran)  # the refused call is not counted
+    assert result.compute.tokens == sum(b.prompt_tokens_encoded + b.generated_tokens for b in ran) <= 150
+
+
+def test_the_bench_wrapper_takes_a_refused_call_as_the_end_of_that_budget_and_retries_it_under_the_next():
+    from agent.bench.anytime import anytime_search
+
+    policy = PricedPolicy({}, default=lambda program: [Candidate(("    x = 0",), -1.0)])
+    limits = {"small": 60, "large": 400}
+    result, snapshots = anytime_search(
+        STARTER_ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+        strategy=make_strategy("best-first"), limits=limits,
+        settings=SearchSettings(samples_per_location=1, max_locations=1, seed=0))
+    refused = [i for i, call in enumerate(policy.calls) if call["kind"] == "refused"]
+    assert refused and policy.calls[refused[0] + 1]["kind"] == "propose"  # the same call, under the next cap
+    assert policy.calls[refused[0] + 1]["seed"] == policy.calls[refused[0] - 1]["seed"] + 1
+    for label, limit in limits.items():  # no budget is crossed by a prompt it could not pay for
+        assert snapshots[label].compute["tokens"] <= limit
+    assert snapshots["small"].compute["lm_calls"] < snapshots["large"].compute["lm_calls"]
+    assert result.compute.tokens == snapshots["large"].compute["tokens"]

@@ -256,6 +256,33 @@ def test_prompt_prefixes_are_reused_across_calls_until_reset(tiny_llama):
     assert policy.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=2).prompt_tokens_encoded == length
 
 
+def test_a_call_is_priced_before_it_runs_and_refused_when_the_tokens_left_cannot_pay(tiny_llama):
+    from policies.prefill import encode_cost
+
+    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6)
+    prompts = [encode_prompt(tiny_llama.tokenizer, ToyFormat().render_prompt(PROBLEM, STATE, loc).text)
+               for loc in LOCATIONS]
+    cost = encode_cost(tiny_llama, prompts, 2, share=True, prefix_cache=policy.prefix_cache)
+    refused = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, max_tokens=cost + 5)  # 6 rows need 6 tokens
+    assert refused.refused and refused.proposals == () and refused.prompt_tokens_encoded == 0
+    assert len(policy.prefix_cache) == 0  # nothing ran, nothing was cached
+    ran = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, max_tokens=cost + 6)
+    assert not ran.refused and ran.prompt_tokens_encoded == cost  # the price is what encoding costs
+    again = encode_cost(tiny_llama, prompts, 2, share=True, prefix_cache=policy.prefix_cache)
+    assert again < cost == encode_cost(tiny_llama, prompts, 2, share=True)  # the cached prefix is free
+    assert policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=2, max_tokens=again + 6).prompt_tokens_encoded == again
+    unshared = encode_cost(tiny_llama, prompts, 2, share=False)
+    assert unshared == 2 * sum(map(len, prompts))
+
+
+def test_a_call_may_cap_its_samples_below_the_policy_cap(tiny_llama):
+    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=12, ignore_eos=True)
+    short = policy.sample_programs(PROBLEM, 3, seed=4, max_new_tokens=5)
+    assert [p.generated_tokens for p in short.proposals] == [5, 5, 5]
+    longer = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 3, seed=4, max_new_tokens=50)  # never above the policy's
+    assert [p.generated_tokens for p in longer.proposals] == [12, 12, 12]
+
+
 def test_prefix_cache_is_bounded_and_prefers_the_longest_prefix():
     from policies.prefix_cache import PrefixCache
 
