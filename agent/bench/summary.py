@@ -53,6 +53,11 @@ def summarize(records: Iterable[dict], *, strategies: list[str], budgets: list[s
         # (what `sample` spent there, record schema 2), "per_draw" (k x tokens per draw, before).
         "tree_budgets": sorted({"spent" if r.get("schema", 1) >= 2 else "per_draw" for r in records
                                 if r.get("budget_kind") == "samples" and r.get("budget_tokens") is not None}),
+        # The config digests the records carry, by strategy: a resumed run's parts may have run
+        # under configs that differ only in settings added since (results.check_resume).
+        "config_hashes": {strategy: sorted({r["config_hash"] for r in records
+                                            if r["strategy"] == strategy and r.get("config_hash")})
+                          for strategy in strategies},
     }
     for strategy in strategies:
         mine = [r for r in clean if r["strategy"] == strategy]
@@ -219,12 +224,20 @@ def _budget_words(kind: str | None, tree_budgets: list[str]) -> str:
     return "samples" + "".join(f" ({rules[rule]})" for rule in tree_budgets)
 
 
+def _config_words(recorded: str | None, by_strategy: dict[str, list[str]]) -> str:
+    """The run's config digest, or, when its records carry others, each strategy's."""
+    if all(hashes in ([], [recorded]) for hashes in by_strategy.values()):
+        return f"`{recorded}`"
+    parts = [f"{name} `{'`, `'.join(hashes)}`" for name, hashes in by_strategy.items() if hashes]
+    return f"`{recorded}` in run.json; the records': " + "; ".join(parts)
+
+
 def render_markdown(summary: dict) -> str:
     run = summary["run"]
     lines = ["# Bench summary", ""]
     if run:
         lines += [f"suite `{run.get('suite')}`, model `{run.get('model')}`, seed {run.get('seed')}, "
-                  f"config `{run.get('config_hash')}`, "
+                  f"config {_config_words(run.get('config_hash'), summary.get('config_hashes', {}))}, "
                   f"budgets in {_budget_words(run.get('budget_kind'), summary.get('tree_budgets', []))}", ""]
     judged = summary.get("visible_tests_judged") or {}
     lines += [f"{summary['problems']} problems. Visible tests of the returned programs: {judged.get('in_host', 0)} "

@@ -518,3 +518,15 @@ def test_summary_says_how_tree_searches_were_budgeted(bench, capsys):
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
     assert main(["bench", "--summarize", str(out)]) == 0
     assert "mean tokens per draw (records before schema 2)" in (out / "summary.md").read_text()
+
+
+def test_summary_names_each_strategys_config_when_the_records_differ_from_the_run(bench):
+    status, out, records = bench("--strategies", "sample,mcts", "--budgets", "1,5", "--n", "2", "--workers", "1")
+    digest = json.loads((out / "run.json").read_text())["config_hash"]
+    assert status == 0 and f"config `{digest}`, budgets" in (out / "summary.md").read_text()
+    # a resumed part whose tree records ran under a config with a setting added since
+    mixed = [dict(r, config_hash="0123abcd4567") if r["strategy"] == "mcts" else r for r in records]
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in mixed))
+    assert main(["bench", "--summarize", str(out)]) == 0
+    markdown = (out / "summary.md").read_text()
+    assert f"config `{digest}` in run.json; the records': sample `{digest}`; mcts `0123abcd4567`" in markdown
