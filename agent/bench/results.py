@@ -106,6 +106,18 @@ def check_resume(recorded: dict, current: dict) -> None:
                 "or use a new --out")
 
 
+def settings_added(recorded: dict, current: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the settings `current` (a config as a dict) has and `recorded` lacks: what
+    a run recorded by an older version ran without (it resumes at their defaults)."""
+    added = []
+    for key, value in current.items():
+        if key not in recorded:
+            added.append(prefix + key)
+        elif isinstance(value, dict) and isinstance(recorded[key], dict):
+            added += settings_added(recorded[key], value, f"{prefix}{key}.")
+    return added
+
+
 def _resolved_digest(recorded: dict) -> str | None:
     """The digest of a recorded config with every setting it lacks at today's default."""
     from agent.config import ConfigError, config_from_dict

@@ -239,7 +239,7 @@ def default_out(suite: str, now: datetime) -> Path:
 # -- the output folder ------------------------------------------------------------------------
 def prepare_out(args: argparse.Namespace, run_info: dict) -> Path:
     """Create --out, or check that --resume continues the same run there; write run.json."""
-    from agent.bench.results import RESULTS, RUN, ResultsError, check_resume, read_run_info
+    from agent.bench.results import RESULTS, RUN, ResultsError, check_resume, read_run_info, settings_added
     from agent.output.files import write_text_atomic
 
     out = Path(args.out) if args.out else default_out(args.suite, datetime.now(timezone.utc))
@@ -256,7 +256,16 @@ def prepare_out(args: argparse.Namespace, run_info: dict) -> Path:
             check_resume(recorded, run_info)
         except ResultsError as exc:
             raise UsageError(str(exc)) from None
-        run_info = {**recorded, "resumed_at": [*recorded.get("resumed_at", []), run_info["started_at"]]}
+        # Each resume's config and versions: its records may differ from run.json's in settings added since.
+        resume = {"at": run_info["started_at"], "config_hash": run_info["config_hash"], "versions": run_info["versions"]}
+        added = settings_added(recorded.get("config", {}), run_info["config"])
+        if added:
+            resume["settings_added"] = added
+            print(f"note: {out}'s run.json was written before {', '.join(added)} existed; its records ran without "
+                  f"{'it' if len(added) == 1 else 'them'}, the ones written from here on at today's defaults "
+                  "(each record's config_hash says which config wrote it)", file=sys.stderr)
+        run_info = {**recorded, "resumed_at": [*recorded.get("resumed_at", []), run_info["started_at"]],
+                    "resumes": [*recorded.get("resumes", []), resume]}
     write_text_atomic(out / RUN, json.dumps(run_info, indent=2) + "\n")
     return out
 

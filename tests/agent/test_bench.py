@@ -299,16 +299,22 @@ def test_resume_refuses_another_config_and_a_used_folder_needs_resume(bench):
     assert status == 0 and len(records) == len(HIDDEN)
 
 
-def test_a_run_recorded_before_a_setting_existed_resumes_at_its_default(bench):
+def test_a_run_recorded_before_a_setting_existed_resumes_at_its_default(bench, capsys):
     flags = ("--strategies", "sample", "--budgets", "1,2", "--n", "2", "--workers", "1")
     _, out, records = bench(*flags)
     run = json.loads((out / "run.json").read_text())
+    current = run["config_hash"]
     del run["config"]["selection"]["policy_answers"]  # as an older version wrote it
     run["config_hash"] = "0123456789ab"  # ... under its own digest
     (out / "run.json").write_text(json.dumps(run))
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records if r["problem_id"] != "toy/a"))
+    capsys.readouterr()
     status, _, resumed = bench(*flags, "--resume")
     assert status == 0 and len(resumed) == len(records)
+    assert "selection.policy_answers" in capsys.readouterr().err  # the user is told what the old part lacked
+    resumes = json.loads((out / "run.json").read_text())["resumes"]  # and run.json keeps who wrote what
+    assert resumes[-1]["config_hash"] == current and resumes[-1]["settings_added"] == ["selection.policy_answers"]
+    assert "versions" in resumes[-1] and resumes[-1]["at"]
     run["config"]["selection"]["max_inputs"] = 3  # a setting that differs still refuses
     (out / "run.json").write_text(json.dumps(run))
     with pytest.raises(UsageError, match="config_hash"):
