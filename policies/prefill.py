@@ -73,8 +73,7 @@ def prefill(loaded: LoadedModel, prompt_ids, n, *, share: bool, prefix_cache=Non
                     **cache_arg(model, cache), use_cache=True, **keep)
         return out.logits[:, -1, :], cache_of(out)
 
-    common = _common_prefix_len(prompt_ids) if P > 1 else lens[0]
-    common = min(common, min(lens) - 1)  # each prompt keeps >= 1 token: its logits start decoding
+    common = _shared_span(prompt_ids)
     encoded, flops, start = 0, 0.0, 0
     if prefix_cache is not None and common > 0:  # state of an earlier call's prompt prefix
         start, cached = prefix_cache.lookup(prompt_ids[0][:common])
@@ -112,8 +111,7 @@ def encode_cost(loaded: LoadedModel, prompt_ids, n, *, share: bool, prefix_cache
     counts = row_counts(n, len(lens))
     if not share or _shareable_cache(loaded.model) is None:
         return sum(c * L for c, L in zip(counts, lens))
-    common = _common_prefix_len(prompt_ids) if len(lens) > 1 else lens[0]
-    common = min(common, min(lens) - 1)
+    common = _shared_span(prompt_ids)
     start = prefix_cache.cached_length(prompt_ids[0][:common]) if prefix_cache is not None and common > 0 else 0
     return (common - start) + sum(L - common for L in lens)
 
@@ -166,6 +164,14 @@ def _shallow_copy(cache):
     new = copy.copy(cache)
     new.layers = [copy.copy(layer) for layer in cache.layers]
     return new
+
+
+def _shared_span(prompt_ids) -> int:
+    """Tokens encoded once for all prompts: their common prefix, each prompt keeping >= 1 token
+    of its own (its logits start decoding)."""
+    lens = [len(x) for x in prompt_ids]
+    common = _common_prefix_len(prompt_ids) if len(lens) > 1 else lens[0]
+    return min(common, min(lens) - 1)
 
 
 def _common_prefix_len(seqs) -> int:

@@ -251,7 +251,9 @@ class RExSettings:
     # Length cap of a fresh program's sample (None: the policy's max_new_tokens). Of sampling's
     # draws on all 164 HumanEval problems at 160, the 35% that ran into the cap spent 52% of the
     # generated tokens and 1 of them passed the hidden tests (72 of the rest did); at 96 the
-    # hidden-passing draws keep 66 of 73 for 26% fewer tokens (docs/results/README.md, section 0).
+    # hidden-passing draws keep 66 of 73 for 26% fewer tokens. In the search (where doomed samples
+    # already stop early) it saved 11% of a fresh sample's tokens and left coverage within one
+    # problem of the policy's cap on all 164 (docs/results/README.md, section 0).
     # Only the search's fresh arm, one arm a call: `sample` stays the plain protocol.
     fresh_max_new_tokens: int | None = 96
     # Arms drawn for one policy call (needs fresh "cut" and a cut-children policy): each draw takes
