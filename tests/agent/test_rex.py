@@ -232,7 +232,7 @@ def test_a_refused_call_ends_the_search_at_its_budget_and_costs_nothing():
                     strategy=make_strategy("best-first"), budget=Budget(tokens=150),
                     settings=SearchSettings(samples_per_location=1, max_locations=1, seed=0))
     assert result.stop_reason == "budget" and policy.calls[-1]["kind"] == "refused"
-    ran = [batch for batch in policy.batches]
+    ran = policy.batches  # the calls that ran (a refused one records no batch)
     assert result.counters.expansions == len(ran)  # the refused call is not counted
     assert result.compute.tokens == sum(b.prompt_tokens_encoded + b.generated_tokens for b in ran) <= 150
 
