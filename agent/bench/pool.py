@@ -24,7 +24,7 @@ def _strategies(info: dict) -> list[str]:
     return [s.strip() for s in str(info["config"]["bench"]["strategies"]).split(",") if s.strip()]
 
 
-def _resolved(info: dict, where: Path):
+def resolved_config(info: dict, where: Path):
     """The run's config with every default filled in (agent.config), strategies set aside."""
     from agent.config import ConfigError, config_from_dict
 
@@ -53,7 +53,7 @@ def pool_runs(parts: list[Path], out: Path) -> dict:
             if info.get(name) != first.get(name):
                 raise ResultsError(f"{part}: its {name} is {info.get(name)!r}, {parts[0]}'s is "
                                    f"{first.get(name)!r}; only runs of the same {name} pool")
-        if infos and _resolved(info, part) != _resolved(first, parts[0]):
+        if infos and resolved_config(info, part) != resolved_config(first, parts[0]):
             raise ResultsError(f"{part}: its config differs from {parts[0]}'s (beyond the list of strategies); "
                                "runs of different settings do not pool")
         for problem in sorted({r["problem_id"] for r in rows}):
@@ -75,7 +75,7 @@ def pool_runs(parts: list[Path], out: Path) -> dict:
         "suite": base["suite"], "model": base["model"], "seed": base["seed"], "config": config,
         # The parts' own digest when they share one (the usual case: one config run in parts), so the
         # pooled run reads as the config it measured; else the digest of the resolved config they share.
-        "config_hash": _common_hash(infos) or _resolved(base, parts[0]).digest(),
+        "config_hash": _common_hash(infos) or resolved_config(base, parts[0]).digest(),
         "pooled_from": [{"dir": str(part), "config_hash": info.get("config_hash"),
                          "problems": sum(owner[p] == part for p in owner), "command": info.get("command")}
                         for part, info in infos],

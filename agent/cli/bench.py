@@ -6,6 +6,7 @@
     agent bench humaneval --limit 40 --out runs/he40 --resume      # continue a killed run
     agent bench --summarize runs/he40                               # rebuild summary + plot
     agent bench --pool runs/he0-39 runs/he40-79 --out runs/he0-79   # one run from parts
+    agent bench --seeds runs/he40 runs/he40-seed1 --out runs/he40-seeds  # one config, several seeds
 
 The protocol is LintSeq's (HumanEval pass@k at temperature 1, top-p 0.95, up to 50 samples per
 problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at equal compute:
@@ -57,7 +58,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from agent.cli import UsageError, add_set_argument, load_config_or_exit
-from agent.cli.bench_files import EXIT_DONE, pool_dirs, summarize_dir
+from agent.cli.bench_files import EXIT_DONE, compare_seed_dirs, pool_dirs, summarize_dir
 from envs.sandbox import BACKENDS
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ examples:
   agent bench humaneval --limit 40 --out runs/he40 --resume
   agent bench --summarize runs/he40
   agent bench --pool runs/he0-39 runs/he40-79 --out runs/he0-79
+  agent bench --seeds runs/he40 runs/he40-seed1 --out runs/he40-seeds   (seeds.md: per seed and mean)
 
 strategies: sample (repeated sampling, the paper's plain protocol: the baseline), sample+stop
 (the same draws, each stopped once its complete lines hold a syntax error no later line can
@@ -133,6 +135,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summarize", metavar="DIR", help="only rebuild summary, plot and samples from DIR")
     parser.add_argument("--pool", nargs="+", metavar="DIR", help="pool finished runs of disjoint problems "
                         "(same suite, model, seed and settings) into --out, keeping the strategies all of them ran")
+    parser.add_argument("--seeds", nargs="+", metavar="DIR", help="compare finished runs of one config under "
+                        "different seeds: per-seed and mean figures, differences to sampling (into --out, seeds.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress display on stderr")
     add_set_argument(parser)
 
@@ -299,8 +303,10 @@ def run_bench(
         return summarize_dir(Path(args.summarize))
     if args.pool:
         return pool_dirs([Path(d) for d in args.pool], args.out)
+    if args.seeds:
+        return compare_seed_dirs([Path(d) for d in args.seeds], args.out)
     if not args.suite:
-        raise UsageError("give a SUITE (humaneval, or a problems file or folder), or --summarize DIR")
+        raise UsageError("give a SUITE (humaneval, or a problems file or folder), or --summarize DIR, --pool or --seeds")
     config = resolve_config(args)
     strategies, plan = check_study(config)
     problems = select_problems(args)

