@@ -7,8 +7,9 @@ prompts and parse model text; the generic `policies.lm.LMPolicy` does the sampli
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol, Sequence, Union
 
 from envs.diff import Edit
 from envs.locations import Location
@@ -37,17 +38,44 @@ class State:
 
 
 @dataclass(frozen=True)
+class BlockEnd:
+    """A stop that is not a fixed string: a new line whose code (not blank, not a comment) starts
+    at or left of column `depth`, i.e. the block indented deeper than `depth` has ended. With
+    `depth` the entry function's `def` column, it ends a sample once the function is complete:
+    a format that keeps only the function would otherwise pay for the test calls and examples
+    the model writes after it. A stop in `RenderedPrompt.stop` beside the strings."""
+
+    depth: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pattern", re.compile(r"\n[ \t]{0,%d}[^\s#]" % self.depth))
+
+    def find(self, text: str, start: int = 0, end_after: int = 0) -> int:
+        """Where the first match that begins at or after `start` and ends after `end_after`
+        begins, or -1 (as `str.find`)."""
+        match = next((m for m in self._pattern.finditer(text, start) if m.end() > end_after), None)
+        return match.start() if match else -1
+
+    def __len__(self) -> int:  # the longest text a match spans (a prompt tail this long is searched)
+        return self.depth + 2
+
+
+Stop = Union[str, BlockEnd]
+
+
+@dataclass(frozen=True)
 class RenderedPrompt:
     """The exact text fed to the model, ending where generation starts.
 
     `prefill` is the tail of `text` that the agent wrote on the model's behalf (a hunk header
     start, a code fence, the program prefix); the format's parser receives
-    `prefill + generated`. `stop` strings end a sample early (the text up to them is kept).
+    `prefill + generated`. `stop` strings (and `BlockEnd`s) end a sample early (the text up to
+    them is kept).
     """
 
     text: str
     prefill: str = ""
-    stop: tuple[str, ...] = ()
+    stop: tuple[Stop, ...] = ()
 
 
 @dataclass(frozen=True)

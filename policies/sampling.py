@@ -32,6 +32,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from policies.base import Stop
 from policies.loading import LoadedModel
 from policies.prefill import cache_arg, cache_of, forward_flops, prefill, row_counts
 
@@ -71,8 +72,8 @@ def encode_prompt(tokenizer, text: str) -> list[int]:
     return ids
 
 
-def find_stop(text: str, stops: Sequence[str], tail: str = "") -> int | None:
-    """Index in `text` where the earliest stop string begins, or None.
+def find_stop(text: str, stops: Sequence[Stop], tail: str = "") -> int | None:
+    """Index in `text` where the earliest stop (a string or a `BlockEnd`) begins, or None.
 
     `tail` is the end of the prompt (the prefill side): a stop may start there and end in
     `text` (e.g. stop "\\ndef" after a prefill ending in "\\n"); such a match cuts at 0.
@@ -80,7 +81,8 @@ def find_stop(text: str, stops: Sequence[str], tail: str = "") -> int | None:
     hay = tail + text
     best = None
     for stop in stops:
-        i = hay.find(stop, max(0, len(tail) - len(stop) + 1))  # must end inside `text`
+        start = max(0, len(tail) - len(stop) + 1)  # the match must end inside `text`
+        i = hay.find(stop, start) if isinstance(stop, str) else stop.find(hay, start, end_after=len(tail))
         if i >= 0 and (best is None or i < best):
             best = i
     return None if best is None else max(0, best - len(tail))

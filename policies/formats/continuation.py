@@ -56,7 +56,7 @@ from envs.diff import DiffStatus, make_edit
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location, def_span, end_of_body
-from policies.base import ParsedOutput, RenderedPrompt, State
+from policies.base import BlockEnd, ParsedOutput, RenderedPrompt, State
 from policies.formats.common import (
     END_MARKERS,
     FormatStatus,
@@ -251,10 +251,14 @@ class ContinuationFormat:
     def _cut_prompt(self, problem: Problem, program: Program, location: Location) -> RenderedPrompt:
         """The task, then the answer prefilled with the program's lines 1..L (line L up to the
         location's column, if it has one); the model writes on from there (it may extend line
-        L) to the end of the function."""
+        L) to the end of the function, where the sample stops: the parser keeps nothing after it,
+        and this model goes on to write test calls there (36% of a cut child's tokens on
+        HumanEval/0-14, a third of the samples running into max_new_tokens)."""
         prefill = OPEN_FENCE + "\n".join(_cut_head(program, location))
         text = self._chat(task_message(problem)) + prefill
-        return RenderedPrompt(text=text, prefill=prefill, stop=(FENCE,) + self.end_markers)
+        span = def_span(program.lines, problem.entry_point)
+        ends = (BlockEnd(len(leading_ws(program.lines[span[0]]))),) if span is not None else ()
+        return RenderedPrompt(text=text, prefill=prefill, stop=(FENCE,) + ends + self.end_markers)
 
     def _parse_cut(self, problem: Problem, program: Program, location: Location, text: str) -> ParsedOutput:
         """lines 1..L (line L possibly extended), the continuation up to where the entry function

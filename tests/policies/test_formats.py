@@ -328,6 +328,19 @@ def test_cut_child_may_extend_the_cut_line_and_stops_at_top_level_code():
     assert parse(fmt, PARTIAL, cut, "\n    return acc").status == "no_change"
 
 
+def test_cut_child_sample_stops_where_the_function_ends_and_parses_the_same():
+    from policies.sampling import find_stop
+
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
+    cut = Location(9, "", "after_stmt")
+    prompt = fmt.render_prompt(PROBLEM, State(PARTIAL), cut)
+    answer = " + 1\n    # keep it\n\n    return acc\n\n# Test\nprint(total([1]))\nassert total([]) == 0\n```"
+    cut_text = answer[: find_stop(answer, prompt.stop, prompt.text)]
+    assert cut_text == " + 1\n    # keep it\n\n    return acc\n\n# Test"  # comments and blank lines do not end it
+    assert parse(fmt, PARTIAL, cut, cut_text).program == parse(fmt, PARTIAL, cut, answer).program
+    assert parse(fmt, PARTIAL, cut, cut_text).program.lines[-1] == "    return acc"
+
+
 def test_free_cut_fresh_programs_are_free_answers():
     fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
     free = get_format("continuation_free", ChatTokenizer())

@@ -124,6 +124,20 @@ def test_stop_rows_counted_to_the_completing_token(tiny_llama):
             assert decode(tokens).startswith(text + "e") and "e" not in decode(tokens[:-1])
 
 
+def test_block_end_stops_rows_in_the_sampler_and_counts_to_the_completing_token(tiny_llama):
+    from policies.base import BlockEnd
+
+    ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
+    stop = (BlockEnd(3),)  # any line starting at column 3 or less: frequent in the tiny vocabulary
+    samples = generate_samples(tiny_llama, ids, 8, stops=[stop], max_new_tokens=24, seed=3, ignore_eos=True)
+    decode = tiny_llama.tokenizer.decode
+    assert "stop" in samples.finish
+    for text, tokens, reason in zip(samples.texts, samples.token_ids, samples.finish):
+        assert find_stop(text, stop) is None
+        if reason == "stop":
+            assert find_stop(decode(tokens), stop) is not None and find_stop(decode(tokens[:-1]), stop) is None
+
+
 def test_tiered_nucleus_sampling_draws_the_exact_top_p_distribution(monkeypatch):
     import torch
 
@@ -146,6 +160,17 @@ def test_find_stop_includes_matches_that_start_in_the_prompt():
     assert find_stop("def g():", ["\ndef"], tail="    pass\n") == 0
     assert find_stop("x = 1", ["\ndef"], tail="\ndef f():\n") is None  # only in the prompt
     assert find_stop("a\n```b", ["```", "\n"]) == 1
+
+
+def test_block_end_stops_at_code_at_or_left_of_its_column():
+    from policies.base import BlockEnd
+
+    body = "    x = 1\n\n    # note\n"
+    assert find_stop(body + "print(x)", [BlockEnd(0)]) == len(body) - 1  # at the newline before it
+    assert find_stop(body + "  y", [BlockEnd(0)]) is None and find_stop(body + "  y", [BlockEnd(2)]) == len(body) - 1
+    assert find_stop(body + "# a comment\n\t", [BlockEnd(0)]) is None  # comments and blank lines do not end it
+    assert find_stop("print(x)", [BlockEnd(0), "```"], tail="    return x\n") == 0  # the newline was the prompt's
+    assert find_stop("x = 1", [BlockEnd(4)], tail="\n  z") is None  # a match inside the prompt does not count
 
 
 def test_eos_ends_a_sample_and_is_counted_but_not_in_text(tiny_llama, monkeypatch):
