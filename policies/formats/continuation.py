@@ -96,8 +96,6 @@ FREE_STOP = "\n```\n"
 # model continues from there (`_cut_prompt`), paying only for what it rewrites.
 DEFAULT_CHAT_MODE = "free_cut"
 DEFAULT_PLAIN_MODE = "end_of_line"
-# Starts of top-level code that end a block being continued by a plain model.
-_TOP_LEVEL_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\nassert ")
 
 
 def is_chat(tokenizer) -> bool:
@@ -180,8 +178,8 @@ class ContinuationFormat:
         else:
             start = task_comment(problem, state.program)
         stop = (FENCE,) + self.end_markers
-        if not self.chat and where.indent:
-            stop += _TOP_LEVEL_STOPS
+        if not self.chat and where.indent:  # code at column 0 ends the block (the parser keeps nothing after it)
+            stop += (BlockEnd(0),)
         return RenderedPrompt(text=start + prefill, prefill=prefill, stop=stop)
 
     def render_program_prompt(self, problem: Problem) -> RenderedPrompt:

@@ -243,6 +243,18 @@ def test_continuation_cuts_where_it_rejoins_the_suffix_or_leaves_the_block():
     assert_ok(parse(fmt, PARTIAL, MIDDLE, dedent), PARTIAL, after)
 
 
+def test_plain_continuation_inside_the_function_stops_at_code_at_column_0():
+    from policies.sampling import find_stop
+
+    fmt = get_format("continuation", None, mode="end_of_line")
+    after = Program(PARTIAL.lines[:9] + LOOP + PARTIAL.lines[9:])
+    prompt = fmt.render_prompt(PROBLEM, State(PARTIAL), MIDDLE)
+    answer = "\n" + "\n".join(LOOP) + "\n# try it\nresult = total([1])\nprint(result)\n"
+    cut_text = answer[: find_stop(answer, prompt.stop, prompt.text)]
+    assert cut_text == "\n" + "\n".join(LOOP) + "\n# try it"  # any code at column 0, not only def/print/assert
+    assert_ok(parse(fmt, PARTIAL, MIDDLE, cut_text), PARTIAL, after)
+
+
 def test_continuation_after_a_blank_line_starts_on_it():
     fmt = get_format("continuation", ChatTokenizer(), mode="end_of_line")
     top = Location(3, "", "after_stmt")  # line 3 is blank; line 4 is the def
