@@ -57,6 +57,26 @@ def read_results(path: Path) -> list[dict]:
     return records
 
 
+LOCK = ".lock"
+
+
+def lock_run(out: Path) -> IO[str]:
+    """Hold DIR/.lock (an exclusive flock) for as long as the returned file stays open: two
+    benches appending to one results.jsonl (a second `--resume` while the first still runs)
+    would run every unit left twice and write each record twice. The kernel drops the lock when
+    the process ends, however it ends, so a killed run never leaves the folder locked."""
+    import fcntl
+
+    handle = (out / LOCK).open("a", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ResultsError(f"another agent bench is writing to {out} (it holds {out / LOCK}); wait for it to "
+                           "finish or stop it, then --resume, or choose another --out") from None
+    return handle
+
+
 def open_results(path: Path) -> IO[str]:
     """results.jsonl opened for appending, a truncated last line cut off first."""
     if path.exists():

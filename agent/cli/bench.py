@@ -30,7 +30,8 @@ problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at e
   at the largest budget is what `agent solve P --strategy S --budget-tokens T --seed` returns.
 - Work: one unit per problem x strategy over local worker processes (--workers, default one
   per core, each with its own policy and sandbox) or Ray tasks (--ray); the parent writes
-  every record (agent.bench.results), so --resume after any kill loses no finished unit.
+  every record (agent.bench.results), so --resume after any kill loses no finished unit; it
+  holds DIR/.lock meanwhile, so a second bench on the same folder is refused, not run twice.
 - Problems a model was trained on (agent.training.provenance) are refused (exit 2) unless
   --allow-contaminated, which runs them, marks their records and leaves them out of the summary.
 
@@ -55,7 +56,7 @@ import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from agent.cli import UsageError, add_set_argument, load_config_or_exit
 from agent.cli.bench_files import EXIT_DONE, compare_seed_dirs, pool_dirs, summarize_dir
@@ -241,16 +242,32 @@ def default_out(suite: str, now: datetime) -> Path:
 
 
 # -- the output folder ------------------------------------------------------------------------
-def prepare_out(args: argparse.Namespace, run_info: dict) -> Path:
-    """Create --out, or check that --resume continues the same run there; write run.json."""
-    from agent.bench.results import RESULTS, RUN, ResultsError, check_resume, read_run_info, settings_added
-    from agent.output.files import write_text_atomic
+def prepare_out(args: argparse.Namespace, run_info: dict) -> tuple[Path, IO[str]]:
+    """Create --out and lock it (closing the returned handle unlocks it); then `_write_run_info`."""
+    from agent.bench.results import ResultsError, lock_run
 
     out = Path(args.out) if args.out else default_out(args.suite, datetime.now(timezone.utc))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    try:
+        lock = lock_run(out)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        _write_run_info(args, out, run_info)
+    except BaseException:
+        lock.close()
+        raise
+    return out, lock
+
+
+def _write_run_info(args: argparse.Namespace, out: Path, run_info: dict) -> None:
+    """Refuse a used folder without --resume, or check that --resume continues the same run; write run.json."""
+    from agent.bench.results import RESULTS, RUN, ResultsError, check_resume, read_run_info, settings_added
+    from agent.output.files import write_text_atomic
+
     has_results = (out / RESULTS).exists() and (out / RESULTS).stat().st_size > 0
     if has_results and not args.resume:
         raise UsageError(f"{out} already holds a bench run; pass --resume to continue it, or choose another --out")
@@ -271,7 +288,6 @@ def prepare_out(args: argparse.Namespace, run_info: dict) -> Path:
         run_info = {**recorded, "resumed_at": [*recorded.get("resumed_at", []), run_info["started_at"]],
                     "resumes": [*recorded.get("resumes", []), resume]}
     write_text_atomic(out / RUN, json.dumps(run_info, indent=2) + "\n")
-    return out
 
 
 def make_run_info(args: argparse.Namespace, config: Config) -> dict:
@@ -315,14 +331,15 @@ def run_bench(
         raise UsageError(f"--workers must be positive, got {args.workers}")
     if args.ray and importlib.util.find_spec("ray") is None:
         raise UsageError("--ray needs Ray: pip install '.[ray]' (or pip install 'ray>=2.9')")
-    out = prepare_out(args, make_run_info(args, config))
-    logs.to_file(out / logs.LOG_FILE)  # before the workers start: they inherit its path
-    try:
-        factories = Factories(policy_factory, sandbox_factory, lint_factory)
-        status = _run_units(args, config, factories, out, problems, strategies, plan, contaminated)
-        summarize_dir(out, problems=problems)
-    finally:
-        logs.stop_file()
+    out, lock = prepare_out(args, make_run_info(args, config))
+    with lock:
+        logs.to_file(out / logs.LOG_FILE)  # before the workers start: they inherit its path
+        try:
+            factories = Factories(policy_factory, sandbox_factory, lint_factory)
+            status = _run_units(args, config, factories, out, problems, strategies, plan, contaminated)
+            summarize_dir(out, problems=problems)
+        finally:
+            logs.stop_file()
     return status
 
 

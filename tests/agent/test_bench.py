@@ -286,6 +286,19 @@ def test_resume_after_kill_9_loses_and_repeats_nothing(bench, tmp_path):
     assert len(run["resumed_at"]) == 1 and run["config_hash"] == after[0]["config_hash"]
 
 
+def test_a_second_bench_cannot_write_to_a_folder_a_running_one_holds(bench, tmp_path):
+    from agent.bench.results import lock_run
+
+    flags = ("--strategies", "sample", "--budgets", "1", "--n", "2", "--workers", "1")
+    assert bench(*flags)[0] == 0
+    before = (tmp_path / "out" / RESULTS).read_text()
+    with lock_run(tmp_path / "out"):  # as a bench still running there holds it
+        with pytest.raises(UsageError, match="another agent bench is writing to"):
+            bench(*flags, "--resume")
+    assert (tmp_path / "out" / RESULTS).read_text() == before
+    assert bench(*flags, "--resume")[0] == 0  # released with its holder
+
+
 def test_resume_refuses_another_config_and_a_used_folder_needs_resume(bench):
     flags = ("--strategies", "sample", "--budgets", "1", "--n", "2", "--workers", "1")
     assert bench(*flags)[0] == 0
