@@ -87,13 +87,21 @@ def compare_seeds(dirs: list[Path]) -> dict:
         "suite": first.info["suite"], "model": first.info["model"],
         "seeds": [r.info["seed"] for r in runs],
         "runs": [{"dir": str(r.where), "seed": r.info["seed"], "config_hash": r.info.get("config_hash"),
-                  "problems_left_out": len({k[2] for k in r.records} - chosen)} for r in runs],
+                  "commits": _commits(r.info), "problems_left_out": len({k[2] for k in r.records} - chosen)}
+                 for r in runs],
         "problems": len(problems), "budgets": budgets,
         "strategies": {s: [_budget_row(runs, s, b, problems) for b in budgets] for s in strategies},
         "versus_sampling": {s: {b: paired_over_seeds(_verdicts(runs, SAMPLE, b, problems),
                                                      _verdicts(runs, s, b, problems)) for b in budgets}
                             for s in strategies if s != SAMPLE and SAMPLE in strategies},
     }
+
+
+def _commits(info: dict) -> list[str]:
+    """The git commits (short) of the code that wrote the run: its start's and each resume's."""
+    versions = [info.get("versions") or {}] + [r.get("versions") or {} for r in info.get("resumes", [])]
+    commits = [(v.get("git") or {}).get("commit") for v in versions]
+    return list(dict.fromkeys(c[:7] for c in commits if c))
 
 
 def _complete_problems(run: _Run, strategies: list[str], budgets: list[str]) -> set[str]:
@@ -146,8 +154,12 @@ def render_markdown(c: dict) -> str:
     lines = ["# Several seeds", "",
              f"suite `{c['suite']}`, model `{c['model']}`, seeds {seeds}; {c['problems']} problems "
              "(those every run has at every budget).", "",
-             "| run | seed | config | problems left out |", "|---|---|---|---|"]
-    lines += [f"| {r['dir']} | {r['seed']} | `{r['config_hash']}` | {r['problems_left_out']} |" for r in c["runs"]]
+             "| run | seed | config | code (git commits) | problems left out |", "|---|---|---|---|---|"]
+    lines += [f"| {r['dir']} | {r['seed']} | `{r['config_hash']}` | {', '.join(r['commits']) or '-'} | "
+              f"{r['problems_left_out']} |" for r in c["runs"]]
+    if len({tuple(r["commits"]) for r in c["runs"]}) > 1:
+        lines += ["", "The runs were written by different code: a difference between seeds may be the code's. "
+                  "Compare seeds of one commit where the code changed what a run does."]
     lines += ["", f"Problems solved per seed ({seeds}) and the mean share over seeds:", "",
               "| strategy | budget | deployable pass@1 | per seed | oracle coverage | per seed | mean tokens |",
               "|---|---|---|---|---|---|---|"]

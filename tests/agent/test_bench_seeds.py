@@ -53,6 +53,19 @@ def test_seeds_compare_problem_by_problem_with_the_interval_over_problems(bench,
     assert (d["other"], d["base"]) == ([2, 3], [1, 2])
     assert "| mcts | 5 | 83.3% | 2 / 3 |" in shown and "+33.3 (" in shown
     assert "| sample | 5 | 2 | 3 |" in shown  # oracle minus deployable: own pick 6 - 4, with the choice 6 - 3
+    assert c["runs"][0]["commits"] == c["runs"][1]["commits"] and "different code" not in shown
+
+
+def test_seeds_say_when_the_runs_were_written_by_different_code(bench, tmp_path, capsys):
+    for seed, commit in ((0, "a" * 40), (1, "b" * 40)):
+        _, out, _ = bench(*STUDY, "--seed", str(seed), out=f"s{seed}")
+        run = json.loads((out / "run.json").read_text())
+        run["versions"]["git"] = {"commit": commit, "dirty": False}
+        (out / "run.json").write_text(json.dumps(run))
+    capsys.readouterr()
+    assert main(["bench", "--seeds", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "c")]) == 0
+    shown = capsys.readouterr().out
+    assert "| aaaaaaa |" in shown and "| bbbbbbb |" in shown and "written by different code" in shown
 
 
 def test_seeds_use_the_problems_every_run_has_and_say_how_many_were_left_out(bench, tmp_path, capsys):
