@@ -20,7 +20,8 @@ from pathlib import Path
 from agent.bench.results import RESULTS, RUN, ResultsError, check_budget_rule, read_results, read_run_info
 
 
-def _strategies(info: dict) -> list[str]:
+def run_strategies(info: dict) -> list[str]:
+    """The strategies a run's run.json lists, in order."""
     return [s.strip() for s in str(info["config"]["bench"]["strategies"]).split(",") if s.strip()]
 
 
@@ -62,10 +63,10 @@ def pool_runs(parts: list[Path], out: Path) -> dict:
             owner[problem] = part
         infos.append((part, info))
         records.extend(rows)
-    common = [s for s in _strategies(infos[0][1]) if all(s in _strategies(i) for _, i in infos)]
+    common = [s for s in run_strategies(infos[0][1]) if all(s in run_strategies(i) for _, i in infos)]
     if not common:
         raise ResultsError("the runs share no strategy: nothing to pool")
-    dropped = sorted({s for _, i in infos for s in _strategies(i)} - set(common))
+    dropped = sorted({s for _, i in infos for s in run_strategies(i)} - set(common))
     kept = [r for r in records if r["strategy"] in common]
     base = infos[0][1]
     config = json.loads(json.dumps(base["config"]))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from agent.bench.budgets import parse_budgets
 from agent.bench.paired import paired_over_seeds
-from agent.bench.pool import resolved_config
+from agent.bench.pool import resolved_config, run_strategies
 from agent.bench.results import RESULTS, RUN, ResultsError, check_budget_rule, read_results, read_run_info
 from agent.output.files import write_text_atomic
 
@@ -50,10 +50,6 @@ def _without_seed(run: _Run):
     return dataclasses.replace(config, search=dataclasses.replace(config.search, seed=0))
 
 
-def _strategies(info: dict) -> list[str]:
-    return [s.strip() for s in str(info["config"]["bench"]["strategies"]).split(",") if s.strip()]
-
-
 def compare_seeds(dirs: list[Path]) -> dict:
     """The comparison (module docstring) of the runs in `dirs`, one per seed. Raises ResultsError
     naming the first run that does not fit and why."""
@@ -75,7 +71,7 @@ def compare_seeds(dirs: list[Path]) -> dict:
             raise ResultsError(f"{run.where}: its config differs from {first.where}'s beyond the seed and the "
                                "list of strategies; runs of different settings are not seeds of one configuration")
     runs.sort(key=lambda r: r.info["seed"])
-    strategies = [s for s in _strategies(first.info) if all(s in _strategies(r.info) for r in runs)]
+    strategies = [s for s in run_strategies(first.info) if all(s in run_strategies(r.info) for r in runs)]
     if not strategies:
         raise ResultsError("the runs share no strategy: nothing to compare")
     budgets = parse_budgets(str(first.info["config"]["bench"]["budgets"])).labels

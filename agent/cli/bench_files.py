@@ -60,6 +60,7 @@ def summarize_dir(out: Path, problems: list[Problem] | None = None) -> int:
     from agent.bench.budgets import parse_budgets
     from agent.bench.humaneval import write_humaneval_files
     from agent.bench.plot import PLOT, plot_coverage
+    from agent.bench.pool import run_strategies
     from agent.bench.results import RESULTS, RUN, ResultsError, read_results, read_run_info
     from agent.bench.summary import summarize, write_summary
     from agent.output.html_report import write_report
@@ -71,9 +72,8 @@ def summarize_dir(out: Path, problems: list[Problem] | None = None) -> int:
         records = read_results(out / RESULTS)
     except ResultsError as exc:
         raise UsageError(str(exc)) from None
-    bench = info["config"]["bench"]
-    strategies = [s.strip() for s in str(bench["strategies"]).split(",") if s.strip()]
-    plan = parse_budgets(str(bench["budgets"]))
+    strategies = run_strategies(info)
+    plan = parse_budgets(str(info["config"]["bench"]["budgets"]))
     models = sorted({r["model"] for r in records})
     run = {"suite": info["suite"], "model": ", ".join(models) or info["model"], "seed": info["seed"],
            "config_hash": info["config_hash"], "budget_kind": plan.kind}
