@@ -73,6 +73,7 @@ class SearchConfig:
     model_choice: bool = SearchSettings.model_choice
     feedback: bool = SearchSettings.feedback
     stop_doomed: bool = SearchSettings.stop_doomed
+    stop_when_solved: bool = SearchSettings.stop_when_solved
     seed: int = SearchSettings.seed
     sample: SampleSettings = field(default_factory=SampleSettings)
     best_first: BestFirstSettings = field(default_factory=BestFirstSettings)

@@ -148,7 +148,8 @@ def build_settings(config: SearchConfig) -> SearchSettings:
     _positive(config, "samples_per_location", "max_locations", "max_depth")
     return SearchSettings(samples_per_location=config.samples_per_location, max_locations=config.max_locations,
                           max_depth=config.max_depth, model_choice=config.model_choice, seed=config.seed,
-                          feedback=config.feedback, stop_doomed=config.stop_doomed)
+                          feedback=config.feedback, stop_doomed=config.stop_doomed,
+                          stop_when_solved=config.stop_when_solved)
 
 
 def build_budget(config: SearchConfig) -> Budget:

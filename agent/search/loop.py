@@ -72,8 +72,9 @@ class SearchSettings:
     stop_doomed: bool = True
     seed: int = 0  # base seed: policy call k gets seed * SEED_STRIDE + k, so runs replay exactly
     max_idle_steps: int = 1000  # selections in a row that call no policy (MCTS revisiting dead ends)
-    # False: keep going after a visible solution, until the budget (the bench's repeated-sampling
-    # baseline: pass@k needs every one of its n draws)
+    # False: keep going after a visible solution, until the budget, so the returned program is
+    # chosen among all the visible solutions the budget buys (agent.search.selection); the bench's
+    # repeated-sampling baseline always does (pass@k needs every one of its n draws)
     stop_when_solved: bool = True
 
 

@@ -73,3 +73,11 @@ def test_every_strategy_setting_is_reachable_from_a_config():
     assert config.search.mcts.length_normalise is False and config.search.beam.width == 2
     for name, (_, settings_type) in STRATEGIES.items():
         assert type(config.search.strategy_settings(name)) is settings_type
+
+
+def test_the_search_can_be_told_to_spend_its_whole_budget():
+    from agent.wiring import build_settings
+
+    assert build_settings(load_config(None, {}).search).stop_when_solved is True
+    assert build_settings(load_config(None, {"search.stop_when_solved": False}).search).stop_when_solved is False
+

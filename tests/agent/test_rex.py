@@ -35,6 +35,16 @@ def test_a_near_miss_is_refined_and_the_fix_found():
     assert result.solved  # ... and its child passes every visible test
 
 
+def test_rex_spends_the_whole_budget_after_a_visible_solution_when_asked():
+    fix = Candidate(("    return a + b",), -1.0, at=1)
+    keep_going = SearchSettings(samples_per_location=2, max_locations=2, seed=0, stop_when_solved=False)
+    stopped = _run(ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR]), samples=200)
+    kept = _run(ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR]), samples=200, settings=keep_going)
+    assert stopped.stop_reason == "solved" and stopped.compute.samples < 200
+    assert kept.solved and kept.stop_reason == "budget" and kept.compute.samples == 200
+    assert kept.program == stopped.program  # the only visible solution, found on the same path
+
+
 def test_refinements_of_one_node_become_rarer_as_they_fail():
     dud = Candidate(("    x = 0",), -1.0)  # a child that still scores 1/3: no progress
     policy = ScriptedPolicy({DEF_MINUS: [dud]}, programs=[NEAR], default=lambda program: [dud])
