@@ -66,11 +66,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("problem", metavar="PROBLEM.json", help="a problem file (our schema, HumanEval or MBPP record)")
     parser.add_argument("--model", help="smollm2 (embedded), a save_pretrained folder, a .gguf file or a hub id")
     parser.add_argument("--format", help="edit format: auto, a format name, or continuation:MODE")
-    parser.add_argument("--strategy", help="sample | best-first | beam | mcts")
+    parser.add_argument("--strategy", help="rex (default) | sample | best-first | beam | mcts")
     parser.add_argument("--budget-samples", type=int, metavar="N", help="at most N policy samples")
     parser.add_argument("--budget-tokens", type=int, metavar="N", help="at most N tokens (prompt encoded + generated)")
     parser.add_argument("--budget-seconds", type=float, metavar="S", help="at most S seconds of search")
     parser.add_argument("--seed", type=int, help="base seed (same seed, same search)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="spend the whole budget after the first visible solution, then return the one the "
+                             "most visible solutions agree with (search.stop_when_solved=false)")
     parser.add_argument("--config", metavar="FILE", help="YAML config over configs/default.yaml")
     parser.add_argument("--out", metavar="DIR", help="output folder (default runs/<problem-id>-<strategy>-<time>)")
     parser.add_argument("--sandbox", choices=BACKENDS, help="execution backend ('subprocess' is NOT isolated)")
@@ -87,6 +90,7 @@ def resolve_config(args: argparse.Namespace) -> Config:
     overrides = {
         "policy.model": args.model, "policy.format": args.format, "search.strategy": args.strategy,
         "search.seed": args.seed, "sandbox.backend": args.sandbox,
+        "search.stop_when_solved": False if getattr(args, "keep_going", False) else None,
     }
     config = load_config_or_exit(args.config, overrides, args.set)
     flags = (args.budget_samples, args.budget_tokens, args.budget_seconds)
@@ -158,8 +162,9 @@ def run_solve(
         stack.callback(logs.stop_file)
         display = stack.enter_context(
             ProgressDisplay(f"{problem.id} [{strategy.name}]", budget, enabled=not args.no_progress))
+        until = "the first visible solution" if settings.stop_when_solved else "the budget (--keep-going)"
         display.line(f"solving {problem.id} with the {strategy.name} search, budget "
-                     f"{wiring.budget_dict(budget)}; files in {out}")
+                     f"{wiring.budget_dict(budget)}, until {until}; files in {out}")
         try:
             sandbox, lint, policy, load_s = _build_pieces(config, display, stack, policy_factory=policy_factory,
                                                           sandbox_factory=sandbox_factory, lint_factory=lint_factory)

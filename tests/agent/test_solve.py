@@ -331,3 +331,20 @@ def test_the_choice_can_be_switched_off(solve, tmp_path):
     result = result_of(out)
     assert status == 0 and result["program"] == "def add(a, b):\n    return a * b\n"
     assert result["selection"]["executions"] == 0 and not result["selection"]["changed"]
+
+
+@pytest.mark.sandbox
+def test_keep_going_spends_the_budget_and_still_chooses_by_agreement(solve, tmp_path):
+    problem = _add_problem(tmp_path)
+    programs = (Candidate(("def add(a, b):", "    return a * b"), -0.5),
+                Candidate(("def add(a, b):", "    return a + b"), -2.0),
+                Candidate(("def add(a, b):", "    return b + a"), -2.5))
+    stopped = result_of(solve("--budget-samples", "16", problem=problem, out="stopped",
+                              policy=ScriptedPolicy({}, programs=programs))[1])
+    status, out, _ = solve("--budget-samples", "16", "--keep-going", problem=problem, out="kept",
+                           policy=ScriptedPolicy({}, programs=programs))
+    kept = result_of(out)
+    assert stopped["stop_reason"] == "solved" and stopped["compute"]["samples"] < 16
+    assert status == 0 and kept["stop_reason"] == "budget" and kept["compute"]["samples"] == 16
+    assert kept["program"] == "def add(a, b):\n    return a + b\n" and kept["hidden_passed"] is True
+    assert kept["config"]["search"]["stop_when_solved"] is False
