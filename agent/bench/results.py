@@ -109,8 +109,7 @@ def check_budget_rule(records: Iterable[dict], where: Path) -> None:
             raise ResultsError(
                 f"{where}: its {record['strategy']} records were budgeted at k x tokens per draw (record schema "
                 f"{record.get('schema', 1)}), this version gives a tree search what sampling spent at each budget; "
-                "the two do not mix. Use a new --out (to keep the sample runs, copy run.json and only the "
-                "records of strategy sample into it, then --resume)")
+                "the two do not mix. Use a new --out (to keep the sample runs: --sample-records-from this folder)")
 
 
 def check_resume(recorded: dict, current: dict) -> None:

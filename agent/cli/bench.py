@@ -7,6 +7,8 @@
     agent bench --summarize runs/he40                               # rebuild summary + plot
     agent bench --pool runs/he0-39 runs/he40-79 --out runs/he0-79   # one run from parts
     agent bench --seeds runs/he40 runs/he40-seed1 --out runs/he40-seeds  # one config, several seeds
+    agent bench humaneval --limit 40 --set search.rex.c=5 --sample-records-from runs/he40 --out runs/he40-c5
+                                   # a search setting against the same sampling draws, not drawn again
 
 The protocol is LintSeq's (HumanEval pass@k at temperature 1, top-p 0.95, up to 50 samples per
 problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at equal compute:
@@ -127,6 +129,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sandbox", choices=BACKENDS, help="execution backend ('subprocess' is NOT isolated)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default runs/bench-<suite>-<time>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out, skipping finished work")
+    parser.add_argument("--sample-records-from", metavar="DIR", help="start from DIR's sampling draws instead of "
+                        "drawing them again (same suite, model, seed and sampling settings; search settings may differ)")
     parser.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per "
                         "core, at most one per problem; 1 = in this process); with --ray: tasks in flight")
     parser.add_argument("--ray", metavar="ADDRESS", help="run units as Ray tasks: a cluster address, auto, "
@@ -242,7 +246,7 @@ def default_out(suite: str, now: datetime) -> Path:
 
 
 # -- the output folder ------------------------------------------------------------------------
-def prepare_out(args: argparse.Namespace, run_info: dict) -> tuple[Path, IO[str]]:
+def prepare_out(args: argparse.Namespace, run_info: dict, problem_ids: list[str] = ()) -> tuple[Path, IO[str]]:
     """Create --out and lock it (closing the returned handle unlocks it); then `_write_run_info`."""
     from agent.bench.results import ResultsError, lock_run
 
@@ -256,21 +260,28 @@ def prepare_out(args: argparse.Namespace, run_info: dict) -> tuple[Path, IO[str]
     except ResultsError as exc:
         raise UsageError(str(exc)) from None
     try:
-        _write_run_info(args, out, run_info)
+        _write_run_info(args, out, run_info, problem_ids)
     except BaseException:
         lock.close()
         raise
     return out, lock
 
 
-def _write_run_info(args: argparse.Namespace, out: Path, run_info: dict) -> None:
-    """Refuse a used folder without --resume, or check that --resume continues the same run; write run.json."""
+def _write_run_info(args: argparse.Namespace, out: Path, run_info: dict, problem_ids: list[str] = ()) -> None:
+    """Refuse a used folder without --resume, or check that --resume continues the same run; write run.json
+    (and, with --sample-records-from, results.jsonl holding those draws)."""
     from agent.bench.results import RESULTS, RUN, ResultsError, check_resume, read_run_info, settings_added
     from agent.output.files import write_text_atomic
 
     has_results = (out / RESULTS).exists() and (out / RESULTS).stat().st_size > 0
     if has_results and not args.resume:
         raise UsageError(f"{out} already holds a bench run; pass --resume to continue it, or choose another --out")
+    if getattr(args, "sample_records_from", None):
+        if has_results:
+            raise UsageError(f"--sample-records-from starts a run, but {out} already holds one; choose a new --out "
+                             "(or --resume it without --sample-records-from)")
+        _seed_sample_records(Path(args.sample_records_from), out, run_info, problem_ids)
+        return
     if args.resume and (out / RUN).exists():
         try:
             recorded = read_run_info(out / RUN)
@@ -288,6 +299,22 @@ def _write_run_info(args: argparse.Namespace, out: Path, run_info: dict) -> None
         run_info = {**recorded, "resumed_at": [*recorded.get("resumed_at", []), run_info["started_at"]],
                     "resumes": [*recorded.get("resumes", []), resume]}
     write_text_atomic(out / RUN, json.dumps(run_info, indent=2) + "\n")
+
+
+def _seed_sample_records(source: Path, out: Path, run_info: dict, problem_ids: list[str]) -> None:
+    """run.json naming the source, then results.jsonl with its sampling draws (both written whole)."""
+    from agent.bench.results import RESULTS, RUN, ResultsError
+    from agent.bench.reuse import sample_records
+    from agent.output.files import write_text_atomic
+
+    try:
+        records, provenance = sample_records(source, run_info, list(problem_ids))
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    write_text_atomic(out / RUN, json.dumps({**run_info, "sample_records_from": provenance}, indent=2) + "\n")
+    write_text_atomic(out / RESULTS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    print(f"agent bench: {len(records)} sampling records from {source} ({len(problem_ids)} problems asked); "
+          "only the other units run", file=sys.stderr)
 
 
 def make_run_info(args: argparse.Namespace, config: Config) -> dict:
@@ -331,7 +358,7 @@ def run_bench(
         raise UsageError(f"--workers must be positive, got {args.workers}")
     if args.ray and importlib.util.find_spec("ray") is None:
         raise UsageError("--ray needs Ray: pip install '.[ray]' (or pip install 'ray>=2.9')")
-    out, lock = prepare_out(args, make_run_info(args, config))
+    out, lock = prepare_out(args, make_run_info(args, config), [p.id for p in problems])
     with lock:
         logs.to_file(out / logs.LOG_FILE)  # before the workers start: they inherit its path
         try:

@@ -339,7 +339,7 @@ def test_tree_records_budgeted_by_the_old_rule_do_not_mix_but_the_sample_runs_ca
     _, out, records = bench(*flags)
     old = [dict(r, schema=1) if r["strategy"] == "mcts" else r for r in records]  # as an older version wrote them
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
-    with pytest.raises(UsageError, match="k x tokens per draw.*records of strategy sample"):
+    with pytest.raises(UsageError, match="k x tokens per draw.*--sample-records-from"):
         bench(*flags, "--resume")
     other = tmp_path / "other"
     other.mkdir()
@@ -348,9 +348,8 @@ def test_tree_records_budgeted_by_the_old_rule_do_not_mix_but_the_sample_runs_ca
     capsys.readouterr()
     assert main(["bench", "--pool", str(out), str(other), "--out", str(tmp_path / "pooled")]) == 2
     assert "k x tokens per draw" in capsys.readouterr().err
-    # What the message says to do: keep run.json and the sample records, resume: mcts is re-run.
-    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records if r["strategy"] == "sample"))
-    status, _, rerun = bench(*flags, "--resume")
+    # What the message says to do: a new run from the sample records: mcts is re-run.
+    status, _, rerun = bench(*flags, "--sample-records-from", out, out="again")
     assert status == 0
     assert {k: strip_timings(r) for k, r in by_key(rerun).items()} == \
         {k: strip_timings(r) for k, r in by_key(records).items()}
