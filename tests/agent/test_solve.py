@@ -299,13 +299,17 @@ def _add_problem(tmp_path):
     return problem
 
 
+# Each passes add(2, 2) == 4; the likeliest (a * b) is the odd one out on other inputs.
+THREE_VISIBLE_SOLUTIONS = (Candidate(("def add(a, b):", "    return a * b"), -0.5),
+                           Candidate(("def add(a, b):", "    return a + b"), -2.0),
+                           Candidate(("def add(a, b):", "    return b + a"), -2.5))
+
+
 @pytest.mark.sandbox
 def test_the_returned_program_is_chosen_by_agreement_before_the_hidden_run(solve, tmp_path):
     """Two of three visible solutions agree on extra inputs: the likelier odd one is not returned."""
     problem = _add_problem(tmp_path)
-    programs = (Candidate(("def add(a, b):", "    return a * b"), -0.5),
-                Candidate(("def add(a, b):", "    return a + b"), -2.0),
-                Candidate(("def add(a, b):", "    return b + a"), -2.5))
+    programs = THREE_VISIBLE_SOLUTIONS
     status, out, events = solve("--strategy", "sample", "--budget-samples", "3", problem=problem,
                                 policy=ScriptedPolicy({}, programs=programs))
     result = result_of(out)
@@ -336,9 +340,7 @@ def test_the_choice_can_be_switched_off(solve, tmp_path):
 @pytest.mark.sandbox
 def test_keep_going_spends_the_budget_and_still_chooses_by_agreement(solve, tmp_path):
     problem = _add_problem(tmp_path)
-    programs = (Candidate(("def add(a, b):", "    return a * b"), -0.5),
-                Candidate(("def add(a, b):", "    return a + b"), -2.0),
-                Candidate(("def add(a, b):", "    return b + a"), -2.5))
+    programs = THREE_VISIBLE_SOLUTIONS
     stopped = result_of(solve("--budget-samples", "16", problem=problem, out="stopped",
                               policy=ScriptedPolicy({}, programs=programs))[1])
     status, out, _ = solve("--budget-samples", "16", "--keep-going", problem=problem, out="kept",
