@@ -36,7 +36,7 @@ def default_out(suite: str, now: datetime) -> Path:
 
 
 # -- the output folder ------------------------------------------------------------------------
-def prepare_out(args: argparse.Namespace, run_info: dict, problem_ids: list[str] = ()) -> tuple[Path, IO[str]]:
+def prepare_out(args: argparse.Namespace, run_info: dict, problem_ids: list[str]) -> tuple[Path, IO[str]]:
     """Create --out and lock it (closing the returned handle unlocks it); then `_write_run_info`."""
     from agent.bench.results import ResultsError, lock_run
 
@@ -57,7 +57,7 @@ def prepare_out(args: argparse.Namespace, run_info: dict, problem_ids: list[str]
     return out, lock
 
 
-def _write_run_info(args: argparse.Namespace, out: Path, run_info: dict, problem_ids: list[str] = ()) -> None:
+def _write_run_info(args: argparse.Namespace, out: Path, run_info: dict, problem_ids: list[str]) -> None:
     """Refuse a used folder without --resume, or check that --resume continues the same run; write run.json
     (and, with --sample-records-from, results.jsonl holding those draws)."""
     from agent.bench.results import RESULTS, RUN, ResultsError, check_resume, read_run_info, settings_added
@@ -66,7 +66,7 @@ def _write_run_info(args: argparse.Namespace, out: Path, run_info: dict, problem
     has_results = (out / RESULTS).exists() and (out / RESULTS).stat().st_size > 0
     if has_results and not args.resume:
         raise UsageError(f"{out} already holds a bench run; pass --resume to continue it, or choose another --out")
-    if getattr(args, "sample_records_from", None):
+    if args.sample_records_from:
         if has_results:
             raise UsageError(f"--sample-records-from starts a run, but {out} already holds one; choose a new --out "
                              "(or --resume it without --sample-records-from)")

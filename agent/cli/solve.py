@@ -90,7 +90,7 @@ def resolve_config(args: argparse.Namespace) -> Config:
     overrides = {
         "policy.model": args.model, "policy.format": args.format, "search.strategy": args.strategy,
         "search.seed": args.seed, "sandbox.backend": args.sandbox,
-        "search.stop_when_solved": False if getattr(args, "keep_going", False) else None,
+        "search.stop_when_solved": False if args.keep_going else None,
     }
     config = load_config_or_exit(args.config, overrides, args.set)
     flags = (args.budget_samples, args.budget_tokens, args.budget_seconds)
