@@ -4,7 +4,8 @@
     best-first  expand the best least-expanded node (visible score, then edit log-prob)
     beam        level by level, keep the `width` best children of the current level
     mcts        PUCT descent with the policy's sibling-normalised probabilities as prior,
-                value = the visible-test fraction, one backed-up value per new child
+                value = the visible-test fraction, one backed-up value per new child, Q their
+                mean or max; optionally a resample arm at the root (MCTSSettings)
     rex         Thompson sampling between a fresh sample from the root and refining a
                 near-miss node at its cut points (RExSettings); the default
 
@@ -140,6 +141,17 @@ class MCTSSettings:
     c_puct: float = 1.0  # exploration weight; values are fractions in [0, 1], so ~1 balances them
     length_normalise: bool = True  # prior from per-token log-probs: raw sums favour short edits
     widening: float = 1.0  # progressive widening k: re-expand while expansions < k * visits ** PW_ALPHA
+    # Q of a node: the "mean" of the values backed up through it (AlphaZero), or their "max"
+    # (PG-TD: a subtree is worth the best program found in it).
+    backup: str = "mean"
+    # Where new programs come from at the root. "widen": the root is a node like any other (its
+    # children are the policy's edits of the starter; progressive widening re-expands it).
+    # "free": a resample arm, a virtual child of the root with prior `fresh_prior` that draws
+    # whole programs as `sample` does (rex's fresh arm); the root's children share the rest.
+    # With no signal PUCT then keeps choosing the arm: the search degrades to repeated sampling.
+    fresh: str = "widen"
+    fresh_prior: float = 0.5
+    fresh_max_new_tokens: int | None = 96  # as RExSettings.fresh_max_new_tokens; fresh "free" only
 
 
 PW_ALPHA = 0.25  # progressive-widening exponent; low because one expansion adds up to n * locations children
@@ -175,8 +187,12 @@ def child_priors(tree: SearchTree, parent: str, children: list[Node], *, length_
     return [w / total for w in weights]
 
 
-def select_puct(tree: SearchTree, settings: SearchSettings, *, c_puct: float,
-                length_normalise: bool, widening: float = 1.0) -> Selection | None:
+def _q(node: Node, backup: str) -> float:
+    return node.value_max if backup == "max" else node.value
+
+
+def select_puct(tree: SearchTree, settings: SearchSettings, *, c_puct: float, length_normalise: bool,
+                widening: float = 1.0, backup: str = "mean", fresh_prior: float | None = None) -> Selection | None:
     """Descend from the root by PUCT until a node to expand (`_widen`) or a dead end.
 
     PUCT(child) = Q(child) + c_puct * P(child) * sqrt(sum of sibling visits) / (1 + N(child)).
@@ -184,46 +200,75 @@ def select_puct(tree: SearchTree, settings: SearchSettings, *, c_puct: float,
     only on the path: a cycle) is returned with expand=False, for a backup only; the backed-up
     visits widen its ancestors, which are then expanded again. With no node above the depth
     limit (max_depth 0) the search is exhausted (None).
+    fresh_prior: the root holds a resample arm with this prior instead of widening; choosing it
+    selects the root (a fresh draw). The root's own statistics are the arm's (`backup_values`).
     """
     if not any(_below_depth_limit(n, settings) for n in tree.nodes()):
         return None
     path = [tree.root]
     while True:
         node = tree.node(path[-1])
-        if _widen(tree, node, settings, widening):
+        arm = fresh_prior is not None and node.digest == tree.root
+        if (not node.expanded or not tree.children(node.digest)) if arm else _widen(tree, node, settings, widening):
             return Selection(node.digest, tuple(path))
         children = [c for c in tree.children(node.digest) if c.digest not in path]
         if node.depth >= settings.max_depth or not children:
             return Selection(node.digest, tuple(path), expand=False)
         priors = child_priors(tree, node.digest, children, length_normalise=length_normalise)
-        total = math.sqrt(sum(c.visits for c in children))
+        visits = sum(c.visits for c in children)
+        if arm:
+            priors = [(1.0 - fresh_prior) * p for p in priors]
+            visits += node.visits
+        total = math.sqrt(visits)
         scored = [
-            (c.value + c_puct * p * total / (1 + c.visits), p, -c.order, c.digest)
+            (_q(c, backup) + c_puct * p * total / (1 + c.visits), p, -c.order, c.digest)
             for c, p in zip(children, priors)
         ]
-        path.append(max(scored)[3])
+        if arm:
+            scored.append((_q(node, backup) + c_puct * fresh_prior * total / (1 + node.visits), fresh_prior, 0, node.digest))
+        best = max(scored)[3]
+        if best == tree.root:
+            return Selection(tree.root, (tree.root,))
+        path.append(best)
 
 
-def backup_values(tree: SearchTree, selection: Selection, new: list[str]) -> None:
+def backup_values(tree: SearchTree, selection: Selection, new: list[str], *, fresh_arm: bool = False) -> None:
     """Each new child is one simulation valued by its visible score; without new children the
-    selected node's own score is backed up once (so PUCT moves away from dead ends)."""
+    selected node's own score is backed up once (so PUCT moves away from dead ends). Each node
+    on the path keeps the count, sum and best of its values. With a resample arm (`fresh_arm`)
+    the root's statistics are the arm's: only fresh draws are backed up into it."""
     if new:
         values = [_score(tree.node(d)) for d in new]
         for digest, value in zip(new, values):
             child = tree.node(digest)
             child.visits, child.value_sum = child.visits + 1, child.value_sum + value
+            child.value_max = max(child.value_max, value)
     else:
         values = [_score(tree.node(selection.node))]
-    for digest in selection.path:
+    path = selection.path[1:] if fresh_arm and selection.node != tree.root else selection.path
+    for digest in path:
         node = tree.node(digest)
         node.visits += len(values)
         node.value_sum += sum(values)
+        node.value_max = max(node.value_max, *values)
 
 
 def mcts(settings: MCTSSettings = MCTSSettings()) -> Strategy:
+    if settings.backup not in ("mean", "max"):
+        raise ValueError(f"mcts: backup must be 'mean' or 'max', got {settings.backup!r}")
+    if settings.fresh not in ("widen", "free"):
+        raise ValueError(f"mcts: fresh must be 'widen' or 'free', got {settings.fresh!r}")
+    if not 0.0 < settings.fresh_prior < 1.0:
+        raise ValueError(f"mcts: fresh_prior must be between 0 and 1 (exclusive), got {settings.fresh_prior}")
+    if settings.fresh_max_new_tokens is not None and settings.fresh_max_new_tokens < 1:
+        raise ValueError(f"mcts: fresh_max_new_tokens must be >= 1 or null, got {settings.fresh_max_new_tokens}")
+    arm = settings.fresh == "free"
     select = partial(select_puct, c_puct=settings.c_puct, length_normalise=settings.length_normalise,
-                     widening=settings.widening)
-    return Strategy("mcts", select, propose_edits, backup_values)
+                     widening=settings.widening, backup=settings.backup,
+                     fresh_prior=settings.fresh_prior if arm else None)
+    propose = (partial(propose_rex, fresh_rows=None, fresh="free", fresh_max_new_tokens=settings.fresh_max_new_tokens)
+               if arm else propose_edits)
+    return Strategy("mcts", select, propose, partial(backup_values, fresh_arm=arm))
 
 
 # -- rex ---------------------------------------------------------------------------------------

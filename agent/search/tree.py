@@ -76,6 +76,7 @@ class Node:
     report: TestReport | None = None
     visits: int = 0  # MCTS visit count N
     value_sum: float = 0.0  # MCTS sum of backed-up values W (Q = W / N)
+    value_max: float = 0.0  # MCTS best backed-up value (Q under the max backup, as in PG-TD)
     expanded: int = 0  # how many policy calls were made at it (0 = unexpanded)
 
     @property
@@ -244,6 +245,7 @@ def _node_attrs(node: Node) -> dict[str, Any]:
         "clean": node.clean,
         "visits": node.visits,
         "value_sum": float(node.value_sum),
+        "value_max": float(node.value_max),
         "expanded": node.expanded,
         "solved": node.solved,
         "logprob": float(node.logprob),

@@ -10,7 +10,7 @@ from scripted import (
 
 from agent.search.budget import Budget
 from agent.search.rollouts import RolloutError, RolloutWriter, read_rollouts, replay
-from agent.search.loop import SearchSettings, search
+from agent.search.loop import SearchSettings, Selection, search
 from agent.search.strategies import STRATEGIES, child_priors, make_strategy, select_puct
 from envs.problem import Problem
 from envs.program import Program
@@ -212,6 +212,71 @@ def test_mcts_backs_up_one_value_per_new_child():
     children = tree.children(tree.root)
     assert root.visits == len(children) == 2
     assert root.value_sum == pytest.approx(sum(c.score for c in children)) == pytest.approx(1 / 3)
+
+
+def test_mcts_backup_keeps_each_nodes_best_value_beside_the_sum():
+    result = run("mcts", budget=Budget(samples=4))
+    tree = result.tree
+    scores = [c.score for c in tree.children(tree.root)]
+    assert tree.node(tree.root).value_max == max(scores) > 0.0
+    assert all(c.value_max == c.score for c in tree.children(tree.root))
+
+
+def _three_unscored_children():
+    """The root's three children of MCTS_SCRIPT on XY (all score 0), never expanded."""
+    result = run("mcts", policy=ScriptedPolicy(MCTS_SCRIPT), problem=XY, budget=Budget(samples=3),
+                 settings=SearchSettings(samples_per_location=3))
+    return result.tree, {c.program.text: c for c in result.tree.children(result.tree.root)}
+
+
+def _picked(tree, **puct):
+    selection = select_puct(tree, SETTINGS, c_puct=puct.pop("c_puct", 1.0), length_normalise=True, **puct)
+    return tree.node(selection.node).program.text, selection
+
+
+def test_mcts_max_backup_follows_the_best_program_below_a_child_not_the_mean():
+    tree, kids = _three_unscored_children()
+    # a: one near-miss among misses below it (mean 0.2, best 0.5); b: steadier (mean 0.3, best 0.3)
+    for text, (visits, total, best) in {"a = 1\n": (5, 1.0, 0.5), "b = 1\n": (5, 1.5, 0.3)}.items():
+        kids[text].visits, kids[text].value_sum, kids[text].value_max = visits, total, best
+    assert _picked(tree, c_puct=0.0, widening=0.0, backup="mean")[0] == "b = 1\n"
+    assert _picked(tree, c_puct=0.0, widening=0.0, backup="max")[0] == "a = 1\n"
+
+
+def test_mcts_resample_arm_draws_fresh_without_signal_and_descends_to_a_near_miss():
+    tree, kids = _three_unscored_children()
+    root = tree.node(tree.root)
+    root.visits, root.value_sum = 1, 0.0  # the arm's statistics: one fresh draw, worth nothing
+    text, selection = _picked(tree, widening=0.0, fresh_prior=0.5)
+    assert selection.node == tree.root and selection.path == (tree.root,) and selection.expand
+    kids["c = 1\n"].value_sum = kids["c = 1\n"].value_max = 0.5  # the least likely child half passes
+    assert _picked(tree, widening=0.0, fresh_prior=0.5)[0] == "c = 1\n"
+
+
+def test_mcts_with_a_resample_arm_backs_up_only_fresh_draws_into_the_root():
+    tree, kids = _three_unscored_children()
+    root, child = tree.node(tree.root), kids["b = 1\n"]
+    before = (root.visits, root.value_sum)
+    strategy = make_strategy("mcts", fresh="free")
+    new = kids["c = 1\n"].digest  # stands for a refinement's new child, valued 0
+    strategy.backup(tree, Selection(child.digest, (tree.root, child.digest)), [new])
+    assert (root.visits, root.value_sum) == before and child.visits == 2
+    strategy.backup(tree, Selection(tree.root, (tree.root,)), [new])
+    assert root.visits == before[0] + 1
+
+
+def test_mcts_with_a_resample_arm_draws_whole_programs_at_the_root_and_solves():
+    policy = add_policy()
+    result = run("mcts", policy=policy, fresh="free", backup="max")
+    assert result.solved and result.program == Program.from_text(SOLUTION)
+    assert policy.calls[0]["kind"] == "sample_programs"
+
+
+@pytest.mark.parametrize("setting, value", [("backup", "median"), ("fresh", "cut"), ("fresh_prior", 1.0),
+                                            ("fresh_max_new_tokens", 0)])
+def test_mcts_refuses_a_bad_setting_by_name(setting, value):
+    with pytest.raises(ValueError, match=setting):
+        make_strategy("mcts", **{setting: value})
 
 
 def test_root_that_already_passes_is_solved_without_calling_the_policy():
