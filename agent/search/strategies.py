@@ -148,7 +148,8 @@ class MCTSSettings:
     # children are the policy's edits of the starter; progressive widening re-expands it).
     # "free": a resample arm, a virtual child of the root with prior `fresh_prior` that draws
     # whole programs as `sample` does (rex's fresh arm); the root's children share the rest.
-    # With no signal PUCT then keeps choosing the arm: the search degrades to repeated sampling.
+    # Unlike rex, PUCT also refines children worth 0 (by prior and visit count), so with no
+    # signal it does not reduce to repeated sampling.
     fresh: str = "widen"
     fresh_prior: float = 0.5
     fresh_max_new_tokens: int | None = 96  # as RExSettings.fresh_max_new_tokens; fresh "free" only
