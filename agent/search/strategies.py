@@ -210,7 +210,9 @@ def select_puct(tree: SearchTree, settings: SearchSettings, *, c_puct: float, le
     while True:
         node = tree.node(path[-1])
         arm = fresh_prior is not None and node.digest == tree.root
-        if (not node.expanded or not tree.children(node.digest)) if arm else _widen(tree, node, settings, widening):
+        # With the arm, the root is expanded only when it has nothing to descend into; else by widening.
+        expand = not node.expanded or not tree.children(node.digest) if arm else _widen(tree, node, settings, widening)
+        if expand:
             return Selection(node.digest, tuple(path))
         children = [c for c in tree.children(node.digest) if c.digest not in path]
         if node.depth >= settings.max_depth or not children:
