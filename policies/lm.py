@@ -38,8 +38,7 @@ class LMPolicy:
     ("prompt_too_long") is a proposal with a failure status, never an exception.
     `ProposalBatch.extra`: seed (drawn and reported when None was given), finish (counts of
     "eos"/"stop"/"length"), shared_prefix, decoded_positions, parse_s; from `propose_groups`
-    also group_sizes (proposals per group, in order); rows (per prompt: the rows it ran, after a
-    token cap clipped them, see `_rows_paid_for`).
+    also group_sizes (proposals per group, in order).
     """
 
     can_propose_groups = True  # propose_groups: several states' requests in one batch
@@ -66,9 +65,6 @@ class LMPolicy:
         self.ignore_eos = ignore_eos
         # Prompt prefixes encoded by earlier calls (policies.prefix_cache); emptied by `reset`.
         self.prefix_cache = PrefixCache(max_entries=prefix_cache_entries) if share_prefix and prefix_cache_entries else None
-        # This search's samples that ended by themselves, and their generated tokens (`reset`
-        # empties both): what a sample is expected to cost when a call's rows are paid for.
-        self._whole_samples = self._whole_tokens = 0
         # "smollm2:continuation:free": a format's `label` names its variant when it has several.
         label = getattr(fmt, "label", None) or getattr(fmt, "name", type(fmt).__name__)
         self.name = name or f"{loaded.spec}:{label}"
@@ -103,7 +99,7 @@ class LMPolicy:
                 counts.append(group.n)
         batch = self._run(prompts, locations, parsers, counts, seed, max_tokens, stop_doomed, problem.entry_point,
                           max_new_tokens)
-        batch.extra["group_sizes"] = [] if batch.refused else _group_sizes(groups, batch.extra["rows"])
+        batch.extra["group_sizes"] = [len(group.locations) * group.n for group in groups] if not batch.refused else []
         return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
@@ -150,7 +146,6 @@ class LMPolicy:
         whatever this policy ran before (see policies.prefix_cache)."""
         if self.prefix_cache is not None:
             self.prefix_cache.clear()
-        self._whole_samples = self._whole_tokens = 0
 
     @property
     def edit_style(self) -> str:
@@ -189,37 +184,6 @@ class LMPolicy:
                 ))
         return proposals
 
-    def _rows_paid_for(self, ids, fits: list[int], counts: list[int], max_tokens: int, new_tokens: int) -> list[int]:
-        """The rows per prompt that `max_tokens` pays for once the prompt is paid: at least one,
-        and no more than the tokens left after the prompt give a sample of the expected length.
-        The search sizes a call by the tokens left before the prompt can be priced; at a small
-        budget that starts rows the budget then cuts mid-way (a one-sample budget of ~240
-        tokens, ~170 of them prompt, split over two or three rows), and a cut sample is worth
-        nothing. Rows are clipped in order (a suffix), so proposals still map onto the first
-        prompts and groups in order."""
-        cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
-                           share=self.share_prefix, prefix_cache=self.prefix_cache)
-        paid = max(1, int((max_tokens - cost) // self._expected_sample_tokens(new_tokens)))
-        clipped = []
-        for j, count in enumerate(counts):
-            clipped.append(min(count, paid))
-            if j in fits:  # a prompt too long for the model runs nothing: its failures cost nothing
-                paid -= clipped[-1]
-        return clipped
-
-    def _expected_sample_tokens(self, new_tokens: int) -> float:
-        """Tokens a sample is expected to generate: the mean of this search's samples that ended
-        by themselves (as `agent.search.budget.samples_that_fit` estimates it from the same
-        calls), else half the call's length cap (`agent.search.loop.sample_length_prior`)."""
-        if self._whole_samples:
-            return max(1.0, self._whole_tokens / self._whole_samples)
-        return max(1.0, new_tokens / 2)
-
-    def _count_whole(self, proposals) -> None:
-        whole = [p for p in proposals if p.finish in ("eos", "stop", "doomed")]
-        self._whole_samples += len(whole)
-        self._whole_tokens += sum(p.generated_tokens for p in whole)
-
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, counts: list[int], seed: int | None,
              max_tokens: int | None = None, stop_doomed: bool = False, entry: str = "",
              max_new_tokens: int | None = None) -> ProposalBatch:
@@ -236,8 +200,6 @@ class LMPolicy:
         limit = max_positions(self.loaded.model)
         fits = [j for j, x in enumerate(ids) if limit is None or len(x) + new_tokens <= limit]
         if max_tokens is not None and fits:
-            counts = self._rows_paid_for(ids, fits, counts, max_tokens, new_tokens)
-            fits = [j for j in fits if counts[j]]
             cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
                                share=self.share_prefix, prefix_cache=self.prefix_cache)
             if cost + sum(counts[j] for j in fits) > max_tokens:
@@ -261,7 +223,6 @@ class LMPolicy:
         )
         generate_s = time.perf_counter() - start
         proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, counts, entry, new_tokens)
-        self._count_whole(proposals)
         return ProposalBatch(
             proposals=tuple(proposals),
             prompt_tokens_encoded=samples.prompt_tokens_encoded,
@@ -270,24 +231,11 @@ class LMPolicy:
             generate_s=generate_s,
             flops=samples.flops,
             extra=dict(
-                seed=seed, rows=list(counts), finish=dict(Counter(samples.finish)), shared_prefix=samples.shared,
+                seed=seed, finish=dict(Counter(samples.finish)), shared_prefix=samples.shared,
                 doomed_tokens_saved=samples.doomed_tokens_saved,
                 decoded_positions=samples.decoded_positions, parse_s=time.perf_counter() - start - generate_s,
             ),
         )
-
-
-def _group_sizes(groups: Sequence[ProposeGroup], rows: list[int]) -> list[int]:
-    """Proposals per group from the rows each prompt ran (prompts are group-major, one per
-    location), the trailing groups that were clipped away left off."""
-    sizes, first = [], 0
-    for group in groups:
-        size = sum(rows[first:first + len(group.locations)])
-        first += len(group.locations)
-        if not size:
-            break
-        sizes.append(size)
-    return sizes
 
 
 def _parse_safely(parse, text: str) -> ParsedOutput:
