@@ -122,6 +122,15 @@ def free_message(problem: Problem, program: Program, feedback: tuple[str, ...] =
     return message
 
 
+def cut_message(problem: Problem, feedback: tuple[str, ...] = ()) -> str:
+    """The task for a cut child, and the failing visible tests of the program it continues."""
+    message = task_message(problem)
+    if feedback:
+        failures = "\n".join(f"- {line}" for line in feedback)
+        message += f"\n\nA previous version failed these tests:\n{failures}\nWrite a version that passes them."
+    return message
+
+
 class ContinuationFormat:
     """Continuation prompts for plain and chat LMs; `mode` picks the layout (module docstring)."""
 
@@ -167,7 +176,7 @@ class ContinuationFormat:
         self, problem: Problem, state: State, location: Location | None
     ) -> RenderedPrompt:
         if self.mode == "free_cut" and location is not None:
-            return self._cut_prompt(problem, state.program, location)
+            return self._cut_prompt(problem, state.program, location, state.feedback)
         if self.mode.startswith("free"):
             text = self._chat(free_message(problem, state.program, state.feedback))
             return RenderedPrompt(text=text, prefill="", stop=(FREE_STOP,) + self.end_markers)
@@ -246,14 +255,16 @@ class ContinuationFormat:
 
     # ---- cut children (mode free_cut) ----
 
-    def _cut_prompt(self, problem: Problem, program: Program, location: Location) -> RenderedPrompt:
+    def _cut_prompt(self, problem: Problem, program: Program, location: Location,
+                    feedback: tuple[str, ...] = ()) -> RenderedPrompt:
         """The task, then the answer prefilled with the program's lines 1..L (line L up to the
         location's column, if it has one); the model writes on from there (it may extend line
         L) to the end of the function, where the sample stops: the parser keeps nothing after it,
         and this model goes on to write test calls there (36% of a cut child's tokens on
-        HumanEval/0-14, a third of the samples running into max_new_tokens)."""
+        HumanEval/0-14, a third of the samples running into max_new_tokens). With `feedback`
+        the task is followed by the program's failing visible tests."""
         prefill = OPEN_FENCE + "\n".join(_cut_head(program, location))
-        text = self._chat(task_message(problem)) + prefill
+        text = self._chat(cut_message(problem, feedback)) + prefill
         span = def_span(program.lines, problem.entry_point)
         ends = (BlockEnd(len(leading_ws(program.lines[span[0]]))),) if span is not None else ()
         return RenderedPrompt(text=text, prefill=prefill, stop=(FENCE,) + ends + self.end_markers)

@@ -332,6 +332,18 @@ def test_cut_child_keeps_the_parent_up_to_the_cut_and_rewrites_the_rest():
     assert_ok(parsed, parent, Program(TARGET.lines + ("", "", "print(total([1]))")))
 
 
+def test_cut_child_prompt_names_the_failing_visible_tests_only_with_feedback():
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
+    cut = Location(9, "", "after_stmt")
+    plain = fmt.render_prompt(PROBLEM, State(PARTIAL), cut)
+    assert "failed" not in plain.text
+    failing = ("total([1]): got 0, expected 1",)
+    shown = fmt.render_prompt(PROBLEM, State(PARTIAL, feedback=failing), cut)
+    assert "A previous version failed these tests:\n- total([1]): got 0, expected 1\n" in shown.text
+    # the feedback sits in the task, before the answer: the prefill (the kept head) is the same
+    assert shown.prefill == plain.prefill and shown.text.endswith(plain.prefill)
+
+
 def test_cut_child_may_extend_the_cut_line_and_stops_at_top_level_code():
     fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
     cut = Location(9, "", "after_stmt")
