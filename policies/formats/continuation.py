@@ -111,13 +111,17 @@ def task_message(problem: Problem) -> str:
     return prompt
 
 
+def failure_list(feedback: tuple[str, ...]) -> str:
+    """Failing visible tests as a bulleted list, one per line."""
+    return "\n".join(f"- {line}" for line in feedback)
+
+
 def free_message(problem: Problem, program: Program, feedback: tuple[str, ...] = ()) -> str:
     message = task_message(problem)
     if program.lines and program != problem.starter:
         message += f"\n\nHere is the current code:\n{code_fence(program.text)}\n"
         if feedback:
-            failures = "\n".join(f"- {line}" for line in feedback)
-            message += f"It fails these tests:\n{failures}\n"
+            message += f"It fails these tests:\n{failure_list(feedback)}\n"
         message += f"Rewrite the complete function {problem.entry_point}."
     return message
 
@@ -126,8 +130,7 @@ def cut_message(problem: Problem, feedback: tuple[str, ...] = ()) -> str:
     """The task for a cut child, and the failing visible tests of the program it continues."""
     message = task_message(problem)
     if feedback:
-        failures = "\n".join(f"- {line}" for line in feedback)
-        message += f"\n\nA previous version failed these tests:\n{failures}\nWrite a version that passes them."
+        message += f"\n\nA previous version failed these tests:\n{failure_list(feedback)}\nWrite a version that passes them."
     return message
 
 
