@@ -6,6 +6,8 @@ left out and listed):
                        problem, chosen by visible signals: what a user would ship)
     oracle_coverage    share where some node's program passes them (an upper bound that
                        needs the hidden tests to pick; for `sample`: some draw, lint-admitted)
+    oracle_visible_coverage  share where some node's program that passes every visible test passes
+                       them too: the ceiling of any choice among visible solutions (null: older records)
     visible_solved     share whose returned program passes the visible tests
     mean_samples, mean_tokens, mean_generated_tokens, mean_flops, mean_seconds: compute spent
 Per strategy, from the largest budget's records (the whole run of each unit):
@@ -105,6 +107,8 @@ def _budget_row(label: str, records: list[dict]) -> dict:
     row = {"budget": label, "problems": len(records),
            "deployable_pass1": _mean([r["hidden_passed"] for r in records]),
            "oracle_coverage": _mean([r["oracle"] for r in records]),
+           # None for records written before the field existed
+           "oracle_visible_coverage": _mean([r.get("oracle_visible") for r in records]),
            "visible_solved": _mean([r["solved"] for r in records])}
     for name, key in MEANS.items():
         row[name] = _mean([r["compute"][key] for r in records])

@@ -27,8 +27,9 @@ RECORD (one JSON object per problem x strategy x budget, a line of results.jsonl
     model, seed, config_hash, contaminated,
     solved (the returned program passes the visible tests), hidden_passed (of the returned program:
     the one chosen by agreement, agent.search.selection, unless selection.by_agreement is off), oracle (some node's
-    program passes the hidden tests; null without hidden tests), programs (nodes, root
-    included), hidden_passing (how many of them pass), executed (distinct programs run on the
+    program passes the hidden tests; null without hidden tests), oracle_visible (some node's program that passes
+    every visible test passes the hidden ones too: the most any choice among visible solutions can reach),
+    programs (nodes, root included), hidden_passing (how many of them pass), executed (distinct programs run on the
     visible tests, by Program.behaviour_digest, the starter aside), stop_reason,
     compute {lm_calls, samples, prompt_tokens, generated_tokens, tokens, flops, wall_s, doomed_samples,
     doomed_tokens_saved},
@@ -243,6 +244,9 @@ def _finish(ctx: _Context, label: str, budget_tokens: int | None, unit_tokens: f
     programs = [n.program for n in members]
     hidden = ctx.judge.passed(returned.program)
     passing = [ctx.judge.passed(p) for p in programs]
+    # The ceiling of any choice that trusts the visible tests: some VISIBLE solution passes the hidden
+    # tests. Oracle minus this is out of every choice's reach (e.g. a docstring example the hidden tests contradict).
+    visible_passing = [p for n, p in zip(members, passing) if n.solved]
     point = next(p for p in ctx.task.plan.points if p.label == label)
     return {
         "schema": RECORD_SCHEMA, "problem_id": ctx.task.problem.id, "strategy": ctx.task.strategy,
@@ -251,6 +255,7 @@ def _finish(ctx: _Context, label: str, budget_tokens: int | None, unit_tokens: f
         "model": ctx.model, "seed": ctx.config.search.seed, "config_hash": ctx.config.digest(),
         "contaminated": ctx.task.contaminated,
         "solved": returned.solved, "hidden_passed": hidden, "oracle": None if hidden is None else any(passing),
+        "oracle_visible": None if hidden is None else any(visible_passing),
         "programs": len(programs), "hidden_passing": sum(bool(p) for p in passing), "stop_reason": stop_reason,
         "executed": len({p.behaviour_digest for p in programs} - {tree.node(tree.root).program.behaviour_digest}),
         "compute": compute, "parsed": parsed,

@@ -107,6 +107,8 @@ def test_one_record_per_problem_strategy_budget_with_honest_budgets(bench):
             assert sample["compute"]["tokens"] == sum(d["tokens"] for d in draws[:budget])
             admitted = [d for d in draws[:budget] if d["lint_ok"]]
             assert sample["oracle"] == any(d["hidden_passed"] for d in admitted)
+            # the ceiling of a choice among visible solutions: an admitted draw passing every visible test
+            assert sample["oracle_visible"] == any(d["hidden_passed"] for d in admitted if d["visible"] == 1.0)
             for strategy in ("mcts", "best-first"):
                 tree = records[(problem_id, strategy, str(budget))]
                 assert tree["unit_tokens"] == pytest.approx(unit)
@@ -114,6 +116,7 @@ def test_one_record_per_problem_strategy_budget_with_honest_budgets(bench):
                 if tree["stop_reason"] == "budget":  # spent at least the budget ...
                     assert tree["compute"]["tokens"] >= tree["budget_tokens"]
                 assert tree["oracle"] >= tree["hidden_passed"]  # the returned program is a node
+                assert tree["oracle"] >= tree["oracle_visible"] >= (tree["hidden_passed"] and tree["solved"])
         for strategy in ("sample", "mcts", "best-first"):  # more budget never loses coverage or compute
             rows = [records[(problem_id, strategy, b)] for b in ("1", "5", "10", "20")]
             assert all(a["oracle"] <= b["oracle"] for a, b in zip(rows, rows[1:]))
@@ -391,6 +394,7 @@ def test_summary_figures_follow_from_the_records_and_rebuild(bench):
             mine = [r for r in records if r["strategy"] == strategy and r["budget"] == row["budget"]]
             assert row["deployable_pass1"] == pytest.approx(sum(r["hidden_passed"] for r in mine) / len(mine))
             assert row["oracle_coverage"] == pytest.approx(sum(r["oracle"] for r in mine) / len(mine))
+            assert row["oracle_visible_coverage"] == pytest.approx(sum(r["oracle_visible"] for r in mine) / len(mine))
             assert row["mean_tokens"] == pytest.approx(sum(r["compute"]["tokens"] for r in mine) / len(mine))
     largest = [r for r in records if r["strategy"] == "mcts" and r["budget"] == "5"]
     mcts = summary["strategies"]["mcts"]

@@ -44,6 +44,7 @@ def test_records_and_summary_carry_both_deployable_figures(bench):
     assert all(r["selection"]["changed"] and r["hidden_passed"] and [len(g) for g in r["selection"]["groups"]]
                == [2, 1] for r in sample5)
     assert [r["problem_id"] for r in sample5 if not r["selection"]["baseline_hidden_passed"]] == ["toy/b"]
+    assert all(r["oracle_visible"] for r in sample5)  # the choice reached the best visible solution
     for r in records:
         if not r["selection"]["changed"]:
             assert r["selection"]["baseline_hidden_passed"] == r["hidden_passed"]
@@ -53,8 +54,10 @@ def test_records_and_summary_carry_both_deployable_figures(bench):
             mine = [r for r in records if r["strategy"] == strategy and r["budget"] == row["budget"]]
             without = sum(r["selection"]["baseline_hidden_passed"] for r in mine) / len(mine)
             assert row["deployable_pass1_without_choice"] == pytest.approx(without)
+            assert row["deployable_pass1"] <= row["oracle_visible_coverage"] <= row["oracle_coverage"]
             assert row["choice_executions"] == pytest.approx(sum(r["selection"]["executions"] for r in mine) / len(mine))
-    assert "without choice" in (out / "summary.md").read_text()
+    shown = (out / "summary.md").read_text()
+    assert "without choice" in shown and "best visible solution" in shown
 
 
 def test_switched_off_the_strategy_pick_is_returned_and_nothing_runs(bench):

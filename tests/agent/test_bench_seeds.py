@@ -20,13 +20,15 @@ DEPLOYABLE = {"sample": [[True, False, False], [True, True, False]],
 
 def _set_verdicts(out, seed_index: int) -> None:
     """Overwrite the run's budget-5 verdicts with DEPLOYABLE; every oracle passes; sampling's own
-    pick on toy/b under seed 0 passes although the chosen program does not (the choice lost it)."""
+    pick on toy/b under seed 0 passes although the chosen program does not (the choice lost it);
+    on toy/c the oracle's programs all fail a visible test, except mcts's under seed 1."""
     path = out / RESULTS
     records = [json.loads(line) for line in path.read_text().splitlines()]
     for r in records:
         if r["budget"] == "5":
             passed = DEPLOYABLE[r["strategy"]][seed_index][PROBLEMS.index(r["problem_id"])]
             r["hidden_passed"], r["oracle"] = passed, True
+            r["oracle_visible"] = r["problem_id"] != "toy/c" or (r["strategy"], seed_index) == ("mcts", 1)
             own = passed or (r["strategy"], r["problem_id"], seed_index) == ("sample", "toy/b", 0)
             r["selection"] = {**(r.get("selection") or {}), "baseline_hidden_passed": own}
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -46,13 +48,15 @@ def test_seeds_compare_problem_by_problem_with_the_interval_over_problems(bench,
     assert (sample5["deployable"], mcts5["deployable"]) == ([1, 2], [2, 3])
     assert sample5["deployable_pass1"] == pytest.approx(3 / 6) and mcts5["deployable_pass1"] == pytest.approx(5 / 6)
     assert sample5["deployable_without_choice"] == [2, 2] and sample5["oracle"] == [3, 3]
+    assert sample5["oracle_visible"] == [2, 2] and mcts5["oracle_visible"] == [2, 3]
     d = c["versus_sampling"]["mcts"]["5"]
     # per problem, averaged over the seeds: toy/a 0, toy/b (1 + 0) / 2, toy/c (0 + 1) / 2
     half = 1.96 * math.sqrt(((1 / 3) ** 2 + 2 * (1 / 6) ** 2) / 2) / math.sqrt(3)
     assert d["difference"] == pytest.approx(1 / 3) and d["ci95"] == pytest.approx([1 / 3 - half, 1 / 3 + half])
     assert (d["other"], d["base"]) == ([2, 3], [1, 2])
     assert "| mcts | 5 | 83.3% | 2 / 3 |" in shown and "+33.3 (" in shown
-    assert "| sample | 5 | 2 | 3 |" in shown  # oracle minus deployable: own pick 6 - 4, with the choice 6 - 3
+    # oracle minus deployable: own pick 6 - 4, with the choice 6 - 3; minus the best visible solution 6 - 4
+    assert "| sample | 5 | 2 | 3 | 2 |" in shown and "| mcts | 5 | 1 | 1 | 1 |" in shown
     assert c["runs"][0]["commits"] == c["runs"][1]["commits"] and "different code" not in shown
 
 
