@@ -129,7 +129,10 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
             kwargs[name] = _build(type(default), value, f"{where}.{name}")
         else:
             kwargs[name] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # a settings class refusing a value (its __post_init__)
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def config_from_dict(values: dict[str, Any], where: str = "config") -> Config:

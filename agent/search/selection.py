@@ -4,7 +4,8 @@ When several programs pass every visible test, the tree's own pick (`SearchTree.
 shallowest, likeliest one) is close to a coin toss. `choose` runs each distinct visible-passing
 candidate once in the sandbox on extra inputs made from the VISIBLE tests' call arguments
 (`envs.inputs`), groups candidates whose outputs agree on every input, and returns the
-likeliest member of the largest group (ties: the group holding the likelier program). With
+likeliest member of the largest group (ties: the group holding the likelier program); with
+`voters: all` the other executed programs vote too (each for the group it behaves like). With
 `policy_answers` > 0 the policy is also asked for example calls of the function
 (`policies.calls`: it sees the task text, never a test), once per problem and only when there
 is a choice to make; their literal calls are inputs too, after the mutations. Inputs on
@@ -42,6 +43,15 @@ class SelectionSettings:
     seed: int = 0  # seed of the input mutations and of the policy's example calls (same seed, same inputs)
     policy_answers: int = 0  # answers asked of the policy for example calls (one batch); 0: none
     max_policy_inputs: int = 6  # inputs kept from those calls, beside the max_inputs mutations
+    # Who votes for a group: "solutions" (the visible solutions only, CodeT/AlphaCode) or "all":
+    # also up to max_voters other executed programs, each adding one to the group it agrees with
+    # on every kept input (MBR-exec, Shi et al. 2022: near-misses carry behaviour too).
+    voters: str = "solutions"
+    max_voters: int = 32
+
+    def __post_init__(self) -> None:
+        if self.voters not in ("solutions", "all"):
+            raise ValueError(f"selection.voters must be 'solutions' or 'all', got {self.voters!r}")
 
 
 @dataclass(frozen=True)
@@ -116,17 +126,19 @@ def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: Sele
         return Choice(baseline, baseline, "no extra inputs from the visible tests' calls: the tree's own pick",
                       digests, **policy_cost)
     timeout_s = min(settings.timeout_s, visible.timeout_s)
-    for node in candidates:
+    voters = _other_voters(nodes, settings) if settings.voters == "all" else []
+    for node in [*candidates, *voters]:
         if node.digest not in cache.runs:
             start = time.perf_counter()
             report = score(node.program, inputs, sandbox, timeout_s=timeout_s)
             cache.runs[node.digest] = (tuple(outcome_key(o) for o in report.outcomes), time.perf_counter() - start)
-    behaviours = {d: cache.runs[d][0] for d in digests}
-    cost = sum(cache.runs[d][1] for d in digests)
+    run = [*digests, *(n.digest for n in voters)]
+    behaviours = {d: cache.runs[d][0] for d in run}
+    cost = sum(cache.runs[d][1] for d in run)
     keep = [i for i in range(len(inputs)) if not all(behaviours[d][i] in CRASHES for d in digests)]
     kept = tuple(inputs[i].code for i in keep)
     dropped = tuple(inputs[i].code for i in range(len(inputs)) if i not in keep)
-    common = dict(candidates=digests, inputs=kept, dropped_inputs=dropped, executions=len(digests), sandbox_s=cost,
+    common = dict(candidates=digests, inputs=kept, dropped_inputs=dropped, executions=len(run), sandbox_s=cost,
                   **policy_cost)
     if not keep:
         return Choice(baseline, baseline, "every extra input crashed every candidate: the tree's own pick",
@@ -134,18 +146,33 @@ def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: Sele
     grouped: dict[tuple[str, ...], list[str]] = {}
     for d in digests:  # likeliest first, so each group's first member is its likeliest
         grouped.setdefault(tuple(behaviours[d][i] for i in keep), []).append(d)
+    support = {key: len(g) for key, g in grouped.items()}
+    for node in voters:  # one vote each, for the group whose behaviour it shares (if any)
+        key = tuple(behaviours[node.digest][i] for i in keep)
+        if key in support:
+            support[key] += 1
     rank = {d: i for i, d in enumerate(digests)}
-    groups = sorted(grouped.values(), key=lambda g: (-len(g), rank[g[0]]))
-    tied = sum(len(g) == len(groups[0]) for g in groups)
+    order = sorted(grouped, key=lambda key: (-support[key], rank[grouped[key][0]]))
+    groups = [grouped[key] for key in order]
+    top = support[order[0]]
+    tied = sum(support[key] == top for key in order)
+    votes = f" (with {len(voters)} other programs voting: {top} votes)" if voters else ""
     if len(groups) == 1:
         reason = f"all {len(digests)} candidates agree on {len(keep)} extra inputs: the likeliest"
     elif tied > 1:
-        reason = (f"{tied} groups tie at {len(groups[0])} of {len(digests)} candidates on {len(keep)} extra "
-                  "inputs: the group of the likelier program")
+        size = f"{top} votes" if voters else f"{top} of {len(digests)} candidates"
+        reason = (f"{tied} groups tie at {size} on {len(keep)} extra inputs{votes}: the group of the likelier "
+                  "program")
     else:
         reason = (f"largest of {len(groups)} groups: {len(groups[0])} of {len(digests)} candidates agree on "
-                  f"{len(keep)} extra inputs")
+                  f"{len(keep)} extra inputs{votes}")
     return Choice(groups[0][0], baseline, reason, groups=tuple(tuple(g) for g in groups), **common)
+
+
+def _other_voters(nodes: Sequence[Node], settings: SelectionSettings) -> list[Node]:
+    """The likeliest executed programs that are not visible solutions (the starter aside)."""
+    others = [n for n in nodes if n.report is not None and not n.solved and n.depth > 0]
+    return sorted(others, key=rank_key, reverse=True)[:settings.max_voters]
 
 
 CRASHES = ("error", "timeout")  # outcome keys of an execution that produced no value

@@ -39,6 +39,11 @@ def test_unknown_override_key_raises():
         load_config(None, {"sandbox.timeout": 3})
 
 
+def test_a_value_a_settings_class_refuses_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"config\.selection: selection\.voters must be"):
+        load_config(None, {"selection.voters": "everyone"})
+
+
 def test_digest_changes_with_content():
     a, b = load_config(), load_config(None, {"sandbox.workers": 7})
     assert a.digest() == load_config().digest() and a.digest() != b.digest()

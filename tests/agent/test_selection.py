@@ -1,5 +1,6 @@
 """Choosing among visible solutions by agreement on extra inputs (agent.search.selection)."""
 
+import pytest
 from fakes import InProcessSandbox
 
 from agent.search.selection import BehaviourCache, SelectionSettings, choose, outcome_key
@@ -49,6 +50,30 @@ def test_ties_go_to_the_likelier_program():
     tree = tree_of(RIGHT[0], WRONG, logprobs=[-2.0, -1.0])
     choice = choose(tree.nodes(), PROBLEM, InProcessSandbox(), SelectionSettings())
     assert choice.chosen == digest(WRONG) and not choice.changed and "tie" in choice.reason
+
+
+def test_other_programs_vote_for_the_group_they_behave_like_when_asked():
+    """A 1-1 tie between visible solutions; two near-misses (failing the visible test) behave like
+    the right one on every extra input but f(2), so with voters: all the right one wins."""
+    near = ["def f(x):\n    return 2 * x if x != 2 else 5\n", "def f(x):\n    return x + x if x != 2 else 0\n"]
+    tree = tree_of(WRONG, RIGHT[0], logprobs=[-1.0, -2.0])
+    for text in near:
+        program = Program.from_text(text)
+        tree.add_child(tree.root, program, EdgeInfo(None, None, logprob=0.0))
+        tree.set_report(program.digest, TestReport((TestOutcome("v", "fail"),)))
+    alone = choose(tree.nodes(), PROBLEM, InProcessSandbox(), SelectionSettings())
+    voted = choose(tree.nodes(), PROBLEM, InProcessSandbox(), SelectionSettings(voters="all"))
+    assert alone.chosen == digest(WRONG) and "tie" in alone.reason and alone.executions == 2
+    assert voted.chosen == digest(RIGHT[0]) and voted.executions == 4  # the voters' runs are counted
+    assert voted.candidates == alone.candidates  # voters vote; they are never returned
+    assert "2 other programs voting: 3 votes" in voted.reason
+    capped = choose(tree.nodes(), PROBLEM, InProcessSandbox(), SelectionSettings(voters="all", max_voters=0))
+    assert capped.chosen == digest(WRONG) and capped.executions == 2
+
+
+def test_an_unknown_voters_setting_is_refused():
+    with pytest.raises(ValueError, match="selection.voters must be 'solutions' or 'all'"):
+        SelectionSettings(voters="everyone")
 
 
 def test_inputs_that_crash_every_candidate_are_dropped():
