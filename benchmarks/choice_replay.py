@@ -52,7 +52,11 @@ def main() -> None:
     config = config_from_dict(info["config"], "run.json config")
     base = config.selection
     overrides = dict(_parse(item) for item in args.set)
-    variant = dataclasses.replace(base, **overrides)
+    try:
+        variant = dataclasses.replace(base, **overrides)
+    except (TypeError, ValueError) as exc:  # an unknown key, or a value the settings refuse
+        valid = ", ".join(f.name for f in dataclasses.fields(base))
+        raise SystemExit(f"--set: {exc} (selection settings: {valid})") from None
     records = [r for r in read_results(args.run / "results.jsonl") if r["strategy"] == "sample"]
     problems = {p.id: p for p in load_problems(info["suite"])}
     largest = {r["problem_id"]: r for r in records if "draws" in r}
