@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian machine with Python >= 3.10: system tools, then the package.
 # Usage: bash setup.sh [--extras ray]   (safe to run again; skips what is already done)
-#   --extras ray   also installs the optional Ray executor (the test command uses it: the Ray test runs)
+#   --extras ray     also installs the optional Ray executor (the test command uses it: the Ray test runs)
+#   --refresh-lock   re-pin constraints.txt to what pip chooses today, in a fresh venv (then run the tests)
+# Every dependency is installed at the version constraints.txt pins (the versions CI tested).
 # Says what it does, step by step. The pip step is skipped when this checkout is the one installed
 # and neither pyproject.toml nor the extras changed since (the stamp file .setup-stamp records that).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 EXTRAS=""
+REFRESH=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --extras) EXTRAS="${2:?--extras needs a value, e.g. --extras ray}"; shift 2 ;;
-    *) echo "setup: unknown argument $1 (usage: bash setup.sh [--extras ray])" >&2; exit 2 ;;
+    --refresh-lock) REFRESH=1; shift ;;
+    *) echo "setup: unknown argument $1 (usage: bash setup.sh [--extras ray] [--refresh-lock])" >&2; exit 2 ;;
   esac
 done
 say() { echo "setup: $*"; }
+
+if [ -n "$REFRESH" ]; then
+  # A fresh venv, so the versions are today's choices rather than this machine's leftovers.
+  VENV=$(mktemp -d "${TMPDIR:-/tmp}/edit-agent-lock.XXXXXX")
+  trap 'rm -rf "$VENV"' EXIT
+  say "refreshing constraints.txt in a fresh venv ($VENV; a few minutes)"
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+  "$VENV/bin/python" -m pip install -q -e ".[ray]"
+  "$VENV/bin/python" scripts/lock.py write constraints.txt
+  rm -f .setup-stamp  # the next plain run installs the new pins here
+  say "constraints.txt rewritten (git diff constraints.txt); now: bash setup.sh --extras ray && python3 -m pytest -q"
+  exit 0
+fi
 
 say "[1/4] the sandbox (bubblewrap)"
 if command -v bwrap >/dev/null 2>&1; then
@@ -41,7 +59,7 @@ fi
 # step also checks that the installed package is this checkout, in case another one was installed since.
 say "[3/4] this package (editable) and its dependencies${EXTRAS:+, extras: $EXTRAS}"
 STAMP=.setup-stamp
-KEY="$(sha256sum pyproject.toml | cut -d' ' -f1) extras=$EXTRAS python=$(command -v "$PY") checkout=$PWD"
+KEY="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1) extras=$EXTRAS python=$(command -v "$PY") checkout=$PWD"
 installed_here() {  # run from / so that the checkout's own *.egg-info is not what is found
   (cd / && "$PY" - "$OLDPWD") <<'EOF' 2>/dev/null
 import json, sys
@@ -53,8 +71,11 @@ EOF
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ] && installed_here; then
   say "      already installed from this checkout with these dependencies (delete $STAMP to force)"
 else
-  say "      pip install -e .${EXTRAS:+[$EXTRAS]} (a minute on a fresh machine)"
-  "$PY" -m pip install -q --root-user-action=ignore -e ".${EXTRAS:+[$EXTRAS]}"
+  say "      pip install -c constraints.txt -e .${EXTRAS:+[$EXTRAS]} (a minute on a fresh machine)"
+  # torch is left out of the constraints: step 2 installed 2.13.0, or kept the user's own build.
+  PINS=$(mktemp); grep -v '^torch==' constraints.txt > "$PINS"
+  "$PY" -m pip install -q --root-user-action=ignore -c "$PINS" -e ".${EXTRAS:+[$EXTRAS]}"
+  rm -f "$PINS"
   echo "$KEY" > "$STAMP"
 fi
 
