@@ -308,10 +308,13 @@ def _evict_program_state(manager: Any) -> None:
 
     The module cache is keyed by module name (see the module docstring, step 3). The other
     caches are keyed by node, so they cannot go stale, but they keep old programs' trees
-    alive, and the inference cache is unbounded. Library modules stay in the module cache.
+    alive, and the inference and guard caches are unbounded. The list follows
+    `AstroidManager.clear_cache` of the pinned astroid (constraints.txt) minus the library
+    modules; tests/envs/test_lint.py catches a new unbounded cache after an upgrade. Library modules stay in the module cache.
     Measured cost: a millisecond or less per program, re-inferring library nodes included.
     """
     # pylint: disable=import-outside-toplevel
+    from astroid.constraint import clear_preceding_guards_cache
     from astroid.context import _invalidate_cache
     from astroid.inference_tip import clear_inference_tip_cache
     from astroid.interpreter.objectmodel import ObjectModel
@@ -322,6 +325,7 @@ def _evict_program_state(manager: Any) -> None:
     manager.astroid_cache.pop(MODULE_NAME, None)
     _invalidate_cache()
     clear_inference_tip_cache()
+    clear_preceding_guards_cache()  # astroid >= 4.4: keyed by statement node, unbounded
     clear_lru_caches()
     node_caches = (LookupMixIn.lookup, ObjectModel.attributes,
                    ClassDef._metaclass_lookup_attribute)  # pylint: disable=protected-access
