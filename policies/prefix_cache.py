@@ -5,9 +5,12 @@ chat prompt, and every child's prompt is its parent's program plus a few lines. 
 key/value cache of prompts already encoded means a call runs only the tokens after the longest
 prefix seen before, and `prompt_tokens_encoded` (the search's token unit) counts only those.
 
-Entries are `DynamicCache`s at batch 1 keyed by their token ids. They are never mutated:
-extending a cache goes through a shallow copy whose layers concatenate into new tensors
-(policies.sampling `_shallow_copy`). Memory per entry is 2 * layers * kv_heads * head_dim *
+Entries are `DynamicCache`s at batch 1 keyed by their token ids. A lookup finds the entry
+sharing the longest common prefix with the new prompt, not only entries that are whole
+prefixes of it: siblings in a search share their parent's program up to their own hunk
+location, and then differ. The entry is handed out cropped to that common prefix, as a shallow
+copy (its layers slice the same tensors), so entries are never mutated: extending a cache
+goes through a shallow copy whose layers concatenate into new tensors. Memory per entry is 2 * layers * kv_heads * head_dim *
 positions floats (SmolLM2-135M: ~46 KB a position, ~14 MB for a 300-token prompt).
 
 Results depend on what is cached (a prefix encoded apart from its suffix differs from one
@@ -17,6 +20,7 @@ seed then replays the same search whatever ran before it in the process.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -34,28 +38,30 @@ class PrefixCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    def _longest(self, ids: tuple[int, ...]) -> tuple[int, ...] | None:
-        best_key: tuple[int, ...] | None = None
+    def _longest(self, ids: tuple[int, ...]) -> tuple[tuple[int, ...] | None, int]:
+        """The entry sharing the longest common prefix with `ids`, and that prefix's length."""
+        best_key, best = None, 0
         for key in self._entries:
-            if len(key) <= len(ids) and (best_key is None or len(key) > len(best_key)) and ids[: len(key)] == key:
-                best_key = key
-        return best_key
+            k = _common_prefix(key, ids)
+            if k > best:
+                best_key, best = key, k
+        return best_key, best
 
     def cached_length(self, ids: Sequence[int]) -> int:
         """How many leading tokens of `ids` a `lookup` would find encoded; changes nothing (no
         hit counted, no LRU move): for pricing a call before making it."""
-        best_key = self._longest(tuple(ids))
-        return 0 if best_key is None else len(best_key)
+        return self._longest(tuple(ids))[1]
 
     def lookup(self, ids: Sequence[int]) -> tuple[int, Any]:
-        """(k, cache) for the longest cached prefix ids[:k] (k <= len(ids)); (0, None) if none."""
-        best_key = self._longest(tuple(ids))
+        """(k, cache) for the longest cached prefix ids[:k] (k <= len(ids)); (0, None) if none.
+        The cache is a copy cropped to k positions: extending it leaves the entry unchanged."""
+        best_key, k = self._longest(tuple(ids))
         if best_key is None:
             return 0, None
         self._entries.move_to_end(best_key)
         self.hits += 1
-        self.tokens_reused += len(best_key)
-        return len(best_key), self._entries[best_key]
+        self.tokens_reused += k
+        return k, _cropped(self._entries[best_key], k, len(best_key))
 
     def store(self, ids: Sequence[int], cache: Any) -> None:
         key = tuple(ids)
@@ -65,3 +71,19 @@ class PrefixCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    k, limit = 0, min(len(a), len(b))
+    while k < limit and a[k] == b[k]:
+        k += 1
+    return k
+
+
+def _cropped(cache: Any, keep: int, length: int) -> Any:
+    """A shallow copy of `cache` holding its first `keep` of `length` positions."""
+    new = copy.copy(cache)
+    new.layers = [copy.copy(layer) for layer in cache.layers]
+    if keep < length:
+        new.crop(keep - length)  # rebinds each copied layer's tensors to slices; the entry keeps its own
+    return new

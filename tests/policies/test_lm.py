@@ -308,16 +308,56 @@ def test_a_call_may_cap_its_samples_below_the_policy_cap(tiny_llama):
     assert [p.generated_tokens for p in longer.proposals] == [12, 12, 12]
 
 
+def _kv(positions: int):
+    import torch
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    cache.update(torch.arange(positions, dtype=torch.float32).reshape(1, 1, positions, 1),
+                 torch.zeros(1, 1, positions, 1), 0)
+    return cache
+
+
+def _positions(cache) -> list[float]:
+    return cache.layers[0].keys.flatten().tolist()
+
+
 def test_prefix_cache_is_bounded_and_prefers_the_longest_prefix():
     from policies.prefix_cache import PrefixCache
 
     cache = PrefixCache(max_entries=2)
-    cache.store([1, 2], "short")
-    cache.store([1, 2, 3], "long")
-    assert cache.lookup([1, 2, 9]) == (2, "short") and cache.lookup([1, 2, 3, 4]) == (3, "long")
+    cache.store([1, 2], _kv(2))
+    cache.store([1, 2, 3], _kv(3))
+    k, kv = cache.lookup([1, 2, 3, 4])
+    assert k == 3 and _positions(kv) == [0, 1, 2]
     assert cache.lookup([5]) == (0, None)
-    cache.store([7], "new")  # evicts the least recently used ([1, 2, 3] was used last)
-    assert len(cache) == 2 and cache.lookup([1, 2, 3]) == (3, "long")
+    cache.store([7], _kv(1))  # evicts the least recently used ([1, 2] lost to [1, 2, 3])
+    assert len(cache) == 2 and cache.cached_length([1, 2, 3]) == 3 and cache.cached_length([7, 7]) == 1
+
+
+def test_prefix_cache_serves_a_sibling_the_prefix_it_shares_with_an_earlier_prompt():
+    from policies.prefix_cache import PrefixCache
+
+    cache = PrefixCache()
+    cache.store([1, 2, 3, 4], _kv(4))  # a parent's whole prompt; the sibling differs after token 2
+    assert cache.cached_length([1, 2, 9]) == 2
+    k, kv = cache.lookup([1, 2, 9])
+    assert k == 2 and _positions(kv) == [0, 1]
+    assert cache.cached_length([1, 2, 3, 4, 5]) == 4  # the entry itself was not cropped
+
+
+def test_sibling_prompts_encode_only_what_they_do_not_share(tiny_llama):
+    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6)
+    plain = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6, prefix_cache_entries=0)
+    first_ids, second_ids = (encode_prompt(tiny_llama.tokenizer, ToyFormat().render_prompt(PROBLEM, STATE, loc).text)
+                             for loc in LOCATIONS[:2])
+    shared = next(k for k, (a, b) in enumerate(zip(first_ids, second_ids)) if a != b)
+    assert 0 < shared < len(second_ids)  # siblings: a common head, then different
+    policy.propose(PROBLEM, STATE, LOCATIONS[:1], 2, seed=1)
+    second = policy.propose(PROBLEM, STATE, LOCATIONS[1:2], 2, seed=2)
+    assert second.prompt_tokens_encoded == len(second_ids) - shared
+    expected = plain.propose(PROBLEM, STATE, LOCATIONS[1:2], 2, seed=2)
+    assert [p.raw_text for p in second.proposals] == [p.raw_text for p in expected.proposals]
 
 
 def test_doomed_rows_stop_early_and_count_the_tokens_saved(tiny_llama):
