@@ -76,10 +76,15 @@ def detect_format(model_config, tokenizer) -> str:
     `<|diff|>` -> edit_sequence; `<|SUF|>` -> fim_neox; `<fim-prefix>` -> fim_santacoder;
     `<fim_prefix>` -> fim_starcoder; `<|fim_prefix|>` -> fim_qwen; a "codegen" model whose
     name or path contains "diff" -> commit_diff; anything else -> continuation.
+    A chat model (its tokenizer has a chat template) is prompted as one even when its
+    vocabulary keeps FIM tokens: Qwen2.5-Coder-0.5B-Instruct, asked through fim_qwen, appends
+    its own asserts, fences and prose to the middle, and lint rejects about half of its samples
+    (docs/results/formats_qwen.md measures the two on the same problems).
     """
     vocab = _vocab(tokenizer)
+    chat = bool(getattr(tokenizer, "chat_template", None))
     for token, name in SIGNATURE_TOKENS:
-        if token in vocab:
+        if token in vocab and not (chat and name.startswith("fim_")):
             return name
     model_type = str(getattr(model_config, "model_type", "") or "")
     path = str(getattr(model_config, "name_or_path", "") or getattr(model_config, "_name_or_path", ""))

@@ -31,7 +31,7 @@ EXPECTED = {
     "gpt_bigcode": "fim_santacoder",
     "starcoder": "fim_starcoder",
     "llama": "continuation",  # chat: mode free by default (DEFAULT_CHAT_MODE)
-    "qwen2": "fim_qwen",
+    "qwen2": "continuation",  # an instruct (chat) model: its FIM tokens are not used unless asked for
 }
 
 

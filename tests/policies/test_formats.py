@@ -438,6 +438,17 @@ def test_detect_format_from_special_tokens(tokens, expected):
     assert get_format(expected, VocabTokenizer(*tokens)).name.startswith(expected.split("_")[0])
 
 
+def test_a_chat_model_with_fim_tokens_is_prompted_as_a_chat_model():
+    tokens = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|im_start|>")
+    instruct = VocabTokenizer(*tokens)
+    instruct.chat_template = "{{ messages }}"
+    assert detect_format(Config("qwen2"), instruct) == "continuation"
+    assert resolve_format("fim_qwen", Config("qwen2"), instruct).name == "fim_qwen"  # still asked for by name
+    with_diff = VocabTokenizer("<|diff|>")
+    with_diff.chat_template = "{{ messages }}"
+    assert detect_format(Config("llama"), with_diff) == "edit_sequence"  # an edit-sequence model stays one
+
+
 def test_detect_commit_diff_from_config_and_override():
     assert detect_format(Config("codegen", "CarperAI/diff-codegen-350m-v2"), VocabTokenizer()) == "commit_diff"
     assert detect_format(Config("codegen", "Salesforce/codegen-350M-mono"), VocabTokenizer()) == "continuation"
