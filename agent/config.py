@@ -43,15 +43,23 @@ class LintConfig:
 
 @dataclass
 class PolicyConfig:
-    model: str = "smollm2"  # "smollm2" (embedded default), a local dir, a .gguf file, or a hub id
-    # "auto": edit/FIM formats by the tokenizer's special tokens, else continuation (free mode for
-    # chat models, end_of_line for plain ones: policies/formats); or a format name, "continuation:MODE"
+    # "qwen-coder-0.5b" (Qwen2.5-Coder-0.5B-Instruct, installed by setup.sh), "smollm2" (the small,
+    # fast SmolLM2-135M-Instruct), a local dir, a .gguf file, or a hub id (policies.loading)
+    model: str = "qwen-coder-0.5b"
+    # "auto": edit/FIM formats by the tokenizer's special tokens (chat models: continuation,
+    # free_cut mode; plain ones: end_of_line; policies/formats); or a format name, "continuation:MODE"
     format: str = "auto"
+    # How a whole program is asked for (sampling's draws, the search's fresh programs), for
+    # continuation free_cut: "free" (a free answer) or "cut" (the starter's function continued
+    # from the end of its body). "auto": "free" for smollm2, whose answers prefilled that way
+    # close at once, "cut" for every other model: the code model then writes only the body,
+    # 2-3x fewer tokens a program than free answers that copy the signature and docstring.
+    fresh: str = "auto"
     temperature: float = SamplingParams.temperature  # policies.sampling.SamplingParams says why
     top_p: float = SamplingParams.top_p
     max_new_tokens: int = SamplingParams.max_new_tokens
     device: str | None = None  # None: CUDA when present, else CPU
-    dtype: str | None = None  # None: bf16 on GPUs that support it, float32 on CPU
+    dtype: str | None = None  # None: bf16 on GPUs that support it, and for the code model on CPUs with native bf16; else float32
     # torch CPU threads; None leaves torch's default. 1: on a small shared machine OpenMP threads
     # spin against the lint gate, the sandbox and other processes (measured under load: a call
     # that takes ~27 s with 1 thread took over 10 minutes with 2).

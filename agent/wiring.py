@@ -44,6 +44,8 @@ def check_policy(config: PolicyConfig) -> None:
         raise WiringError(f"unknown format {config.format!r}; choose auto or one of: {', '.join(FORMATS)}")
     if config.threads is not None and (not isinstance(config.threads, int) or config.threads < 1):
         raise WiringError(f"policy.threads must be a positive integer or null, got {config.threads!r}")
+    if config.fresh not in ("auto", "free", "cut"):
+        raise WiringError(f"policy.fresh must be auto, free or cut, got {config.fresh!r}")
 
 
 def build_policy(config: PolicyConfig) -> Policy:
@@ -54,6 +56,7 @@ def build_policy(config: PolicyConfig) -> Policy:
     (free, end_of_line, open_body, new_line). Slow: loads weights (seconds to a minute).
     """
     from policies.formats import detect_format, get_format
+    from policies.formats.continuation import is_chat
     from policies.lm import LMPolicy
     from policies.loading import ModelLoadError, load_model
 
@@ -69,8 +72,12 @@ def build_policy(config: PolicyConfig) -> Policy:
         raise WiringError(str(exc)) from None
     if name == "auto":
         name = detect_format(loaded.model.config, loaded.tokenizer)
+    options = {"mode": mode} if mode else {}
+    if name == "continuation" and mode in ("", "free_cut") and is_chat(loaded.tokenizer):
+        # only free_cut continues the starter; the other formats and modes have one prompt shape
+        options["fresh"] = config.fresh if config.fresh != "auto" else ("free" if config.model == "smollm2" else "cut")
     try:
-        fmt = get_format(name, loaded.tokenizer, **({"mode": mode} if mode else {}))
+        fmt = get_format(name, loaded.tokenizer, **options)
     except (TypeError, ValueError) as exc:  # a mode the format lacks, free mode without a chat template
         raise WiringError(f"format {config.format!r} does not fit {config.model!r}: {exc}; "
                           "try --format auto") from None

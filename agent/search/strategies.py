@@ -152,7 +152,7 @@ class MCTSSettings:
     # signal it does not reduce to repeated sampling.
     fresh: str = "widen"
     fresh_prior: float = 0.5
-    fresh_max_new_tokens: int | None = 96  # as RExSettings.fresh_max_new_tokens; fresh "free" only
+    fresh_max_new_tokens: int | None = None  # as RExSettings.fresh_max_new_tokens; fresh "free" only
 
 
 PW_ALPHA = 0.25  # progressive-widening exponent; low because one expansion adds up to n * locations children
@@ -303,7 +303,10 @@ class RExSettings:
     # already stop early) it saved 11% of a fresh sample's tokens and left coverage within one
     # problem of the policy's cap on all 164 (docs/results/README.md, section 0).
     # Only the search's fresh arm, one arm a call: `sample` stays the plain protocol.
-    fresh_max_new_tokens: int | None = 96
+    # Those figures are SmolLM2's, which rambles. The default code model's fresh programs (the
+    # starter's body continued) stop where the function ends, at 25-175 tokens on HumanEval, so
+    # a cap of 96 cut off working bodies: None, the same cap as sampling's draws.
+    fresh_max_new_tokens: int | None = None
     # Arms drawn for one policy call (needs fresh "cut" and a cut-children policy): each draw takes
     # the best arm not drawn yet, the fresh arm excepted, which may win several and gets that many
     # shares of rows. 1: one arm a call, each allocation seeing every earlier call's results.

@@ -8,7 +8,7 @@ from agent.config import Config, ConfigError, load_config
 def test_defaults_load_from_the_shipped_yaml():
     config = load_config()
     assert isinstance(config, Config)
-    assert config.sandbox.backend == "bwrap" and config.policy.model == "smollm2"
+    assert config.sandbox.backend == "bwrap" and config.policy.model == "qwen-coder-0.5b"
 
 
 def test_file_then_overrides(tmp_path):
@@ -17,7 +17,7 @@ def test_file_then_overrides(tmp_path):
     config = load_config(path, {"sandbox.workers": 1, "policy.model": None})
     assert config.sandbox.workers == 1  # flag beats file
     assert config.policy.top_p == 0.9  # file beats default
-    assert config.policy.model == "smollm2"  # unset flag changes nothing
+    assert config.policy.model == "qwen-coder-0.5b"  # unset flag changes nothing
 
 
 @pytest.mark.parametrize("text, needle", [

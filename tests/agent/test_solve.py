@@ -271,7 +271,7 @@ def test_picture_layout_keeps_subtrees_apart():
 @pytest.mark.slow
 @pytest.mark.sandbox
 def test_real_model_end_to_end(tmp_path):
-    """The embedded model through the real CLI: one expansion of 8 samples on sum_evens."""
+    """The small real model through the real CLI: one expansion of 8 samples on sum_evens."""
     from policies.loading import ModelLoadError, embedded_gguf_path
 
     try:
@@ -281,7 +281,7 @@ def test_real_model_end_to_end(tmp_path):
     out = tmp_path / "real"
     proc = subprocess.run(
         [sys.executable, "-m", "agent.cli", "solve", str(ROOT / "examples" / "sum_evens.json"),
-         "--budget-samples", "8", "--out", str(out), "--no-progress"],
+         "--budget-samples", "8", "--model", "smollm2", "--out", str(out), "--no-progress"],
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     result = result_of(out)
@@ -350,3 +350,25 @@ def test_keep_going_spends_the_budget_and_still_chooses_by_agreement(solve, tmp_
     assert status == 0 and kept["stop_reason"] == "budget" and kept["compute"]["samples"] == 16
     assert kept["program"] == "def add(a, b):\n    return a + b\n" and kept["hidden_passed"] is True
     assert kept["config"]["search"]["stop_when_solved"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_default_code_model_solves_the_readme_example(tmp_path):
+    """The README's main command on the default model (installed by setup.sh; the first run
+    converts it, a few minutes): it solves sum_evens, hidden tests included, within 8 samples."""
+    from policies.model_files import ModelFileError, qwen_gguf_path
+
+    try:
+        qwen_gguf_path()
+    except ModelFileError as exc:
+        pytest.fail(f"setup.sh installs the default model: {exc}")
+    out = tmp_path / "default"
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "solve", str(ROOT / "examples" / "sum_evens.json"),
+         "--budget-samples", "8", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = result_of(out)
+    assert result["model"].startswith("qwen-coder-0.5b:continuation:free_cut")
+    assert result["solved"] and result["hidden_passed"] and proc.stdout == result["program"]

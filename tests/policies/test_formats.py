@@ -371,6 +371,28 @@ def test_free_cut_fresh_programs_are_free_answers():
     assert fmt.render_program_prompt(PROBLEM) == free.render_program_prompt(PROBLEM)
 
 
+def test_a_cut_at_a_line_end_opens_the_next_body_line():
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
+    prompt = fmt.render_prompt(PROBLEM, State(PARTIAL), MIDDLE)
+    assert prompt.prefill.endswith("    acc = 0\n   ")  # one space short: the model writes " for ..."
+    parsed = parse(fmt, PARTIAL, MIDDLE, " for x in xs:\n        acc += x\n    return acc\n```")
+    assert_ok(parsed, PARTIAL, TARGET)
+
+
+def test_fresh_programs_cut_from_the_starter_continue_its_body():
+    fmt = get_format("continuation", ChatTokenizer(), fresh="cut")
+    prompt = fmt.render_program_prompt(PROBLEM)
+    assert prompt == fmt.render_prompt(PROBLEM, State(STARTER), END)  # the search's first cut, same shape
+    assert prompt.prefill == "```python\n" + "\n".join(STARTER.lines) + "\n   "
+    text = prompt.prefill + " acc = 0\n    for x in xs:\n        acc += x\n    return acc\n\nprint(total([1]))"
+    parsed = fmt.parse_program_output(PROBLEM, text)
+    assert parsed.status == "ok" and parsed.program == TARGET  # the example call after it is not kept
+    # no starter function to continue (a prose-only task): a free answer
+    assert fmt.render_program_prompt(MBPP) == get_format("continuation_free", ChatTokenizer()).render_program_prompt(MBPP)
+    with pytest.raises(ValueError, match="free_cut"):
+        get_format("continuation", ChatTokenizer(), mode="free", fresh="cut")
+
+
 # ---- malformed output -----------------------------------------------------------------------
 
 MALFORMED = {
