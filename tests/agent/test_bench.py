@@ -459,7 +459,7 @@ def test_known_ids_are_selected_in_suite_order(bench):
 @pytest.mark.slow
 @pytest.mark.sandbox
 def test_real_model_through_the_cli(tmp_path):
-    """The embedded model, the real lint gate and sandbox: 2 draws on one HumanEval problem."""
+    """The small real model, the real lint gate and sandbox: 2 draws on one HumanEval problem."""
     from policies.loading import ModelLoadError, embedded_gguf_path
 
     try:
@@ -469,7 +469,7 @@ def test_real_model_through_the_cli(tmp_path):
     out = tmp_path / "real"
     proc = subprocess.run(
         [sys.executable, "-m", "agent.cli", "bench", "humaneval", "--problems", "HumanEval/0", "--strategies",
-         "sample", "--budgets", "1,2", "--n", "2", "--workers", "1", "--out", str(out)],
+         "sample", "--budgets", "1,2", "--n", "2", "--workers", "1", "--model", "smollm2", "--out", str(out)],
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = by_key(read_results(out / RESULTS))

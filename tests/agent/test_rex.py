@@ -92,16 +92,16 @@ def test_fresh_programs_continue_the_starter_when_asked_and_the_policy_makes_cut
     assert {call["kind"] for call in free.calls} == {"sample_programs"}  # the default: free answers
 
 
-def test_fresh_programs_are_capped_shorter_than_refinements_and_the_cap_can_be_lifted():
+def test_fresh_programs_may_be_capped_shorter_than_refinements():
     fix = Candidate(("    return a + b",), -1.0, at=1)
     policy = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])
-    _run(policy, samples=200)
+    search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+           strategy=make_strategy("rex", fresh_max_new_tokens=96), budget=Budget(samples=200))
     caps = {(call["kind"], call["max_new_tokens"]) for call in policy.calls}
     assert caps == {("sample_programs", 96), ("propose", None)}  # refinements keep the policy's cap
-    lifted = ScriptedPolicy({}, programs=[WRONG])
-    search(ADD, lifted, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
-           strategy=make_strategy("rex", fresh_max_new_tokens=None), budget=Budget(samples=8))
-    assert {call["max_new_tokens"] for call in lifted.calls} == {None}
+    default = ScriptedPolicy({}, programs=[WRONG])
+    _run(default, samples=8)
+    assert {call["max_new_tokens"] for call in default.calls} == {None}  # by default sampling's cap
 
 
 def test_rex_refuses_a_fresh_cap_below_one_token():
