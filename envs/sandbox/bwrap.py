@@ -3,9 +3,11 @@
 Each worker gets fresh user, PID, network (loopback only, down), IPC, UTS (and cgroup)
 namespaces; a read-only root holding only read-only binds of the Python prefix, /usr/lib*
 and the fork-server script (no /etc, no /usr/bin, no home), with every site-packages and
-dist-packages directory covered by an empty read-only tmpfs (only the standard library); its own tmpfs at /tmp capped
-at `tmpfs_bytes`; a new /proc, a minimal /dev and a cleared environment. Untrusted code
-runs as uid/gid 65534 with no capabilities, no_new_privs and no nested user namespaces.
+dist-packages directory covered by an empty read-only tmpfs (only the standard library); its
+own tmpfs at /tmp capped at `tmpfs_bytes`; a new /proc, a minimal read-only /dev (device
+nodes work, no file can be made there: no /dev/shm) and a cleared environment. Untrusted
+code runs as uid/gid 65534 with no capabilities, no_new_privs, no nested user namespaces and
+the fork-server's syscall filter (no keyrings, memfds or IPC objects: envs/sandbox/seccomp.py).
 
 Why not plain `bwrap --unshare-user --uid 65534` when the host runs as root: bwrap then
 maps the sandbox uid onto host uid 0, and the kernel exempts host uid 0 (INIT_USER) from
@@ -29,8 +31,9 @@ import shutil
 import subprocess
 import sys
 
+from envs.sandbox import seccomp
 from envs.sandbox.base import SandboxUnavailable
-from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, package_dirs, python_paths
+from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, Streams, package_dirs, python_paths
 
 TMPFS_BYTES = 64 * 1024 * 1024  # per worker; RLIMIT_FSIZE bounds single files inside it
 _INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
@@ -119,12 +122,12 @@ class BwrapLauncher:
         if shutil.which("bwrap") is None:
             raise SandboxUnavailable(f"bubblewrap (bwrap) is not on PATH: {_INSTALL_HINT}")
 
-    def spec(self, host_pidns: str) -> LaunchSpec:
+    def spec(self, host_pidns: str, streams: Streams) -> LaunchSpec:
         import json
 
         exe, dirs = python_paths()
         config: dict = {"host_pidns": host_pidns, "scratch": "/tmp", "uid": None, "gid": None,
-                        "private_ipc": True}
+                        "streams": [streams.output, streams.report], "seccomp": seccomp.build_filter().hex()}
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
                 "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         pass_fds: tuple[int, ...] = ()
@@ -135,10 +138,10 @@ class BwrapLauncher:
             release = lambda: os.close(userns)  # noqa: E731
             config.update(uid=SANDBOX_UID, gid=SANDBOX_UID)
             # the server keeps these (in the sandbox's user namespace only) and each child drops
-            # them with its uid: SETUID/SETGID to drop, SYS_ADMIN for the child's own IPC
-            # namespace, KILL to clean up the child's processes (another uid than the server)
+            # them with its uid: SETUID/SETGID to drop, KILL to clean up the child's processes
+            # (another uid than the server)
             args += ["--userns", str(userns), "--cap-drop", "ALL"]
-            for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_KILL"):
+            for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL"):
                 args += ["--cap-add", cap]
         else:
             args += ["--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
@@ -152,7 +155,8 @@ class BwrapLauncher:
         for parent in _ancestors(dirs + ["/usr/lib", "/sandbox/forkserver.py"]):
             args += ["--chmod", "0755", parent]  # bwrap makes mount-point parents 0700
         args += [
-                 "--proc", "/proc", "--dev", "/dev",
+                 "--proc", "/proc",
+                 "--dev", "/dev", "--remount-ro", "/dev",  # device nodes work; no files (/dev/shm)
                  "--perms", "1777", "--size", str(self.tmpfs_bytes), "--tmpfs", "/tmp",
                  "--remount-ro", "/",
                  "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",

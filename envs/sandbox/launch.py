@@ -15,6 +15,16 @@ FORKSERVER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fork
 SANDBOX_UID = 65534  # "nobody"; the identity untrusted code runs under wherever we can choose
 
 
+@dataclass(frozen=True)
+class Streams:
+    """Write ends of the pipes an execution's child writes straight to the host: its stdout and
+    stderr (`output`) and its report lines (`report`). The fork-server only hands them to each
+    child and never reads them, so no later child can find an earlier one's output in memory."""
+
+    output: int
+    report: int
+
+
 @dataclass
 class LaunchSpec:
     """How to start one worker. `release` runs once the worker is up (or failed to start);
@@ -34,8 +44,9 @@ class Launcher(Protocol):
         """Raise SandboxUnavailable (saying what to install or enable) if this cannot work here."""
         ...
 
-    def spec(self, host_pidns: str) -> LaunchSpec:
-        """The command line for one worker; `host_pidns` is readlink(/proc/self/ns/pid) here."""
+    def spec(self, host_pidns: str, streams: Streams) -> LaunchSpec:
+        """The command line for one worker; `host_pidns` is readlink(/proc/self/ns/pid) here,
+        `streams` the host fds the worker's children write to (passed through to the server)."""
         ...
 
     def close(self) -> None:
