@@ -1,8 +1,9 @@
 """The bubblewrap launcher: one fork-server per bwrap sandbox.
 
 Each worker gets fresh user, PID, network (loopback only, down), IPC, UTS (and cgroup)
-namespaces; a read-only root holding only read-only binds of the Python prefix, /usr/lib*
-and the fork-server script (no /etc, no /usr/bin, no home), with every site-packages and
+namespaces; a read-only root holding only read-only binds of the base interpreter and what
+it needs (`launch.python_paths`: never a venv), /usr/lib* and the fork-server script (no
+/etc, no /usr/bin, no home but the interpreter's own dirs), with every site-packages and
 dist-packages directory covered by an empty read-only tmpfs (only the standard library); its
 own tmpfs at /tmp capped at `tmpfs_bytes`; a new /proc, a minimal read-only /dev (device
 nodes work, no file can be made there: no /dev/shm) and a cleared environment. Untrusted
@@ -19,6 +20,10 @@ reads any request (bwrap 0.8's own --uid/--gid with --userns calls setuid before
 and fails). Uid 0 stays mapped, but nothing inside can reach it again: no capabilities
 after the drop, no_new_privs, nosuid mounts. Non-root hosts use bwrap's own user
 namespace (the host uid is not 0 there; that path was not exercised on this root machine).
+
+The scratch tmpfs is mounted before the interpreter binds, so an interpreter installed under
+/tmp is bound on top of it at its own path; the fork-server keeps those mount points (and
+their parent dirs, read-only to the program) when it empties the scratch dir.
 
 Not protected: kernel exploits (namespaces share the host kernel; use "gvisor" for that),
 CPU and memory pressure on the host beyond the per-child rlimits, timing side channels.
@@ -101,13 +106,14 @@ def _system_lib_args() -> list[str]:
 
 
 def _ancestors(paths: list[str]) -> list[str]:
-    """Every proper ancestor directory of `paths` except "/", parents first."""
+    """Every proper ancestor directory of `paths` except "/" and /tmp (the scratch tmpfs keeps
+    its 1777), parents first."""
     found: list[str] = []
     for path in paths:
         parts = path.strip("/").split("/")[:-1]
         for i in range(1, len(parts) + 1):
             parent = "/" + "/".join(parts[:i])
-            if parent not in found and not os.path.islink(parent):
+            if parent not in found and parent != "/tmp" and not os.path.islink(parent):
                 found.append(parent)
     return found
 
@@ -146,6 +152,8 @@ class BwrapLauncher:
         else:
             args += ["--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                      "--cap-drop", "ALL"]
+        # the scratch tmpfs first: an interpreter that lives under /tmp is bound on top of it
+        args += ["--perms", "1777", "--size", str(self.tmpfs_bytes), "--tmpfs", "/tmp"]
         for d in dirs:
             args += ["--ro-bind", d, d]
         args += _system_lib_args()
@@ -157,7 +165,6 @@ class BwrapLauncher:
         args += [
                  "--proc", "/proc",
                  "--dev", "/dev", "--remount-ro", "/dev",  # device nodes work; no files (/dev/shm)
-                 "--perms", "1777", "--size", str(self.tmpfs_bytes), "--tmpfs", "/tmp",
                  "--remount-ro", "/",
                  "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
                  "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
