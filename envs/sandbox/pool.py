@@ -29,8 +29,10 @@ for other versions, not a fix for an observed failure.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
+import math
 import os
 import queue
 import secrets
@@ -87,7 +89,7 @@ class WorkerPoolSandbox:
             raise ValueError(f"workers must be >= 1, got {workers}")
         launcher.check()
         self.launcher = launcher
-        self.limits = limits or Limits()
+        self.limits = limits or Limits()  # the one owner of every execution's limits
         self.recycle_after = recycle_after
         self._host_pidns = host_pidns()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sandbox-{launcher.name}-spawn")
@@ -104,9 +106,15 @@ class WorkerPoolSandbox:
             raise
 
     # ---- the contract ------------------------------------------------------------------
-    def run(self, program: str, tests: Sequence[TestCase], limits: Limits | None = None) -> TestReport:
-        """Run UNTRUSTED `program` then `tests` in one fresh child; one outcome per test."""
-        limits = limits or self.limits
+    def run(self, program: str, tests: Sequence[TestCase], timeout_s: float | None = None) -> TestReport:
+        """Run UNTRUSTED `program` then `tests` in one fresh child; one outcome per test.
+
+        The limits are this sandbox's (`self.limits`, given at construction); `timeout_s`
+        replaces the wall clock only, and lifts the CPU limit to at least that many seconds
+        so that the wall clock, the user's knob, is what decides.
+        """
+        limits = self.limits if timeout_s is None else dataclasses.replace(
+            self.limits, timeout_s=float(timeout_s), cpu_s=max(self.limits.cpu_s, math.ceil(timeout_s)))
         tests = tuple(tests)
         plans = tuple(plan(t) for t in tests)
         token = secrets.token_hex(16)
