@@ -97,7 +97,7 @@ def make_userns(uid: int) -> int:
 def _system_lib_args() -> list[str]:
     """Read-only binds of the dynamic loader's directories; /lib-style symlinks recreated."""
     args: list[str] = []
-    for path in ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32", "/usr/lib32"):
+    for path in _SYSTEM_LIB_DIRS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
@@ -105,15 +105,20 @@ def _system_lib_args() -> list[str]:
     return args
 
 
-def _ancestors(paths: list[str]) -> list[str]:
-    """Every proper ancestor directory of `paths` except "/" and /tmp (the scratch tmpfs keeps
-    its 1777), parents first."""
+_SYSTEM_LIB_DIRS = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32", "/usr/lib32")
+
+
+def _ancestors(paths: list[str], bound: list[str]) -> list[str]:
+    """The proper ancestor dirs of `paths` that bwrap creates (as 0700), parents first: not "/",
+    not /tmp (the scratch tmpfs keeps its 1777), and none inside a `bound` dir (a read-only
+    bind keeps the host's modes; chmod there fails, e.g. /usr for a Debian /usr/bin/python3)."""
     found: list[str] = []
     for path in paths:
         parts = path.strip("/").split("/")[:-1]
         for i in range(1, len(parts) + 1):
             parent = "/" + "/".join(parts[:i])
-            if parent not in found and parent != "/tmp" and not os.path.islink(parent):
+            inside = any(parent == b or parent.startswith(b + "/") for b in bound)
+            if parent not in found and parent != "/tmp" and not inside and not os.path.islink(parent):
                 found.append(parent)
     return found
 
@@ -160,7 +165,7 @@ class BwrapLauncher:
         for hidden in package_dirs(dirs + ["/usr/lib", "/usr/lib64"]):  # stdlib only, no answer key
             args += ["--tmpfs", hidden, "--remount-ro", hidden]
         args += ["--ro-bind", FORKSERVER_PATH, "/sandbox/forkserver.py"]
-        for parent in _ancestors(dirs + ["/usr/lib", "/sandbox/forkserver.py"]):
+        for parent in _ancestors(dirs + ["/usr/lib", "/sandbox/forkserver.py"], dirs + list(_SYSTEM_LIB_DIRS)):
             args += ["--chmod", "0755", parent]  # bwrap makes mount-point parents 0700
         args += [
                  "--proc", "/proc",

@@ -133,3 +133,12 @@ def test_an_absent_bwrap_skips(monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="not on PATH"):
         sandboxes.make_or_skip("bwrap")
+
+
+def test_no_chmod_inside_a_read_only_bind():
+    """A Debian /usr/bin/python3 has base prefix /usr: bound read-only, so bwrap must not chmod
+    /usr (it failed with 'Can't chmod 0755 /usr: Read-only file system' for every worker)."""
+    from envs.sandbox.bwrap import _SYSTEM_LIB_DIRS, _ancestors
+
+    assert _ancestors(["/usr", "/usr/lib", "/sandbox/forkserver.py"], ["/usr", *_SYSTEM_LIB_DIRS]) == ["/sandbox"]
+    assert _ancestors(["/opt/py/bin", "/tmp/x/py"], ["/opt/py/bin", "/tmp/x/py"]) == ["/opt", "/opt/py", "/tmp/x"]
