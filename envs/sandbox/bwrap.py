@@ -38,7 +38,8 @@ import sys
 
 from envs.sandbox import seccomp
 from envs.sandbox.base import SandboxUnavailable
-from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, Streams, package_dirs, python_paths
+from envs.sandbox.launch import (SANDBOX_DIR, SANDBOX_UID, SERVER_FILES, LaunchSpec, Streams, package_dirs,
+                                 python_paths)
 
 TMPFS_BYTES = 64 * 1024 * 1024  # per worker; RLIMIT_FSIZE bounds single files inside it
 _INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
@@ -164,8 +165,9 @@ class BwrapLauncher:
         args += _system_lib_args()
         for hidden in package_dirs(dirs + ["/usr/lib", "/usr/lib64"]):  # stdlib only, no answer key
             args += ["--tmpfs", hidden, "--remount-ro", hidden]
-        args += ["--ro-bind", FORKSERVER_PATH, "/sandbox/forkserver.py"]
-        for parent in _ancestors(dirs + ["/usr/lib", "/sandbox/forkserver.py"], dirs + list(_SYSTEM_LIB_DIRS)):
+        for path in SERVER_FILES:
+            args += ["--ro-bind", path, f"{SANDBOX_DIR}/{os.path.basename(path)}"]
+        for parent in _ancestors(dirs + ["/usr/lib", f"{SANDBOX_DIR}/forkserver.py"], dirs + list(_SYSTEM_LIB_DIRS)):
             args += ["--chmod", "0755", parent]  # bwrap makes mount-point parents 0700
         args += [
                  "--proc", "/proc",
@@ -174,7 +176,7 @@ class BwrapLauncher:
                  "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
                  "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
                  "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--chdir", "/tmp",
-                 exe, "-I", "-S", "-B", "/sandbox/forkserver.py", json.dumps(config)]
+                 exe, "-I", "-S", "-B", f"{SANDBOX_DIR}/forkserver.py", json.dumps(config)]
         return LaunchSpec(argv=args, pass_fds=pass_fds, release=release)
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """The fork-server: runs INSIDE the sandbox, forks one child per execution of untrusted code.
 
 Executed by path (`python -I -S -B forkserver.py CONFIG_JSON`), never imported by the host;
-stdlib only, because inside the sandbox nothing else is guaranteed to exist.
+stdlib only, because inside the sandbox nothing else is guaranteed to exist. How an
+execution ends (waiting, killing descendants, emptying scratch) is in `teardown.py`, which
+the launchers bind beside this file.
 
 Protocol (frames are a 4-byte big-endian length, then UTF-8 JSON):
 - fd 0 (from the host): two frames per execution: a header {"limits": {...}} this server
@@ -65,7 +67,6 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
@@ -77,7 +78,6 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _MAX_DEPTH = 100  # of a reported value; deeper (or cyclic) values are reported as opaque
-_CLEANER_TIMEOUT_S = 5.0
 _REPORT_FD = 3  # the child's report stream; stdout/stderr go to the output stream
 _MAX_OPEN_FILES = 128  # per child: bounds the pipe and socket buffers it can fill (~100 MB)
 
@@ -111,6 +111,21 @@ def write_frame(fd, obj):
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
+def _load_teardown():
+    """teardown.py (waiting for, killing and cleaning up after a child) sits beside this file,
+    in the sandbox too; loaded by path because -I keeps this file's directory off sys.path."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "teardown.py")
+    spec = importlib.util.spec_from_file_location("forkserver_teardown", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+teardown = _load_teardown()
+
+
 def _prctl(option, value):
     return _LIBC.prctl(option, value, 0, 0, 0) == 0
 
@@ -140,10 +155,6 @@ def _deny_syscalls(filter_hex):
         raise SystemExit("forkserver: cannot install the syscall filter: %s" % os.strerror(ctypes.get_errno()))
 
 
-def _pids():
-    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
-
-
 def _prove_private_pidns(host_pidns):
     """(private, why): private only if our PID namespace is not the host's and is fresh."""
     try:
@@ -152,7 +163,7 @@ def _prove_private_pidns(host_pidns):
         return False, "cannot read /proc/self/ns/pid (%s)" % e
     if not host_pidns or mine == host_pidns:
         return False, "pid namespace %s is the host's" % mine
-    others = _pids() - {1, os.getpid()}
+    others = teardown.pids() - {1, os.getpid()}
     if os.getpid() > 2 or others:
         return False, "pid namespace %s is not fresh (pid %d, others %s)" % (mine, os.getpid(), sorted(others)[:5])
     return True, "pid namespace %s differs from host %s and held only pid 1 and us" % (mine, host_pidns)
@@ -313,199 +324,6 @@ def _run_tests(program, steps, token, detail_chars, repr_chars, _write=os.write,
 
 
 # ---- the server side of one execution -----------------------------------------------------
-def _my_children():
-    """Pids whose parent is this server (orphans come here: we are a child subreaper)."""
-    me, kids = os.getpid(), []
-    for pid in _pids():
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
-                    kids.append(pid)
-        except (OSError, ValueError, IndexError):
-            continue
-    return kids
-
-
-def _reap_all():
-    """Reap exited children; True once this server has no children left at all."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        if pid == 0:
-            return False
-
-
-def _kill_descendants(child, private):
-    """SIGKILL every descendant of this execution; returns a one-line account.
-
-    Orphans are re-parented to this server (a child subreaper), so "no children left"
-    means no descendant is left.
-    """
-    deadline = time.monotonic() + 2.0
-    if not private:
-        try:
-            os.killpg(child, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    while True:
-        if private:
-            try:
-                os.kill(-1, signal.SIGKILL)  # private namespace only: see _prove_private_pidns
-            except ProcessLookupError:
-                pass
-        if _reap_all():
-            how = "kill(-1) in private pid namespace" if private else (
-                "process group and re-parented orphans killed (pid namespace not private)")
-            return how
-        if time.monotonic() > deadline:
-            return "cleanup incomplete: %d descendants survived" % len(_my_children())
-        if not private:
-            for pid in _my_children():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        time.sleep(0.0005)
-
-
-class _Scratch:
-    """The worker's scratch dir (its own tmpfs at /tmp under bwrap), emptied after each execution.
-
-    It may hold the launcher's mount points (an interpreter installed under /tmp is bound
-    there, on top of the tmpfs): what is in it at startup, before any program ran, is the
-    skeleton, kept; everything else is removed by a forked cleaner under the child's uid.
-    This server never lists the dir itself (file names are the program's data): it compares
-    the stat of the skeleton's dirs with the last clean state and runs the cleaner when they
-    differ. That check needs a filesystem whose dir size counts entries (tmpfs does; probed
-    at startup); elsewhere the cleaner runs after every execution.
-    """
-
-    def __init__(self, path, ids):
-        self.path, self.ids = path, ids
-        self.skeleton, self.mounts = set(), set()
-        self.trusted_stat = False
-        self.clean_state = None
-        if path:
-            self.skeleton, self.mounts = self._walk()
-            self.trusted_stat = self._dir_size_counts_entries()
-            self.clean_state = self._state()
-
-    def _walk(self):
-        """(dirs, mount points) below the scratch dir, as relative paths; never into mounts."""
-        dev, dirs, mounts, todo = os.stat(self.path).st_dev, set(), set(), [""]
-        while todo:
-            rel = todo.pop()
-            for entry in os.scandir(os.path.join(self.path, rel)):
-                sub = os.path.join(rel, entry.name)
-                st = entry.stat(follow_symlinks=False)
-                if st.st_dev != dev:
-                    mounts.add(sub)
-                elif entry.is_dir(follow_symlinks=False):
-                    dirs.add(sub)
-                    todo.append(sub)
-                else:
-                    dirs.add(sub)  # unexpected at startup, but launcher-made: keep it
-        return dirs, mounts
-
-    def _state(self):
-        state = []
-        for rel in sorted(self.skeleton | {""}):
-            try:
-                st = os.stat(os.path.join(self.path, rel), follow_symlinks=False)
-            except OSError:
-                return None
-            state.append((st.st_ino, st.st_size, st.st_nlink, st.st_mtime_ns, st.st_ctime_ns))
-        return state
-
-    def _dir_size_counts_entries(self):
-        probe = os.path.join(self.path, ".forkserver-probe")
-        try:
-            before = os.stat(self.path).st_size
-            os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            grew = os.stat(self.path).st_size > before
-            os.unlink(probe)
-            return grew and os.stat(self.path).st_size == before
-        except OSError:
-            return False
-
-    def clear(self):
-        """Empty the scratch dir but for its skeleton; True if it is in its startup shape.
-
-        The cleaner is forked so that a tree that makes it crash or hang (1,500 nested dirs
-        overflow rmtree's recursion) costs a recycled worker, never this server or the verdict.
-        """
-        if not self.path or (self.trusted_stat and self.clean_state is not None and self._state() == self.clean_state):
-            return True
-        cleaner = os.fork()
-        if cleaner == 0:
-            code = 1
-            try:
-                if self.ids is not None:
-                    _drop_identity(*self.ids)
-                self._remove_all_but_skeleton("")
-                code = 0 if self._walk() == (self.skeleton, self.mounts) else 1
-            except BaseException:
-                pass
-            os._exit(code)
-        deadline = time.monotonic() + _CLEANER_TIMEOUT_S
-        while True:
-            pid, status = os.waitpid(cleaner, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                os.kill(cleaner, signal.SIGKILL)
-                os.waitpid(cleaner, 0)
-                return False
-            time.sleep(0.001)
-        self.clean_state = self._state()
-        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and self.clean_state is not None
-
-    def _remove_all_but_skeleton(self, rel):
-        """(in the cleaner) Remove every entry below `rel` that is not skeleton or a mount point."""
-        for entry in os.scandir(os.path.join(self.path, rel)):
-            sub = os.path.join(rel, entry.name)
-            if sub in self.mounts:
-                continue
-            if sub in self.skeleton and entry.is_dir(follow_symlinks=False):
-                self._remove_all_but_skeleton(sub)
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    os.chmod(entry.path, 0o700)  # the child may have made it unreadable
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            except OSError:
-                pass
-
-
-def _wait_child(child, deadline):
-    """(wait status, rusage, timed_out): wait for `child`, SIGKILLing it at `deadline`."""
-    try:
-        pidfd = os.pidfd_open(child)
-    except (AttributeError, OSError):
-        pidfd = None
-    try:
-        while True:
-            pid, status, usage = os.wait4(child, os.WNOHANG)
-            if pid:
-                return status, usage, False
-            left = deadline - time.monotonic()
-            if left <= 0:
-                os.kill(child, signal.SIGKILL)
-                _, status, usage = os.wait4(child, 0)
-                return status, usage, True
-            if pidfd is None:
-                time.sleep(min(0.002, left))
-            else:
-                select.select([pidfd], [], [], left)  # readable once the child has exited
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-
-
 def run_one(lim, req_fd, streams, private, scratch, ids):
     """Fork one child for the next request and see it through; the status frame's fields.
 
@@ -519,8 +337,8 @@ def run_one(lim, req_fd, streams, private, scratch, ids):
         os.close(ack_r)
         _child_main(lim, req_fd, ack_w, streams, scratch.path, ids)
     os.close(ack_w)
-    status, usage, timed_out = _wait_child(child, start + lim["timeout_s"])
-    cleanup = _kill_descendants(child, private)  # no writer of the streams is left after this
+    status, usage, timed_out = teardown.wait_child(child, start + lim["timeout_s"])
+    cleanup = teardown.kill_descendants(child, private)  # no writer of the streams is left after this
     acked = bool(select.select([ack_r], [], [], 0)[0]) and os.read(ack_r, 1) == b"1"
     os.close(ack_r)
     notes = [] if acked else ["the child died before reading its whole request"]
@@ -588,7 +406,8 @@ def main():
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _deny_syscalls(config["seccomp"])
     private, why = _prove_private_pidns(config.get("host_pidns"))
-    scratch = _Scratch(config.get("scratch"), ids)  # made by the launcher for this worker alone
+    # the scratch dir is made by the launcher for this worker alone; the cleaner runs as the child
+    scratch = teardown.Scratch(config.get("scratch"), None if ids is None else lambda: _drop_identity(*ids))
     _self_test(ids)
     _warm_up()
     write_frame(resp_fd, {"hello": 1, "pid": os.getpid(), "uid": os.getuid(), "pidns_private": private, "why": why})

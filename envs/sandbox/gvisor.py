@@ -28,7 +28,8 @@ import tempfile
 
 from envs.sandbox import seccomp
 from envs.sandbox.base import SandboxUnavailable
-from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, Streams, python_paths, package_dirs
+from envs.sandbox.launch import (SANDBOX_DIR, SANDBOX_UID, SERVER_FILES, LaunchSpec, Streams, package_dirs,
+                                 python_paths)
 
 TMPFS_SIZE = "64m"  # per worker; RLIMIT_FSIZE bounds single files inside it
 GUEST_STREAM_FDS = (3, 4)  # where the output and report streams appear inside the container
@@ -72,9 +73,9 @@ class GvisorLauncher:
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
              "options": [f"size={TMPFS_SIZE}", "mode=1777", "nosuid", "nodev"]},
-            {"destination": "/sandbox/forkserver.py", "type": "bind", "source": FORKSERVER_PATH,
-             "options": ["bind", "ro"]},
         ]
+        mounts += [{"destination": f"{SANDBOX_DIR}/{os.path.basename(path)}", "type": "bind", "source": path,
+                    "options": ["bind", "ro"]} for path in SERVER_FILES]
         for d in dirs + ["/usr/lib", "/usr/lib64"]:
             if os.path.isdir(d) and not os.path.islink(d):
                 mounts.append({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]})
@@ -93,7 +94,7 @@ class GvisorLauncher:
             "process": {
                 "terminal": False,
                 "user": {"uid": SANDBOX_UID, "gid": SANDBOX_UID},
-                "args": [exe, "-I", "-S", "-B", "/sandbox/forkserver.py", json.dumps(server_config)],
+                "args": [exe, "-I", "-S", "-B", f"{SANDBOX_DIR}/forkserver.py", json.dumps(server_config)],
                 "env": ["PATH=/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"],
                 "cwd": "/tmp",
                 "capabilities": {},

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 FORKSERVER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
+# what runs inside the sandbox: the fork-server and the module it loads from beside itself
+SERVER_FILES = tuple(os.path.join(os.path.dirname(FORKSERVER_PATH), name) for name in ("forkserver.py", "teardown.py"))
+SANDBOX_DIR = "/sandbox"  # where the launchers bind SERVER_FILES inside
 SANDBOX_UID = 65534  # "nobody"; the identity untrusted code runs under wherever we can choose
 
 
