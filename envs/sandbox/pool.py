@@ -113,6 +113,8 @@ class WorkerPoolSandbox:
         replaces the wall clock only, and lifts the CPU limit to at least that many seconds
         so that the wall clock, the user's knob, is what decides.
         """
+        if timeout_s is not None and not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
         limits = self.limits if timeout_s is None else dataclasses.replace(
             self.limits, timeout_s=float(timeout_s), cpu_s=max(self.limits.cpu_s, math.ceil(timeout_s)))
         tests = tuple(tests)
