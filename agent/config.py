@@ -19,6 +19,7 @@ import yaml
 from agent.search.loop import SearchSettings
 from agent.search.selection import SelectionSettings
 from agent.search.strategies import BeamSettings, BestFirstSettings, MCTSSettings, RExSettings, SampleSettings
+from envs.testcase import Limits
 from policies.sampling import SamplingParams
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
@@ -32,8 +33,10 @@ class ConfigError(ValueError):
 class SandboxConfig:
     backend: str = "bwrap"  # "bwrap" (isolated, default), "gvisor" (stronger), "subprocess" (NOT isolated)
     workers: int = 2  # long-lived fork-server workers; one per core is enough on small machines
-    timeout_s: float = 5.0  # wall-clock limit per execution unless the problem sets its own
-    memory_mb: int = 1024  # address-space limit of each execution
+    # the limits every execution runs under (envs.testcase.Limits has the defaults); only a
+    # problem's own timeout_s replaces the wall clock
+    timeout_s: float = Limits.timeout_s  # wall-clock limit per execution unless the problem sets its own
+    memory_mb: int = Limits.memory_mb  # address-space limit of each execution
 
 
 @dataclass

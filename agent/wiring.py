@@ -14,6 +14,7 @@ sandbox) are imported inside the builders, never at import time.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Callable
 
 from agent.config import LintConfig, PolicyConfig, SandboxConfig, SearchConfig
@@ -113,7 +114,9 @@ def build_sandbox(config: SandboxConfig) -> Sandbox:
     from envs.sandbox import SandboxUnavailable, make_sandbox
     from envs.testcase import Limits
 
-    limits = Limits(timeout_s=config.timeout_s, cpu_s=max(1, round(config.timeout_s)), memory_mb=config.memory_mb)
+    # the one place limits are made: every execution runs under these (a problem's timeout_s
+    # replaces the wall clock only); CPU seconds at least the wall clock, so the wall clock decides
+    limits = Limits(timeout_s=config.timeout_s, cpu_s=max(1, math.ceil(config.timeout_s)), memory_mb=config.memory_mb)
     try:
         return make_sandbox(config.backend, workers=config.workers, limits=limits)
     except (SandboxUnavailable, NotImplementedError, ValueError) as exc:

@@ -21,7 +21,8 @@ class Problem:
     starter_code: the program the search starts from ("" = empty program)
     tests:        visible tests, used by the search to score nodes
     hidden_tests: held-out tests, run once on the returned program (and on leaves for the study)
-    timeout_s:    wall-clock limit for one execution of the program plus its tests
+    timeout_s:    wall-clock limit for one execution of the program plus its tests, when the
+                  problem sets its own; None: the sandbox's configured limit
     """
 
     id: str
@@ -30,7 +31,7 @@ class Problem:
     tests: tuple[TestCase, ...]
     hidden_tests: tuple[TestCase, ...] = ()
     starter_code: str = ""
-    timeout_s: float = 5.0
+    timeout_s: float | None = None
 
     @property
     def starter(self) -> Program:

@@ -9,7 +9,7 @@ or JSONL):
      "starter_code": "def sum_evens(xs):\\n", # optional, default "" (the empty program)
      "tests": [...],                         # visible tests, at least one
      "hidden_tests": [...],                  # optional, default []
-     "timeout_s": 5,                         # optional, default 5.0; > 0
+     "timeout_s": 5,                         # optional (default: the sandbox's limit); > 0
      "meta": {...}}                          # optional, free-form, ignored
 
 A test is either a string -- statements, usually one `assert` (`"assert sum_evens([2]) == 2"`)
@@ -134,8 +134,9 @@ def _from_ours(record: dict, where: str) -> Problem:
     unknown = sorted(set(record) - _OUR_FIELDS)
     if unknown:
         raise ProblemError(f"{where}: unknown field {unknown[0]!r}: expected only {sorted(_OUR_FIELDS)}")
-    timeout = record.get("timeout_s", 5.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT_S:
+    timeout = record.get("timeout_s")  # absent: the sandbox's configured limit
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout <= MAX_TIMEOUT_S):
         raise ProblemError(f"{where}: field 'timeout_s': expected a number of seconds in (0, {MAX_TIMEOUT_S:g}], "
                            f"got {_short(timeout)}")
     tests = _tests(record, "tests", where, required=True)
@@ -148,7 +149,7 @@ def _from_ours(record: dict, where: str) -> Problem:
         tests=tests,
         hidden_tests=_tests(record, "hidden_tests", where, required=False),
         starter_code=_string(record, "starter_code", where, default=""),
-        timeout_s=float(timeout),
+        timeout_s=None if timeout is None else float(timeout),
     )
 
 

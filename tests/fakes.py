@@ -1,19 +1,19 @@
 """Test doubles shared across test folders (tests/ is on sys.path through tests/conftest.py)."""
 
-from envs.testcase import Limits, TestCase, TestOutcome, TestReport, expression_passed
+from envs.testcase import TestCase, TestOutcome, TestReport, expression_passed
 
 
 class InProcessSandbox:
     """Runs the program and tests with exec in this process (trusted code only) and records
-    each call's limits. A test whose code contains "TIMEOUT" is reported as timed out."""
+    each call's timeout. A test whose code contains "TIMEOUT" is reported as timed out."""
 
     closed = 0  # close() calls, across instances (a CLI test checks the sandbox is closed)
 
     def __init__(self):
-        self.calls: list[tuple[str, tuple[TestCase, ...], Limits | None]] = []
+        self.calls: list[tuple[str, tuple[TestCase, ...], float | None]] = []
 
-    def run(self, program, tests, limits=None):
-        self.calls.append((program, tuple(tests), limits))
+    def run(self, program, tests, timeout_s=None):
+        self.calls.append((program, tuple(tests), timeout_s))
         namespace: dict = {}
         try:
             exec(program, namespace)

@@ -125,7 +125,7 @@ def choose(nodes: Sequence[Node], problem: Problem, sandbox: Any, settings: Sele
     if not inputs:
         return Choice(baseline, baseline, "no extra inputs from the visible tests' calls: the tree's own pick",
                       digests, **policy_cost)
-    timeout_s = min(settings.timeout_s, visible.timeout_s)
+    timeout_s = settings.timeout_s if visible.timeout_s is None else min(settings.timeout_s, visible.timeout_s)
     voters = _other_voters(nodes, settings) if settings.voters == "all" else []
     for node in [*candidates, *voters]:
         if node.digest not in cache.runs:

@@ -6,6 +6,23 @@ Backends (choose with `make_sandbox(name)`):
 - "subprocess": no isolation at all; explicit opt-in only, warns loudly.
 
 Backends are imported lazily: importing this package starts nothing and imports no backend.
+
+What one execution cannot reach or leave behind (bwrap; gvisor adds its own kernel):
+- the host: no network, no host files but read-only binds of the standard library, the
+  interpreter and system libraries (never installed packages, where an answer key may live);
+  another uid, no capabilities, rlimits on CPU, address space, processes, file size and
+  open files, a wall-clock deadline.
+- other executions: nothing carries over. The child reads its own request after the fork
+  and writes its output and reports straight to the host, so the fork-server it is forked
+  from never held an earlier request or response; the scratch tmpfs is emptied, every
+  process killed, and keyrings, memfds and SysV/POSIX IPC are refused by a syscall filter
+  (`seccomp.py`), so no kernel object outlives an execution or sits outside its memory limit.
+- the verdict: decided on the host from token-tagged reports (see `pool.py`).
+
+Not isolated: kernel exploits (use gvisor), timing and CPU-load side channels, a few bits
+per execution through the numbers the fork-server keeps (exit code, CPU time), host memory
+in the worker's scratch tmpfs (64 MB, emptied after each execution) and in pipe and socket
+buffers (bounded by the open-file limit), and nothing at all with the "subprocess" backend.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, Sequence
 
-from envs.testcase import Limits, TestCase, TestReport
+from envs.testcase import TestCase, TestReport
 
 
 class SandboxUnavailable(RuntimeError):
@@ -18,10 +18,12 @@ class SandboxUnavailable(RuntimeError):
 
 
 class Sandbox(Protocol):
-    def run(
-        self, program: str, tests: Sequence[TestCase], limits: Limits | None = None
-    ) -> TestReport:
-        """Execute `program`, then each test in its namespace; one outcome per test, in order."""
+    def run(self, program: str, tests: Sequence[TestCase], timeout_s: float | None = None) -> TestReport:
+        """Execute `program`, then each test in its namespace; one outcome per test, in order.
+
+        Under the sandbox's own limits (the one owner: `make_sandbox(limits=...)`, from the
+        config); `timeout_s` (a problem's own) replaces only the wall-clock limit.
+        """
         ...
 
     def close(self) -> None:

@@ -1,11 +1,14 @@
 """The bubblewrap launcher: one fork-server per bwrap sandbox.
 
 Each worker gets fresh user, PID, network (loopback only, down), IPC, UTS (and cgroup)
-namespaces; a read-only root holding only read-only binds of the Python prefix, /usr/lib*
-and the fork-server script (no /etc, no /usr/bin, no home), with every site-packages and
-dist-packages directory covered by an empty read-only tmpfs (only the standard library); its own tmpfs at /tmp capped
-at `tmpfs_bytes`; a new /proc, a minimal /dev and a cleared environment. Untrusted code
-runs as uid/gid 65534 with no capabilities, no_new_privs and no nested user namespaces.
+namespaces; a read-only root holding only read-only binds of the base interpreter and what
+it needs (`launch.python_paths`: never a venv), /usr/lib* and the fork-server script (no
+/etc, no /usr/bin, no home but the interpreter's own dirs), with every site-packages and
+dist-packages directory covered by an empty read-only tmpfs (only the standard library); its
+own tmpfs at /tmp capped at `tmpfs_bytes`; a new /proc, a minimal read-only /dev (device
+nodes work, no file can be made there: no /dev/shm) and a cleared environment. Untrusted
+code runs as uid/gid 65534 with no capabilities, no_new_privs, no nested user namespaces and
+the fork-server's syscall filter (no keyrings, memfds or IPC objects: envs/sandbox/seccomp.py).
 
 Why not plain `bwrap --unshare-user --uid 65534` when the host runs as root: bwrap then
 maps the sandbox uid onto host uid 0, and the kernel exempts host uid 0 (INIT_USER) from
@@ -18,6 +21,10 @@ and fails). Uid 0 stays mapped, but nothing inside can reach it again: no capabi
 after the drop, no_new_privs, nosuid mounts. Non-root hosts use bwrap's own user
 namespace (the host uid is not 0 there; that path was not exercised on this root machine).
 
+The scratch tmpfs is mounted before the interpreter binds, so an interpreter installed under
+/tmp is bound on top of it at its own path; the fork-server keeps those mount points (and
+their parent dirs, read-only to the program) when it empties the scratch dir.
+
 Not protected: kernel exploits (namespaces share the host kernel; use "gvisor" for that),
 CPU and memory pressure on the host beyond the per-child rlimits, timing side channels.
 """
@@ -29,8 +36,10 @@ import shutil
 import subprocess
 import sys
 
+from envs.sandbox import seccomp
 from envs.sandbox.base import SandboxUnavailable
-from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, package_dirs, python_paths
+from envs.sandbox.launch import (SANDBOX_DIR, SANDBOX_UID, SERVER_FILES, LaunchSpec, Streams, package_dirs,
+                                 python_paths)
 
 TMPFS_BYTES = 64 * 1024 * 1024  # per worker; RLIMIT_FSIZE bounds single files inside it
 _INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
@@ -89,7 +98,7 @@ def make_userns(uid: int) -> int:
 def _system_lib_args() -> list[str]:
     """Read-only binds of the dynamic loader's directories; /lib-style symlinks recreated."""
     args: list[str] = []
-    for path in ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32", "/usr/lib32"):
+    for path in _SYSTEM_LIB_DIRS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
@@ -97,14 +106,20 @@ def _system_lib_args() -> list[str]:
     return args
 
 
-def _ancestors(paths: list[str]) -> list[str]:
-    """Every proper ancestor directory of `paths` except "/", parents first."""
+_SYSTEM_LIB_DIRS = ("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/lib32", "/usr/lib32")
+
+
+def _ancestors(paths: list[str], bound: list[str]) -> list[str]:
+    """The proper ancestor dirs of `paths` that bwrap creates (as 0700), parents first: not "/",
+    not /tmp (the scratch tmpfs keeps its 1777), and none inside a `bound` dir (a read-only
+    bind keeps the host's modes; chmod there fails, e.g. /usr for a Debian /usr/bin/python3)."""
     found: list[str] = []
     for path in paths:
         parts = path.strip("/").split("/")[:-1]
         for i in range(1, len(parts) + 1):
             parent = "/" + "/".join(parts[:i])
-            if parent not in found and not os.path.islink(parent):
+            inside = any(parent == b or parent.startswith(b + "/") for b in bound)
+            if parent not in found and parent != "/tmp" and not inside and not os.path.islink(parent):
                 found.append(parent)
     return found
 
@@ -119,12 +134,12 @@ class BwrapLauncher:
         if shutil.which("bwrap") is None:
             raise SandboxUnavailable(f"bubblewrap (bwrap) is not on PATH: {_INSTALL_HINT}")
 
-    def spec(self, host_pidns: str) -> LaunchSpec:
+    def spec(self, host_pidns: str, streams: Streams) -> LaunchSpec:
         import json
 
         exe, dirs = python_paths()
         config: dict = {"host_pidns": host_pidns, "scratch": "/tmp", "uid": None, "gid": None,
-                        "private_ipc": True}
+                        "streams": [streams.output, streams.report], "seccomp": seccomp.build_filter().hex()}
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid",
                 "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
         pass_fds: tuple[int, ...] = ()
@@ -135,30 +150,33 @@ class BwrapLauncher:
             release = lambda: os.close(userns)  # noqa: E731
             config.update(uid=SANDBOX_UID, gid=SANDBOX_UID)
             # the server keeps these (in the sandbox's user namespace only) and each child drops
-            # them with its uid: SETUID/SETGID to drop, SYS_ADMIN for the child's own IPC
-            # namespace, KILL to clean up the child's processes (another uid than the server)
+            # them with its uid: SETUID/SETGID to drop, KILL to clean up the child's processes
+            # (another uid than the server)
             args += ["--userns", str(userns), "--cap-drop", "ALL"]
-            for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_KILL"):
+            for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_KILL"):
                 args += ["--cap-add", cap]
         else:
             args += ["--unshare-user", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                      "--cap-drop", "ALL"]
+        # the scratch tmpfs first: an interpreter that lives under /tmp is bound on top of it
+        args += ["--perms", "1777", "--size", str(self.tmpfs_bytes), "--tmpfs", "/tmp"]
         for d in dirs:
             args += ["--ro-bind", d, d]
         args += _system_lib_args()
         for hidden in package_dirs(dirs + ["/usr/lib", "/usr/lib64"]):  # stdlib only, no answer key
             args += ["--tmpfs", hidden, "--remount-ro", hidden]
-        args += ["--ro-bind", FORKSERVER_PATH, "/sandbox/forkserver.py"]
-        for parent in _ancestors(dirs + ["/usr/lib", "/sandbox/forkserver.py"]):
+        for path in SERVER_FILES:
+            args += ["--ro-bind", path, f"{SANDBOX_DIR}/{os.path.basename(path)}"]
+        for parent in _ancestors(dirs + ["/usr/lib", f"{SANDBOX_DIR}/forkserver.py"], dirs + list(_SYSTEM_LIB_DIRS)):
             args += ["--chmod", "0755", parent]  # bwrap makes mount-point parents 0700
         args += [
-                 "--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(self.tmpfs_bytes), "--tmpfs", "/tmp",
+                 "--proc", "/proc",
+                 "--dev", "/dev", "--remount-ro", "/dev",  # device nodes work; no files (/dev/shm)
                  "--remount-ro", "/",
                  "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp",
                  "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
                  "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--chdir", "/tmp",
-                 exe, "-I", "-S", "-B", "/sandbox/forkserver.py", json.dumps(config)]
+                 exe, "-I", "-S", "-B", f"{SANDBOX_DIR}/forkserver.py", json.dumps(config)]
         return LaunchSpec(argv=args, pass_fds=pass_fds, release=release)
 
     def close(self) -> None:

@@ -1,36 +1,55 @@
 """The fork-server: runs INSIDE the sandbox, forks one child per execution of untrusted code.
 
 Executed by path (`python -I -S -B forkserver.py CONFIG_JSON`), never imported by the host;
-stdlib only, because inside the sandbox nothing else is guaranteed to exist.
+stdlib only, because inside the sandbox nothing else is guaranteed to exist. How an
+execution ends (waiting, killing descendants, emptying scratch) is in `teardown.py`, which
+the launchers bind beside this file.
 
 Protocol (frames are a 4-byte big-endian length, then UTF-8 JSON):
 - fd 0 (from the host): two frames per execution: a header {"limits": {...}} this server
   reads, then a body {"token", "program", "steps": [{"code", "mode"}]} that only the forked
-  child reads (fork first: this server never holds a request's program, tests or token, so
-  no later child can find them in memory it inherits). The child acks on a pipe once it
-  has the whole body; without the ack the request stream may be out of step, and the
-  response says "dirty" (the host then replaces this worker).
+  child reads. The child acks on a pipe once it has the whole body; without the ack the
+  request stream may be out of step, and the response says "dirty" (the host then
+  replaces this worker).
 - fd 1 (to the host): first a hello frame {"hello": 1, "pid", "pidns_private", "why"}, then
-  one response per request: {"reports", "output", "end", "code", "signal", "timed_out",
-  "cleanup", "notes", "dirty", "cpu_s", "duration_s"}.
+  one status frame per request, written once every process of the execution is dead:
+  {"end", "code", "signal", "timed_out", "cleanup", "notes", "dirty", "cpu_s", "duration_s"}.
+- config "streams" [output, report]: write ends of two pipes the HOST reads. Each child
+  writes its stdout+stderr to the first and its report lines to the second; this server
+  never reads either (the host drains both once the status frame has arrived).
+
+Nothing carries over between executions (what a child inherits is this server's memory,
+its files and its kernel objects):
+- memory: this server never reads a request body, an output or a report (see above); what
+  it holds between executions is the limits header, the child's wait status, its CPU time
+  and the cleanup result. Not closed: a covert channel of a few bits per execution through
+  those numbers (exit code, timing) between programs that cooperate.
+- files: the scratch dir (this worker's own tmpfs) is emptied after each execution by a
+  forked cleaner, so even the names of the files a program left never enter this server.
+- processes: every descendant is killed before the status frame (see below).
+- kernel objects outside the address space: keyrings (shared by a uid, not a process
+  tree), memfds and SysV/POSIX IPC are refused by a seccomp filter this server installs on
+  itself at startup (built by envs/sandbox/seccomp.py, checked by `_self_test`); /dev is
+  read-only (no /dev/shm); each child may hold at most `_MAX_OPEN_FILES` descriptors, which
+  bounds the kernel memory its pipe and socket buffers can hold.
 
 Identity (root hosts, config "uid" set): this server keeps uid 0 of the sandbox's user
-namespace with only CAP_SETUID/SETGID/SYS_ADMIN/KILL; each child enters a new IPC namespace
-with every SysV IPC limit at 0 (no segment can outlive the execution or dodge RLIMIT_AS),
-then drops to the sandbox uid, losing every capability. The child therefore cannot signal,
-prlimit or ptrace this server (another uid, and this server is not dumpable). Scratch
-cleanup runs in a forked helper under the child's uid; if it fails (deep trees, odd
-modes) the response says "dirty" and the host recycles the worker; the verdict stands.
+namespace with only CAP_SETUID/SETGID/KILL; each child drops to the sandbox uid, losing
+every capability. The child therefore cannot signal, prlimit or ptrace this server (another
+uid, and this server is not dumpable). Scratch cleanup runs in a forked helper under the
+child's uid; if it fails (deep trees, odd modes) the response says "dirty" and the host
+recycles the worker; the verdict stands.
 
-The child: new session, stdin /dev/null, stdout+stderr into one capped capture pipe, the
-report pipe on fd 3, every other fd closed, RLIMIT_CORE=0 and the request's CPU, AS,
-NPROC and FSIZE limits; then the program and each test in one namespace. The deadline
-is enforced here (SIGKILL) and again by the host (it kills the whole worker).
+The child: new session, stdin /dev/null, stdout+stderr into the output stream, the report
+stream on fd 3, every other fd closed, RLIMIT_CORE=0, RLIMIT_NOFILE=`_MAX_OPEN_FILES` and
+the request's CPU, AS, NPROC and FSIZE limits; then the program and each test in one
+namespace. The deadline is enforced here (SIGKILL) and again by the host (it kills the
+whole worker).
 
 The child reports each step over fd 3 (its report pipe) as one JSON line tagged with the
 per-execution token; a value step reports the value as data built from exact builtin types
-only (`_encode`; decoded by envs/values.py), never a repr the program could shape. This
-server only relays those bytes. The HOST validates them and
+only (`_encode`; decoded by envs/values.py), never a repr the program could shape. The HOST
+reads and validates them and
 decides every verdict, because the child shares this sandbox, this uid and possibly this
 server's fate (it may kill or stop it). Nothing here decides pass or fail.
 
@@ -48,7 +67,6 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
@@ -57,13 +75,11 @@ import time
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
-_CLONE_NEWIPC = 0x08000000
-_IPC_LIMITS = {"shmmni": "0", "shmall": "0", "shmmax": "0", "msgmni": "0", "sem": "0 0 0 0"}
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _MAX_DEPTH = 100  # of a reported value; deeper (or cyclic) values are reported as opaque
-_CLEANER_TIMEOUT_S = 5.0
-_REPORT_FD = 3  # the child's report pipe; stdout/stderr go to the capture pipe
-_CHUNK = 65536
-_DRAIN_AFTER_EXIT_S = 0.5  # how long to wait for pipe EOF once every writer is dead
+_REPORT_FD = 3  # the child's report stream; stdout/stderr go to the output stream
+_MAX_OPEN_FILES = 128  # per child: bounds the pipe and socket buffers it can fill (~100 MB)
 
 
 # ---- framing (mirrored in envs/sandbox/protocol.py; keep the two in sync) -----------------
@@ -95,6 +111,21 @@ def write_frame(fd, obj):
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
+def _load_teardown():
+    """teardown.py (waiting for, killing and cleaning up after a child) sits beside this file,
+    in the sandbox too; loaded by path because -I keeps this file's directory off sys.path."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "teardown.py")
+    spec = importlib.util.spec_from_file_location("forkserver_teardown", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+teardown = _load_teardown()
+
+
 def _prctl(option, value):
     return _LIBC.prctl(option, value, 0, 0, 0) == 0
 
@@ -110,8 +141,18 @@ def _drop_identity(uid, gid):
         raise SystemExit("forkserver: capabilities survived the uid drop: %r" % caps)
 
 
-def _pids():
-    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _deny_syscalls(filter_hex):
+    """Install the host-built seccomp filter on this process (inherited by every child)."""
+    code = bytes.fromhex(filter_hex)
+    buf = ctypes.create_string_buffer(code, len(code))
+    prog = _SockFprog(len(code) // 8, ctypes.addressof(buf))
+    if not _prctl(_PR_SET_NO_NEW_PRIVS, 1) or _LIBC.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER,
+                                                           ctypes.byref(prog), 0, 0) != 0:
+        raise SystemExit("forkserver: cannot install the syscall filter: %s" % os.strerror(ctypes.get_errno()))
 
 
 def _prove_private_pidns(host_pidns):
@@ -122,46 +163,33 @@ def _prove_private_pidns(host_pidns):
         return False, "cannot read /proc/self/ns/pid (%s)" % e
     if not host_pidns or mine == host_pidns:
         return False, "pid namespace %s is the host's" % mine
-    others = _pids() - {1, os.getpid()}
+    others = teardown.pids() - {1, os.getpid()}
     if os.getpid() > 2 or others:
         return False, "pid namespace %s is not fresh (pid %d, others %s)" % (mine, os.getpid(), sorted(others)[:5])
     return True, "pid namespace %s differs from host %s and held only pid 1 and us" % (mine, host_pidns)
 
 
 # ---- the child: runs untrusted code, never returns -----------------------------------------
-def _isolate_ipc():
-    """A fresh IPC namespace for this execution alone, with SysV IPC switched off; True if done.
-
-    Needs CAP_SYS_ADMIN (root hosts: the server keeps it until the child drops its uid).
-    """
-    if _LIBC.unshare(_CLONE_NEWIPC) != 0:
-        return False
-    for name, value in _IPC_LIMITS.items():
-        with open("/proc/sys/kernel/" + name, "w") as f:
-            f.write(value)
-    return True
-
-
-def _child_main(lim, req_fd, ack_w, out_w, rep_w, scratch, ids):
+def _child_main(lim, req_fd, ack_w, streams, scratch, ids):
     try:
         os.setsid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with this server (a courtesy: it can undo it)
         req = read_frame(req_fd)  # fork first, then read: the server never sees this request
         os.write(ack_w, b"1")
         if ids is not None:
-            if not _isolate_ipc():
-                raise SystemExit("no private IPC namespace")
             _drop_identity(*ids)
         devnull = os.open("/dev/null", os.O_RDONLY)
         os.dup2(devnull, 0)
-        os.dup2(out_w, 1)
-        os.dup2(out_w, 2)
-        os.dup2(rep_w, _REPORT_FD)
-        os.closerange(_REPORT_FD + 1, 65536)  # the host's pipes, the ack pipe and everything else
+        output, report = streams  # never 0-2 (the worker's own stdio), so these dup2s cannot clash
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.dup2(report, _REPORT_FD)
+        os.closerange(_REPORT_FD + 1, 65536)  # the request and ack pipes, the stream originals, the rest
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         mb = 1024 * 1024
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (_MAX_OPEN_FILES,) * 2)
         resource.setrlimit(resource.RLIMIT_CPU, (lim["cpu_s"], lim["cpu_s"] + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (lim["file_size_mb"] * mb,) * 2)
         # RLIMIT_NPROC counts every process of the uid: the server too when it shares ours
@@ -296,192 +324,26 @@ def _run_tests(program, steps, token, detail_chars, repr_chars, _write=os.write,
 
 
 # ---- the server side of one execution -----------------------------------------------------
-def _my_children():
-    """Pids whose parent is this server (orphans come here: we are a child subreaper)."""
-    me, kids = os.getpid(), []
-    for pid in _pids():
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
-                    kids.append(pid)
-        except (OSError, ValueError, IndexError):
-            continue
-    return kids
+def run_one(lim, req_fd, streams, private, scratch, ids):
+    """Fork one child for the next request and see it through; the status frame's fields.
 
-
-def _reap_all():
-    """Reap exited children; True once this server has no children left at all."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        if pid == 0:
-            return False
-
-
-def _kill_descendants(child, private):
-    """SIGKILL every descendant of this execution; returns a one-line account.
-
-    Orphans are re-parented to this server (a child subreaper), so "no children left"
-    means no descendant is left.
+    The child reads its own request and writes its output and reports straight to the host
+    (`streams`); this server only waits, kills and cleans up.
     """
-    deadline = time.monotonic() + 2.0
-    if not private:
-        try:
-            os.killpg(child, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    while True:
-        if private:
-            try:
-                os.kill(-1, signal.SIGKILL)  # private namespace only: see _prove_private_pidns
-            except ProcessLookupError:
-                pass
-        if _reap_all():
-            how = "kill(-1) in private pid namespace" if private else (
-                "process group and re-parented orphans killed (pid namespace not private)")
-            return how
-        if time.monotonic() > deadline:
-            return "cleanup incomplete: %d descendants survived" % len(_my_children())
-        if not private:
-            for pid in _my_children():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        time.sleep(0.0005)
-
-
-def _empty_scratch(scratch):
-    """Remove everything in `scratch` (runs in the cleaner, under the child's uid)."""
-    for entry in os.scandir(scratch):
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                os.chmod(entry.path, 0o700)  # the child may have made it unreadable
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
-
-
-def _clear_scratch(scratch, ids):
-    """Empty the scratch dir this sandbox owns; True if it is clean afterwards.
-
-    The removal runs in a forked cleaner (as the child's uid, so the sticky /tmp lets it
-    delete the child's files): a tree that makes it crash or hang (1,500 nested dirs
-    overflow rmtree's recursion) costs a recycled worker, never this server or the verdict.
-    """
-    try:
-        if not scratch or not os.listdir(scratch):
-            return True
-    except OSError:
-        return False
-    cleaner = os.fork()
-    if cleaner == 0:
-        code = 1
-        try:
-            if ids is not None:
-                _drop_identity(*ids)
-            _empty_scratch(scratch)
-            code = 0
-        except BaseException:
-            pass
-        os._exit(code)
-    deadline = time.monotonic() + _CLEANER_TIMEOUT_S
-    while True:
-        pid, status = os.waitpid(cleaner, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            os.kill(cleaner, signal.SIGKILL)
-            os.waitpid(cleaner, 0)
-            return False
-        time.sleep(0.001)
-    try:
-        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and not os.listdir(scratch)
-    except OSError:
-        return False
-
-
-def run_one(lim, req_fd, private, scratch, ids, clean_ipc):
-    out_r, out_w = os.pipe()
-    rep_r, rep_w = os.pipe()
     ack_r, ack_w = os.pipe()
     start = time.monotonic()
     child = os.fork()
     if child == 0:
-        os.close(out_r)
-        os.close(rep_r)
         os.close(ack_r)
-        _child_main(lim, req_fd, ack_w, out_w, rep_w, scratch, ids)
-    os.close(out_w)
-    os.close(rep_w)
+        _child_main(lim, req_fd, ack_w, streams, scratch.path, ids)
     os.close(ack_w)
-    caps = {out_r: lim["output_bytes"], rep_r: lim["report_bytes"]}
-    bufs = {out_r: bytearray(), rep_r: bytearray()}
-    dropped = {out_r: 0, rep_r: 0}
-    open_fds = [out_r, rep_r]
-    try:
-        pidfd = os.pidfd_open(child)
-    except (AttributeError, OSError):
-        pidfd = None
-    deadline = start + lim["timeout_s"]
-    status, usage, timed_out, drain_until, cleanup = None, None, False, None, ""
-    while open_fds:
-        now = time.monotonic()
-        if status is None:
-            pid, st, usage = os.wait4(child, os.WNOHANG)
-            if pid:
-                status = st
-            elif now >= deadline:
-                timed_out = True
-                os.kill(child, signal.SIGKILL)
-                _, status, usage = os.wait4(child, 0)
-        if status is not None and drain_until is None:
-            cleanup = _kill_descendants(child, private)  # every writer is dead after this
-            drain_until = time.monotonic() + _DRAIN_AFTER_EXIT_S
-        if drain_until is not None:
-            wait = max(0.0, drain_until - time.monotonic())
-        elif pidfd is None:
-            wait = min(0.005, max(0.0, deadline - now))
-        else:
-            wait = max(0.0, deadline - now)
-        watch = open_fds + ([pidfd] if pidfd is not None and status is None else [])
-        ready, _, _ = select.select(watch, [], [], wait)
-        if not ready and drain_until is not None:
-            break
-        for fd in ready:
-            if fd == pidfd:
-                continue
-            chunk = os.read(fd, _CHUNK)
-            if not chunk:
-                open_fds.remove(fd)
-                continue
-            room = caps[fd] - len(bufs[fd])
-            bufs[fd] += chunk[:max(room, 0)]
-            dropped[fd] += max(0, len(chunk) - max(room, 0))
-    if status is None:  # both pipes closed before exit (the child closed them itself)
-        timed_out = _wait_or_kill(child, deadline)
-        _, status, usage = os.wait4(child, 0)
-        cleanup = _kill_descendants(child, private)
+    status, usage, timed_out = teardown.wait_child(child, start + lim["timeout_s"])
+    cleanup = teardown.kill_descendants(child, private)  # no writer of the streams is left after this
     acked = bool(select.select([ack_r], [], [], 0)[0]) and os.read(ack_r, 1) == b"1"
-    for fd in (out_r, rep_r, ack_r) + ((pidfd,) if pidfd is not None else ()):
-        os.close(fd)
-    notes = []
-    if dropped[out_r]:
-        notes.append("output truncated: %d bytes dropped" % dropped[out_r])
-    if dropped[rep_r]:
-        notes.append("report stream truncated: %d bytes dropped" % dropped[rep_r])
-    if not acked:
-        notes.append("the child died before reading its whole request")
-    if clean_ipc:
-        _remove_sysv_ipc()
-    dirty = not _clear_scratch(scratch, ids) or not acked
+    os.close(ack_r)
+    notes = [] if acked else ["the child died before reading its whole request"]
+    dirty = not scratch.clear() or not acked
     return {
-        "reports": bufs[rep_r].decode("utf-8", "replace"),
-        "output": bufs[out_r].decode("utf-8", "replace"),
         "end": "signaled" if os.WIFSIGNALED(status) else "exited",
         "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -489,35 +351,9 @@ def run_one(lim, req_fd, private, scratch, ids, clean_ipc):
         "cleanup": cleanup,
         "notes": notes,
         "dirty": dirty,
-        "cpu_s": usage.ru_utime + usage.ru_stime if usage else 0.0,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "duration_s": time.monotonic() - start,
     }
-
-
-def _remove_sysv_ipc():
-    """Without a per-child IPC namespace (non-root hosts): remove every SysV IPC object the
-    execution left in this worker's namespace, so none outlives it."""
-    for kind, cmd_fn in (("shm", "shmctl"), ("msg", "msgctl"), ("sem", "semctl")):
-        try:
-            with open("/proc/sysvipc/" + kind) as f:
-                ids = [int(line.split()[1]) for line in f.readlines()[1:] if line.strip()]
-        except (OSError, ValueError, IndexError):
-            continue
-        for ipc_id in ids:
-            if kind == "sem":
-                _LIBC.semctl(ipc_id, 0, 0)  # IPC_RMID
-            else:
-                getattr(_LIBC, cmd_fn)(ipc_id, 0, None)  # IPC_RMID
-
-
-def _wait_or_kill(child, deadline):
-    """The child closed its pipes but lives on: wait until the deadline, then kill (-> True)."""
-    while time.monotonic() < deadline:
-        if os.waitid(os.P_PID, child, os.WEXITED | os.WNOHANG | os.WNOWAIT):
-            return False
-        time.sleep(0.002)
-    os.kill(child, signal.SIGKILL)
-    return True
 
 
 def _warm_up():
@@ -534,13 +370,18 @@ def _warm_up():
 
 
 def _self_test(ids):
-    """Fail at startup, with the reason, if children could not be isolated as promised."""
+    """Fail at startup, with the reason, if children could not be isolated as promised: the
+    syscall filter must refuse memfds, and the uid drop must leave no capability."""
     pid = os.fork()
     if pid == 0:
         try:
-            if not _isolate_ipc():
-                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWIPC) failed")
-            _drop_identity(*ids)
+            try:
+                os.close(os.memfd_create("probe"))
+                raise SystemExit("memfd_create is allowed: the syscall filter is not in force")
+            except PermissionError:
+                pass
+            if ids is not None:
+                _drop_identity(*ids)
             os._exit(0)
         except BaseException as e:
             sys.stderr.write("forkserver: cannot isolate a child: %r\n" % (e,))
@@ -557,24 +398,24 @@ def main():
     null = os.open("/dev/null", os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)  # a stray print can never corrupt the framing
+    streams = tuple(config["streams"])
     # Root hosts: children drop to this uid, the server keeps another (see the docstring);
     # elsewhere server and children share the one mapped uid.
     ids = (config["uid"], config["gid"]) if config.get("uid") is not None else None
-    # no per-child IPC namespace, but a private one for this worker: empty it after each run
-    clean_ipc = ids is None and config.get("private_ipc") is True
     _prctl(_PR_SET_DUMPABLE, 0)  # a child may not ptrace us or open our /proc fds
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _deny_syscalls(config["seccomp"])
     private, why = _prove_private_pidns(config.get("host_pidns"))
-    scratch = config.get("scratch")  # made by the launcher for this worker alone; we only empty it
-    if ids is not None:
-        _self_test(ids)
+    # the scratch dir is made by the launcher for this worker alone; the cleaner runs as the child
+    scratch = teardown.Scratch(config.get("scratch"), None if ids is None else lambda: _drop_identity(*ids))
+    _self_test(ids)
     _warm_up()
     write_frame(resp_fd, {"hello": 1, "pid": os.getpid(), "uid": os.getuid(), "pidns_private": private, "why": why})
     while True:
         header = read_frame(req_fd)  # limits only; the child reads the body itself
         if header is None:
             break
-        write_frame(resp_fd, run_one(header["limits"], req_fd, private, scratch, ids, clean_ipc))
+        write_frame(resp_fd, run_one(header["limits"], req_fd, streams, private, scratch, ids))
 
 
 if __name__ == "__main__":

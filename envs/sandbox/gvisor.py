@@ -10,6 +10,10 @@ inside the container. gVisor enforces the child's rlimits itself (RLIMIT_NPROC c
 This launcher creates one temp dir per pool (the OCI bundle with an empty root, and the
 runsc state dir) and removes exactly that dir on `close()`.
 
+The child's output and report streams reach the container as fds 3 and 4 through runsc's
+`--pass-fd` (not exercised on the machine this was written on: runsc is not installed there,
+and the gvisor tests skip; older runsc without that flag fail at worker start, with the reason).
+
 Not protected: gVisor bugs, host resource pressure beyond the per-child rlimits. Slower to
 start (~0.3 s per worker) and to fork than bwrap.
 """
@@ -22,10 +26,13 @@ import secrets
 import shutil
 import tempfile
 
+from envs.sandbox import seccomp
 from envs.sandbox.base import SandboxUnavailable
-from envs.sandbox.launch import FORKSERVER_PATH, SANDBOX_UID, LaunchSpec, python_paths, package_dirs
+from envs.sandbox.launch import (SANDBOX_DIR, SANDBOX_UID, SERVER_FILES, LaunchSpec, Streams, package_dirs,
+                                 python_paths)
 
 TMPFS_SIZE = "64m"  # per worker; RLIMIT_FSIZE bounds single files inside it
+GUEST_STREAM_FDS = (3, 4)  # where the output and report streams appear inside the container
 
 
 class GvisorLauncher:
@@ -40,12 +47,13 @@ class GvisorLauncher:
         if os.geteuid() != 0:
             raise SandboxUnavailable("the gvisor backend runs `runsc run` and needs root here; use bwrap otherwise")
 
-    def spec(self, host_pidns: str) -> LaunchSpec:
+    def spec(self, host_pidns: str, streams: Streams) -> LaunchSpec:
         if self._base is None:
             self._base = self._make_bundle(host_pidns)
         container = f"sbx-{os.getpid()}-{secrets.token_hex(6)}"
+        passed = [f"--pass-fd={host}:{guest}" for host, guest in zip((streams.output, streams.report), GUEST_STREAM_FDS)]
         argv = ["runsc", "--root", os.path.join(self._base, "state"), "--network=none", "--platform=ptrace",
-                "--ignore-cgroups", "run", "--bundle", os.path.join(self._base, "bundle"), container]
+                "--ignore-cgroups", "run", *passed, "--bundle", os.path.join(self._base, "bundle"), container]
         return LaunchSpec(argv=argv)
 
     def close(self) -> None:
@@ -65,9 +73,9 @@ class GvisorLauncher:
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
              "options": [f"size={TMPFS_SIZE}", "mode=1777", "nosuid", "nodev"]},
-            {"destination": "/sandbox/forkserver.py", "type": "bind", "source": FORKSERVER_PATH,
-             "options": ["bind", "ro"]},
         ]
+        mounts += [{"destination": f"{SANDBOX_DIR}/{os.path.basename(path)}", "type": "bind", "source": path,
+                    "options": ["bind", "ro"]} for path in SERVER_FILES]
         for d in dirs + ["/usr/lib", "/usr/lib64"]:
             if os.path.isdir(d) and not os.path.islink(d):
                 mounts.append({"destination": d, "type": "bind", "source": d, "options": ["rbind", "ro"]})
@@ -80,13 +88,13 @@ class GvisorLauncher:
             mounts.append({"destination": hidden, "type": "tmpfs", "source": "tmpfs",
                            "options": ["ro", "size=4096", "mode=0555"]})
         server_config = {"host_pidns": host_pidns, "scratch": "/tmp", "uid": None, "gid": None,
-                         "private_ipc": True}
+                         "streams": list(GUEST_STREAM_FDS), "seccomp": seccomp.build_filter().hex()}
         spec = {
             "ociVersion": "1.0.0",
             "process": {
                 "terminal": False,
                 "user": {"uid": SANDBOX_UID, "gid": SANDBOX_UID},
-                "args": [exe, "-I", "-S", "-B", "/sandbox/forkserver.py", json.dumps(server_config)],
+                "args": [exe, "-I", "-S", "-B", f"{SANDBOX_DIR}/forkserver.py", json.dumps(server_config)],
                 "env": ["PATH=/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"],
                 "cwd": "/tmp",
                 "capabilities": {},

@@ -12,7 +12,20 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 FORKSERVER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
+# what runs inside the sandbox: the fork-server and the module it loads from beside itself
+SERVER_FILES = tuple(os.path.join(os.path.dirname(FORKSERVER_PATH), name) for name in ("forkserver.py", "teardown.py"))
+SANDBOX_DIR = "/sandbox"  # where the launchers bind SERVER_FILES inside
 SANDBOX_UID = 65534  # "nobody"; the identity untrusted code runs under wherever we can choose
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Write ends of the pipes an execution's child writes straight to the host: its stdout and
+    stderr (`output`) and its report lines (`report`). The fork-server only hands them to each
+    child and never reads them, so no later child can find an earlier one's output in memory."""
+
+    output: int
+    report: int
 
 
 @dataclass
@@ -34,8 +47,9 @@ class Launcher(Protocol):
         """Raise SandboxUnavailable (saying what to install or enable) if this cannot work here."""
         ...
 
-    def spec(self, host_pidns: str) -> LaunchSpec:
-        """The command line for one worker; `host_pidns` is readlink(/proc/self/ns/pid) here."""
+    def spec(self, host_pidns: str, streams: Streams) -> LaunchSpec:
+        """The command line for one worker; `host_pidns` is readlink(/proc/self/ns/pid) here,
+        `streams` the host fds the worker's children write to (passed through to the server)."""
         ...
 
     def close(self) -> None:
@@ -44,14 +58,33 @@ class Launcher(Protocol):
 
 
 def python_paths() -> tuple[str, list[str]]:
-    """(interpreter to run, host directories it needs read-only: the prefixes and its bin)."""
-    exe = sys.executable if sys.prefix != sys.base_prefix else os.path.realpath(sys.executable)
-    dirs = []
-    for path in (sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))):
-        path = os.path.realpath(path)
+    """(interpreter to run, host directories it needs read-only), wherever it is installed.
+
+    The BASE interpreter, never a virtual environment's: with -I -S a venv adds nothing but
+    its site-packages, which the sandbox must hide anyway (an answer key may live there), and
+    a venv often sits under /tmp, where the sandbox mounts its own scratch. The directories:
+    the base prefix, the interpreter's own directory, the standard library, its extension
+    modules and a shared libpython, each resolved through symlinks, so an interpreter whose
+    layout links elsewhere (or that lives under /tmp, /var/tmp or a home dir) still finds them.
+    """
+    exe = os.path.realpath(getattr(sys, "_base_executable", "") or sys.executable)
+    needed = [sys.base_prefix, os.path.dirname(exe), os.path.dirname(os.__file__)]
+    needed += [p for p in sys.path if os.path.basename(p) == "lib-dynload"]
+    needed += [os.path.dirname(p) for p in _mapped_files() if os.path.basename(p).startswith("libpython")]
+    dirs: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in needed if p and os.path.isdir(os.path.realpath(p))}, key=len):
         if not any(path == d or path.startswith(d + os.sep) for d in dirs):
             dirs.append(path)
     return exe, dirs
+
+
+def _mapped_files() -> list[str]:
+    """Files mapped into this process (its shared libraries), from /proc/self/maps."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return [line.split(None, 5)[5].strip() for line in maps if line.count(" ") >= 5 and "/" in line]
+    except OSError:
+        return []
 
 
 def package_dirs(roots: list[str]) -> list[str]:

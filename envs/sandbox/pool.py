@@ -2,8 +2,10 @@
 
 `WorkerPoolSandbox.run` executes UNTRUSTED model-written code: it sends the program and
 tests to an idle worker (one call per worker at a time; concurrent calls from several
-threads wait for a free one), waits until the deadline plus a grace period, and builds
-the verdict itself from the child's token-tagged report lines (`verdict.decide`).
+threads wait for a free one), reads the child's output and report streams itself (the
+fork-server only reports how the child ended, once every process of it is dead), waits
+until the deadline plus a grace period, and builds the verdict itself from the child's
+token-tagged report lines (`verdict.decide`).
 
 Guarantees, whatever the program does:
 - a report comes back; model failures are data, never exceptions;
@@ -27,8 +29,10 @@ for other versions, not a fix for an observed failure.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
+import math
 import os
 import queue
 import secrets
@@ -42,8 +46,8 @@ from typing import Callable, Sequence
 
 from envs.asserts import plan
 from envs.sandbox.base import SandboxUnavailable
-from envs.sandbox.launch import Launcher, host_pidns
-from envs.sandbox.protocol import ProtocolError, build_request, read_frame, write_frame
+from envs.sandbox.launch import Launcher, Streams, host_pidns
+from envs.sandbox.protocol import ProtocolError, build_request, collect, read_frame, report_cap, write_frame
 from envs.sandbox.verdict import Ending, decide
 from envs.testcase import Limits, TestCase, TestReport
 
@@ -58,7 +62,9 @@ RECYCLE_AFTER = 1000  # executions per worker before it is replaced (bounds leak
 class _Worker:
     proc: subprocess.Popen
     req_fd: int  # host -> worker, non-blocking
-    resp_fd: int  # worker -> host
+    resp_fd: int  # worker -> host: hello and status frames
+    out_fd: int  # its children's stdout+stderr -> host, non-blocking
+    rep_fd: int  # its children's report lines -> host, non-blocking
     err_fd: int  # worker's stderr, read only to explain failures
     private_pidns: bool
     cleanup: Callable[[], None]  # the launcher's per-worker cleanup, run once it is dead
@@ -83,7 +89,7 @@ class WorkerPoolSandbox:
             raise ValueError(f"workers must be >= 1, got {workers}")
         launcher.check()
         self.launcher = launcher
-        self.limits = limits or Limits()
+        self.limits = limits or Limits()  # the one owner of every execution's limits
         self.recycle_after = recycle_after
         self._host_pidns = host_pidns()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sandbox-{launcher.name}-spawn")
@@ -100,9 +106,17 @@ class WorkerPoolSandbox:
             raise
 
     # ---- the contract ------------------------------------------------------------------
-    def run(self, program: str, tests: Sequence[TestCase], limits: Limits | None = None) -> TestReport:
-        """Run UNTRUSTED `program` then `tests` in one fresh child; one outcome per test."""
-        limits = limits or self.limits
+    def run(self, program: str, tests: Sequence[TestCase], timeout_s: float | None = None) -> TestReport:
+        """Run UNTRUSTED `program` then `tests` in one fresh child; one outcome per test.
+
+        The limits are this sandbox's (`self.limits`, given at construction); `timeout_s`
+        replaces the wall clock only, and lifts the CPU limit to at least that many seconds
+        so that the wall clock, the user's knob, is what decides.
+        """
+        if timeout_s is not None and not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
+        limits = self.limits if timeout_s is None else dataclasses.replace(
+            self.limits, timeout_s=float(timeout_s), cpu_s=max(self.limits.cpu_s, math.ceil(timeout_s)))
         tests = tuple(tests)
         plans = tuple(plan(t) for t in tests)
         token = secrets.token_hex(16)
@@ -110,10 +124,14 @@ class WorkerPoolSandbox:
         worker = self._acquire()
         notes: list[str] = []
         raw, output = "", ""
+        steps = [s for p in plans for s in p.steps]
         try:
-            for frame in build_request(program, [s for p in plans for s in p.steps], limits, token):
+            for frame in build_request(program, steps, limits, token):
                 write_frame(worker.req_fd, frame, start + HOST_GRACE_S)
-            resp = _checked(read_frame(worker.resp_fd, time.monotonic() + limits.timeout_s + HOST_GRACE_S))
+            got = collect(worker.resp_fd, worker.out_fd, worker.rep_fd,
+                          (limits.output_bytes, report_cap(limits, len(steps))),
+                          time.monotonic() + limits.timeout_s + HOST_GRACE_S)
+            resp = _checked(got.status)
         except (ProtocolError, OSError, ValueError) as e:
             why = f"{e}{self._stderr_tail(worker)}"
             notes.append(f"worker replaced: {why}")
@@ -121,8 +139,8 @@ class WorkerPoolSandbox:
             self._replace(worker)
         else:
             worker.executions += 1
-            raw, output = resp["reports"], resp["output"]
-            notes += resp["notes"]
+            raw, output = got.reports, got.output
+            notes += got.notes + resp["notes"]
             ending = _ending(resp, limits)
             incomplete = "incomplete" in resp["cleanup"]
             if incomplete or not worker.private_pidns:
@@ -209,24 +227,33 @@ class WorkerPoolSandbox:
         return future.result()
 
     def _spawn_here(self) -> _Worker:
-        spec = self.launcher.spec(self._host_pidns)
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         err_r, err_w = os.pipe()
+        out_r, out_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        ours, theirs = (req_w, resp_r, err_r, out_r, rep_r), (req_r, resp_w, err_w, out_w, rep_w)
+        try:
+            spec = self.launcher.spec(self._host_pidns, Streams(output=out_w, report=rep_w))
+        except BaseException:
+            for fd in ours + theirs:
+                os.close(fd)
+            raise
         try:
             proc = subprocess.Popen(spec.argv, stdin=req_r, stdout=resp_w, stderr=err_w,
-                                    pass_fds=spec.pass_fds, close_fds=True)
+                                    pass_fds=(out_w, rep_w, *spec.pass_fds), close_fds=True)
         except OSError as e:
-            for fd in (req_r, req_w, resp_r, resp_w, err_r, err_w):
+            for fd in ours + theirs:
                 os.close(fd)
             spec.cleanup()
             raise SandboxUnavailable(f"{self.launcher.name}: cannot start a worker: {e}") from None
         finally:
             spec.release()
-        for fd in (req_r, resp_w, err_w):
+        for fd in theirs:
             os.close(fd)
-        fcntl.fcntl(req_w, fcntl.F_SETFL, fcntl.fcntl(req_w, fcntl.F_GETFL) | os.O_NONBLOCK)
-        worker = _Worker(proc, req_w, resp_r, err_r, private_pidns=False, cleanup=spec.cleanup)
+        for fd in (req_w, out_r, rep_r):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+        worker = _Worker(proc, req_w, resp_r, out_r, rep_r, err_r, private_pidns=False, cleanup=spec.cleanup)
         try:
             hello = read_frame(resp_r, time.monotonic() + START_TIMEOUT_S)
         except ProtocolError as e:
@@ -256,8 +283,8 @@ class WorkerPoolSandbox:
 
 
 def _checked(resp: dict) -> dict:
-    """Shape-check an untrusted response; ValueError if anything is off."""
-    kinds = {"reports": str, "output": str, "end": str, "timed_out": bool, "cleanup": str,
+    """Shape-check an untrusted status frame; ValueError if anything is off."""
+    kinds = {"end": str, "timed_out": bool, "cleanup": str,
              "notes": list, "dirty": bool, "cpu_s": (int, float)}
     for key, kind in kinds.items():
         if not isinstance(resp.get(key), kind):
@@ -288,7 +315,7 @@ def _kill(worker: _Worker) -> None:
         worker.proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         log.error("sandbox: worker pid %d did not die within 10s of SIGKILL", worker.proc.pid)
-    for fd in (worker.req_fd, worker.resp_fd, worker.err_fd):
+    for fd in (worker.req_fd, worker.resp_fd, worker.out_fd, worker.rep_fd, worker.err_fd):
         try:
             os.close(fd)
         except OSError:

@@ -2,16 +2,19 @@
 
 Mirrors the framing in `forkserver.py` (which must stay stdlib-only and is not imported
 here). Everything read back is untrusted: the fork-server shares its sandbox with the
-code it runs, so frames are size-capped, parsed defensively and checked for shape.
+code it runs, so frames are size-capped, parsed defensively and checked for shape, and
+the child's own streams (output, reports) are capped as they are read (`collect`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import select
 import struct
 import time
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from envs.asserts import Step
@@ -91,12 +94,69 @@ def build_request(program: str, steps: Sequence[Step], limits: Limits, token: st
             "memory_mb": limits.memory_mb,
             "max_processes": limits.max_processes,
             "file_size_mb": limits.file_size_mb,
-            "output_bytes": limits.output_bytes,
-            "report_bytes": (len(steps) + 1)
-            * (JSON_ESCAPE_FACTOR * (limits.repr_chars + limits.detail_chars) + REPORT_OVERHEAD_BYTES),
             "detail_chars": limits.detail_chars,
             "repr_chars": limits.repr_chars,
         },
     }
     body = {"token": token, "program": program, "steps": [{"code": s.code, "mode": s.mode} for s in steps]}
     return header, body
+
+
+def report_cap(limits: Limits, n_steps: int) -> int:
+    """Bytes of report lines kept per execution: an honest child's worst case, no more."""
+    return (n_steps + 1) * (JSON_ESCAPE_FACTOR * (limits.repr_chars + limits.detail_chars) + REPORT_OVERHEAD_BYTES)
+
+
+@dataclass
+class Collected:
+    """One execution as the host saw it: the fork-server's status frame and the child's streams."""
+
+    status: dict
+    output: str
+    reports: str
+    notes: list[str]
+
+
+_DRAIN_S = 0.5  # after the status frame every writer is dead; this bounds a leftover that is not
+
+
+def collect(control_fd: int, output_fd: int, report_fd: int, caps: tuple[int, int], deadline: float) -> Collected:
+    """Read the child's output and report streams (non-blocking fds) until the worker's status
+    frame arrives on `control_fd`, then what is left in them; ProtocolError if it misses
+    `deadline`. Each stream keeps at most its cap (output, reports) and counts the rest."""
+    kept = {output_fd: bytearray(), report_fd: bytearray()}
+    cap = {output_fd: caps[0], report_fd: caps[1]}
+    dropped = {output_fd: 0, report_fd: 0}
+
+    def take(fd: int) -> bool:
+        """One read; False once the stream is empty for now."""
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                return False
+            raise
+        room = max(cap[fd] - len(kept[fd]), 0)
+        kept[fd] += chunk[:room]
+        dropped[fd] += len(chunk) - min(room, len(chunk))
+        return bool(chunk)
+
+    while True:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            raise PeerLate("worker missed the host deadline")
+        ready = select.select([control_fd, output_fd, report_fd], [], [], wait)[0]
+        for fd in (output_fd, report_fd):
+            if fd in ready:
+                take(fd)
+        if control_fd in ready:
+            break
+    status = read_frame(control_fd, deadline)
+    drain_until = time.monotonic() + _DRAIN_S
+    for fd in (output_fd, report_fd):
+        while take(fd) and time.monotonic() < drain_until:
+            pass
+    notes = [f"{name} truncated: {dropped[fd]} bytes dropped"
+             for name, fd in (("output", output_fd), ("report stream", report_fd)) if dropped[fd]]
+    return Collected(status, kept[output_fd].decode("utf-8", "replace"), kept[report_fd].decode("utf-8", "replace"),
+                     notes)

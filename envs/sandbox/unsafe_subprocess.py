@@ -4,8 +4,8 @@ Explicit opt-in only (`make_sandbox("subprocess")`); logs a WARNING when used. U
 code runs as the host user, sees the host filesystem and network, and (as root) is exempt
 from RLIMIT_NPROC. What still holds: the per-child rlimits (CPU, address space, file
 size), the wall-clock deadline, the output cap, the host-side verdict with its report
-token, and cleanup of the child's process group plus any orphan re-parented to the
-fork-server (a child subreaper). Each worker's scratch dir is a fresh mkdtemp made here
+token, the syscall filter (no keyrings, memfds or IPC objects), and cleanup of the child's
+process group plus any orphan re-parented to the fork-server (a child subreaper). Each worker's scratch dir is a fresh mkdtemp made here
 and removed (that dir only) once the worker is dead.
 """
 
@@ -16,7 +16,8 @@ import logging
 import shutil
 import tempfile
 
-from envs.sandbox.launch import FORKSERVER_PATH, LaunchSpec, python_paths
+from envs.sandbox import seccomp
+from envs.sandbox.launch import FORKSERVER_PATH, LaunchSpec, Streams, python_paths
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ class UnsafeSubprocessLauncher:
     def check(self) -> None:
         log.warning(WARNING_TEXT)
 
-    def spec(self, host_pidns: str) -> LaunchSpec:
-        exe, dirs = python_paths()
+    def spec(self, host_pidns: str, streams: Streams) -> LaunchSpec:
+        exe, _ = python_paths()
         scratch = tempfile.mkdtemp(prefix="sandbox-scratch-")  # this worker's own; removed by cleanup
         config = {"host_pidns": host_pidns, "scratch": scratch, "uid": None, "gid": None,
-                  "private_ipc": False}  # the host's IPC namespace: never remove objects there
+                  "streams": [streams.output, streams.report], "seccomp": seccomp.build_filter().hex()}
         return LaunchSpec(
             argv=[exe, "-I", "-S", "-B", FORKSERVER_PATH, json.dumps(config)],
             cleanup=lambda: shutil.rmtree(scratch, ignore_errors=True),

@@ -179,9 +179,9 @@ class LoggingPolicy:
 
 
 class LoggingSandbox(InProcessSandbox):
-    def run(self, program, tests, limits=None):
+    def run(self, program, tests, timeout_s=None):
         EVENTS.append(("sandbox", program, tuple(t.code for t in tests)))
-        return super().run(program, tests, limits)
+        return super().run(program, tests, timeout_s)
 
 
 def test_hidden_tests_run_only_after_each_search_and_once_per_program(bench):

@@ -133,7 +133,7 @@ def test_bad_flags_exit_2():
 
 def test_a_sandbox_failing_mid_run_exits_2_and_is_closed(monkeypatch, capsys):
     class Exploding(InProcessSandbox):
-        def run(self, program, tests, limits=None):
+        def run(self, program, tests, timeout_s=None):
             raise SandboxUnavailable("worker died; see the log")
 
     monkeypatch.setattr(envs.sandbox, "make_sandbox", lambda *a, **k: Exploding())

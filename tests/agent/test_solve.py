@@ -52,9 +52,9 @@ class RecordingSandbox:
     def __init__(self, sandbox, events):
         self.sandbox, self.events, self.closed = sandbox, events, 0
 
-    def run(self, program, tests, limits=None):
+    def run(self, program, tests, timeout_s=None):
         self.events.append(("sandbox", tuple(t.name for t in tests)))
-        return self.sandbox.run(program, tests, limits)
+        return self.sandbox.run(program, tests, timeout_s)
 
     def close(self):  # the module's pool outlives each test
         self.closed += 1

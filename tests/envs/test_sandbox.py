@@ -59,9 +59,9 @@ def test_expression_tests_are_decided_by_the_host(sandbox):
     assert report.outcomes[2].detail == "got 2, expected 3"
 
 
-def test_overlong_repr_fails(sandbox):
-    limits = Limits(timeout_s=1.5, repr_chars=50)
-    report = sandbox.run(ADD, [TestCase("long", "'x' * 100", expected="'x'")], limits)
+def test_overlong_repr_fails():
+    with make_or_skip("bwrap", workers=1, limits=Limits(timeout_s=1.5, repr_chars=50)) as sandbox:
+        report = sandbox.run(ADD, [TestCase("long", "'x' * 100", expected="'x'")])
     assert statuses(report) == ["fail"] and "too large to report" in report.outcomes[0].detail
 
 
@@ -89,9 +89,9 @@ def test_timeout_marks_running_and_remaining_tests(sandbox):
     assert time.monotonic() - start < FAST.timeout_s + 3
 
 
-def test_cpu_limit_reports_timeout(sandbox):
-    limits = Limits(timeout_s=5, cpu_s=1)
-    report = sandbox.run("while True: pass", [TestCase("t", "assert True")], limits)
+def test_cpu_limit_reports_timeout():
+    with make_or_skip("bwrap", workers=1, limits=Limits(timeout_s=5, cpu_s=1)) as sandbox:
+        report = sandbox.run("while True: pass", [TestCase("t", "assert True")])
     assert statuses(report) == ["timeout"] and "cpu limit" in report.outcomes[0].detail
 
 

@@ -5,7 +5,7 @@ this process with the same verdict rules as the real sandbox; the last tests use
 `make_sandbox("bwrap")`.
 """
 
-from sandboxes import make_or_skip
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,9 @@ from envs.problem import Problem
 from envs.problems import load_problem
 from envs.program import Program
 from envs.scoring import score, score_problem
-from envs.testcase import Limits, TestCase, TestReport
+from envs.testcase import TestCase, TestReport
 from fakes import InProcessSandbox
+from sandboxes import make_or_skip
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -59,16 +60,11 @@ def test_empty_program_is_run_like_any_other():
     assert report.outcomes[0].status == "error" and "NameError" in report.outcomes[0].detail
 
 
-def test_timeout_replaces_the_limit_and_lifts_the_cpu_limit_to_match():
+def test_score_passes_only_a_timeout_to_the_sandbox():
     sandbox = InProcessSandbox()
-    base = Limits(memory_mb=256, cpu_s=2)
-    score(PROGRAM, TESTS, sandbox, timeout_s=7.5, limits=base)
-    score(PROGRAM, TESTS, sandbox, timeout_s=1)
+    score(PROGRAM, TESTS, sandbox, timeout_s=7.5)
     score(PROGRAM, TESTS, sandbox)
-    first, second, third = (call[2] for call in sandbox.calls)
-    assert (first.timeout_s, first.cpu_s, first.memory_mb) == (7.5, 8, 256)
-    assert (second.timeout_s, second.cpu_s) == (1.0, Limits().cpu_s)
-    assert third is None  # the sandbox's own defaults
+    assert [call[2] for call in sandbox.calls] == [7.5, None]  # None: the sandbox's own limit
 
 
 def test_non_positive_timeout_is_rejected():
@@ -78,8 +74,8 @@ def test_non_positive_timeout_is_rejected():
 
 def test_a_report_that_does_not_match_the_tests_is_a_sandbox_bug():
     class Dropping(InProcessSandbox):
-        def run(self, program, tests, limits=None):
-            return TestReport(super().run(program, tests, limits).outcomes[:-1])
+        def run(self, program, tests, timeout_s=None):
+            return TestReport(super().run(program, tests, timeout_s).outcomes[:-1])
 
     with pytest.raises(RuntimeError, match="sandbox bug"):
         score(PROGRAM, TESTS, Dropping())
@@ -94,7 +90,9 @@ def test_score_problem_uses_visible_or_hidden_tests_and_the_problem_timeout():
     assert [o.name for o in visible.outcomes] == ["ok"]
     assert [o.name for o in hidden.outcomes] == ["wrong"]
     assert [call[1] for call in sandbox.calls] == [TESTS[:1], TESTS[1:2]]
-    assert all(call[2].timeout_s == 3.0 for call in sandbox.calls)
+    assert [call[2] for call in sandbox.calls] == [3.0, 3.0]
+    score_problem(PROGRAM, dataclasses.replace(problem, timeout_s=None), sandbox)
+    assert sandbox.calls[-1][2] is None  # a problem without its own: the sandbox's limit
 
 
 def example_cases():
