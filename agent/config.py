@@ -108,6 +108,11 @@ class Config:
     selection: SelectionSettings = field(default_factory=SelectionSettings)  # agent.search.selection
     bench: BenchConfig = field(default_factory=BenchConfig)
 
+    def solve_dict(self) -> dict:
+        """The resolved config without the sections one search does not read (`bench`): what
+        `agent solve` records."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "bench"}
+
     def digest(self) -> str:
         """Short hash of the resolved config, recorded with rollouts and results."""
         text = json.dumps(dataclasses.asdict(self), sort_keys=True)

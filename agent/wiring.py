@@ -46,6 +46,24 @@ def check_policy(config: PolicyConfig) -> None:
         raise WiringError(f"policy.threads must be a positive integer or null, got {config.threads!r}")
 
 
+def check_model(config: PolicyConfig) -> None:
+    """Fail in well under a second on a model spec that names nothing loadable: a missing path,
+    a folder without config.json, a hub id neither cached here nor reachable. Runs before the
+    sandbox starts and torch is imported. Specs whose resolution converts weights (the embedded
+    model, a .gguf file) are left to `build_policy`, which says when it converts."""
+    from pathlib import Path
+
+    from policies import loading
+
+    spec = config.model
+    if spec == loading.EMBEDDED_SPEC or Path(spec).expanduser().is_file():
+        return
+    try:
+        loading._resolve(spec)  # noqa: SLF001 (no weights read: a path check, the local cache, a probe)
+    except loading.ModelLoadError as exc:
+        raise WiringError(str(exc)) from None
+
+
 def build_policy(config: PolicyConfig) -> Policy:
     """Load the model, pick its edit format, wrap both in an `LMPolicy`.
 
@@ -155,15 +173,33 @@ def build_settings(config: SearchConfig) -> SearchSettings:
 def build_budget(config: SearchConfig) -> Budget:
     from agent.search.budget import Budget
 
+    limits = {"samples": config.budget_samples, "tokens": config.budget_tokens, "seconds": config.budget_seconds}
+    for name, value in limits.items():  # a zero budget would load a model to spend nothing
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+            raise WiringError(f"search budget: --budget-{name} (search.budget_{name}) must be positive, got 0")
     try:
-        return Budget(samples=config.budget_samples, tokens=config.budget_tokens, seconds=config.budget_seconds)
+        return Budget(**limits)
     except (TypeError, ValueError) as exc:
         raise WiringError(f"search budget: {exc}") from None
 
 
 def budget_dict(budget: Budget) -> dict:
-    """The budget's set limits, for results and progress displays."""
+    """The budget's set limits, for results (`describe_budget` says them in words)."""
     return {k: v for k, v in dataclasses.asdict(budget).items() if v is not None and (k, v) != ("until", "any")}
+
+
+BUDGET_UNITS = {"samples": "samples", "tokens": "tokens", "generated_tokens": "generated tokens",
+                "flops": "FLOPs", "seconds": "seconds"}
+
+
+def describe_budget(budget: Budget) -> str:
+    """"6,000 tokens", "8 samples or 60 seconds, whichever comes first"."""
+    parts = [f"{value:,g} {BUDGET_UNITS[name]}" if isinstance(value, float) else f"{value:,} {BUDGET_UNITS[name]}"
+             for name, value in budget_dict(budget).items() if name in BUDGET_UNITS]
+    if len(parts) < 2:
+        return "".join(parts)
+    joiner = " and " if budget.until == "all" else " or "
+    return joiner.join(parts) + (", all of them" if budget.until == "all" else ", whichever comes first")
 
 
 def _positive(config: SearchConfig, *names: str) -> None:

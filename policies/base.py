@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Protocol, Sequence, Union
 
 from envs.diff import Edit
 from envs.locations import Location
 from envs.problem import Problem
 from envs.program import Program
+
+if TYPE_CHECKING:
+    from policies.calls import ProposedCalls
 
 @dataclass(frozen=True)
 class State:
@@ -161,9 +164,25 @@ class EditFormat(Protocol):
 
 
 class Policy(Protocol):
-    """What the search needs from a model."""
+    """What the search needs from a model.
+
+    Implementations subclass it (`class LMPolicy(Policy)`) to inherit the defaults of the
+    optional members below; callers use every member directly, never probe for it.
+    """
 
     name: str
+    # "cut": a child rewrites the program after its location (envs.locations.cut_locations);
+    # "insert": a child inserts a hunk there. The search asks a "cut" policy at cut points.
+    edit_style: str = "insert"
+    # propose_groups can carry several states' requests in one call (the search batches nodes)
+    can_propose_groups: bool = False
+    # the length cap of a sample in tokens (None: unknown); the search prices a sample at half of
+    # it before any sample has ended
+    max_new_tokens: int | None = None
+    summary: str = ""  # what the parts of `name` mean, one line for people (empty: nothing to say)
+
+    def reset(self) -> None:
+        """Start a new search: forget what earlier calls left (a policy without state does nothing)."""
 
     def propose(
         self,
@@ -184,13 +203,20 @@ class Policy(Protocol):
         max_new_tokens: a lower length cap per sample for this call (None: the policy's own)."""
         ...
 
+    def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
+                       max_tokens: int | None = None, stop_doomed: bool = False,
+                       max_new_tokens: int | None = None) -> ProposalBatch:
+        """Several states' `propose` requests in one call (proposals group-major, each group
+        location-major); only called when `can_propose_groups`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot propose for several states in one call")
+
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         max_tokens: int | None = None, stop_doomed: bool = False,
                         max_new_tokens: int | None = None) -> ProposalBatch:
         """n whole programs from the starter state (the repeated-sampling baseline)."""
         ...
 
-    # Optional: `propose_groups(problem, groups: Sequence[ProposeGroup], *, seed, max_tokens,
-    # stop_doomed, max_new_tokens) -> ProposalBatch`, several states' `propose` requests in one call (proposals
-    # group-major, each group location-major). The search batches nodes into one call only with
-    # a policy that has it (policies.lm.LMPolicy); others get one `propose` call per node.
+    def propose_calls(self, problem: Problem, n: int, *, seed: int = 0) -> "ProposedCalls | None":
+        """Example calls of the entry function, n answers (inputs for the choice among visible
+        solutions, agent.search.selection); None: this policy proposes none."""
+        return None

@@ -18,7 +18,7 @@ from envs.problem import Problem
 from envs.syntax import doomed
 from envs.locations import Location, body_code_lines
 from policies.calls import ProposedCalls, calls_prompt, parse_calls
-from policies.base import ParsedOutput, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State
+from policies.base import ParsedOutput, Policy, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State
 from policies.loading import LoadedModel
 from policies.prefix_cache import PrefixCache
 from policies.prefill import encode_cost
@@ -29,7 +29,7 @@ __all__ = ["LMPolicy", "encode_prompt", "find_stop", "generate_samples"]
 log = logging.getLogger(__name__)
 
 
-class LMPolicy:
+class LMPolicy(Policy):
     """The `Policy` protocol on top of a loaded causal LM and an `EditFormat`.
 
     Proposals come location-major (all n samples of locations[0] first). Each carries the
@@ -146,6 +146,11 @@ class LMPolicy:
         whatever this policy ran before (see policies.prefix_cache)."""
         if self.prefix_cache is not None:
             self.prefix_cache.clear()
+
+    @property
+    def summary(self) -> str:
+        """The format's own line, when it has one (policies.formats)."""
+        return getattr(self.fmt, "summary", "")
 
     @property
     def edit_style(self) -> str:

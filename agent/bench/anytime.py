@@ -61,8 +61,7 @@ class _SnapshotPolicy:
         return getattr(self.policy, name)
 
     def reset(self) -> None:
-        if hasattr(self.policy, "reset"):
-            self.policy.reset()
+        self.policy.reset()
 
     def __init__(self, policy: Policy, limits: Sequence[tuple[str, int]]) -> None:
         self.policy, self.name = policy, policy.name

@@ -102,7 +102,7 @@ class Meter:
         extra = batch.extra or {}
         self._counts["doomed_samples"] += int(extra.get("finish", {}).get("doomed", 0))
         self._counts["doomed_tokens_saved"] += int(extra.get("doomed_tokens_saved", 0))
-        whole = [p for p in batch.proposals if getattr(p, "finish", "") in ("eos", "stop", "doomed")]
+        whole = [p for p in batch.proposals if p.finish in ("eos", "stop", "doomed")]
         self._counts["whole_samples"] += len(whole)
         self._counts["whole_sample_tokens"] += sum(p.generated_tokens for p in whole)
         self._flops += float(batch.flops)

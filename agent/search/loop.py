@@ -26,11 +26,12 @@ What the loop guarantees, for every strategy:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 from agent.search.budget import Budget, ComputeStats, Meter, samples_that_fit
 from agent.search.requests import ProposeRequest, can_propose_groups, propose_nodes
@@ -46,10 +47,9 @@ StopReason = Literal["solved", "budget", "exhausted", "interrupted"]
 LintFn = Callable[[Program, "Program | None"], Any]  # (program, parent or None) -> result with .ok
 EvaluateFn = Callable[[Program], TestReport]  # runs the VISIBLE tests only
 NodeHook = Callable[[SearchTree, str, ComputeStats], None]  # called once per new, evaluated node
-# Called after each policy call, its new nodes scored: (tree, the batch, per proposal the digest of
-# its program or None when nothing parsed, per proposal whether the lint gate admitted it (None:
-# nothing to lint), the call's wall seconds with lint and tests). How `agent bench` records draws.
-BatchHook = Callable[[SearchTree, ProposalBatch, list, list, float], None]
+# Called after each policy call, its new nodes scored, with the compute spent so far: how
+# `agent bench` records draws, and how a progress display stays current when a call made no node.
+BatchHook = Callable[[SearchTree, "Expansion", ComputeStats], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +115,17 @@ class Strategy:
 
 
 @dataclass(frozen=True)
+class Expansion:
+    """What one policy call made at the selected node(s)."""
+
+    batch: ProposalBatch
+    digests: tuple[str | None, ...]  # per proposal: its program's digest, None when nothing parsed
+    admitted: tuple[bool | None, ...]  # per proposal: did the lint gate admit it (None: nothing to lint)
+    new: tuple[str, ...]  # the new nodes, in the order they were added
+    seconds: float = 0.0  # wall time of the call with lint and tests (set once the new nodes are scored)
+
+
+@dataclass(frozen=True)
 class Counters:
     nodes: int = 0  # nodes in the tree, root included
     expansions: int = 0  # policy calls
@@ -148,8 +159,8 @@ class SearchResult:
 
 def sample_length_prior(policy: Policy) -> float | None:
     """Tokens a sample is expected to cost before any has ended: half the policy's length cap."""
-    cap = getattr(policy, "max_new_tokens", None)
-    return cap / 2 if isinstance(cap, (int, float)) and cap > 0 else None
+    cap = policy.max_new_tokens
+    return cap / 2 if cap else None
 
 
 class _Run:
@@ -175,9 +186,9 @@ class _Run:
         self.tree = SearchTree(root, result, root_clean=bool(result.ok))
         self.score([self.tree.root])
 
-    def expand(self, strategy: Strategy, selections: list[tuple[Selection, int]], budget: Budget) -> list[str] | None:
+    def expand(self, strategy: Strategy, selections: list[tuple[Selection, int]], budget: Budget) -> Expansion | None:
         """Ask the policy at the selected node(s), in one call; lint-gate and add what comes back.
-        Returns the digests of the new nodes, or None when the budget allows no sample."""
+        Returns what the call made, or None when the budget allows no sample."""
         tree = self.tree
         stats = self.meter.stats()
         tokens_left = budget.tokens_left(stats)
@@ -197,7 +208,6 @@ class _Run:
         self.meter.add_batch(batch)
         self.counts["expansions"] += 1
         new, digests, admitted_flags, start = [], [], [], 0
-        self.last_batch, self.last_outcomes = batch, (digests, admitted_flags)
         for (selection, _), size in zip(selections, sizes):
             part, start = batch.proposals[start:start + size], start + size
             if not part:
@@ -208,7 +218,7 @@ class _Run:
             self._count_arm(arm, batch, part, added)
             self.node_arm.update(dict.fromkeys(added, arm))
             new += added
-        return new
+        return Expansion(batch, tuple(digests), tuple(admitted_flags), tuple(new))
 
     def _add_children(self, parent_digest: str, proposals, digests: list, admitted_flags: list) -> list[str]:
         """Lint-gate the proposals made at one node and add them as its children; the digests of
@@ -226,7 +236,7 @@ class _Run:
             admitted_flags.append(True)
             edge = EdgeInfo(proposal.edit, proposal.location, proposal.logprob,
                             proposal.generated_tokens, proposal.prompt_tokens, self.counts["expansions"],
-                            getattr(proposal, "uncertain", None))
+                            proposal.uncertain)
             if proposal.program.digest not in tree:
                 admitted = self.admit(proposal.program, parent.program if not parent.clean else None)
                 if admitted is None:
@@ -272,7 +282,7 @@ class _Run:
             clean = bool(self.lint(program, None).ok)
         return result, clean
 
-    def score(self, digests: list[str]) -> None:
+    def score(self, digests: Sequence[str]) -> None:
         for digest in digests:
             program = self.tree.node(digest).program
             report = self.reports.get(program.behaviour_digest)
@@ -326,12 +336,13 @@ def _loop(run: _Run, strategy: Strategy, budget: Budget, on_batch: BatchHook | N
         idle = 0
         start = time.perf_counter()
         selections = selections or [(selection, 1)]
-        new = run.expand(strategy, selections, budget)
-        if new is None:
+        expansion = run.expand(strategy, selections, budget)
+        if expansion is None:
             return "budget"
+        new = expansion.new
         run.score(new)
         if on_batch is not None:
-            on_batch(run.tree, run.last_batch, *run.last_outcomes, time.perf_counter() - start)
+            on_batch(run.tree, dataclasses.replace(expansion, seconds=time.perf_counter() - start), run.meter.stats())
         for chosen, _ in selections:
             strategy.backup(run.tree, chosen, [d for d in new if run.tree.node(d).parent == chosen.node])
         if stop_when_solved and any(run.tree.node(d).solved for d in new):
@@ -359,8 +370,7 @@ def search(
     on_node:  called after each new node is evaluated (e.g. a rollout writer); it sees the tree.
     on_batch: called after each policy call with what became of every proposal (BatchHook).
     """
-    if hasattr(policy, "reset"):  # a policy that keeps state across calls starts afresh
-        policy.reset()
+    policy.reset()  # a policy that keeps state across calls starts afresh
     run = _Run(problem.without_hidden_tests(), policy, lint, evaluate, settings, on_node)
     try:
         stop = _loop(run, strategy, budget, on_batch)

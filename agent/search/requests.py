@@ -63,7 +63,7 @@ def edit_group(request: ProposeRequest, share: int = 1) -> ProposeGroup | None:
     """
     node = request.tree.node(request.node)
     settings = request.settings
-    if getattr(request.policy, "edit_style", "insert") == "cut":
+    if request.policy.edit_style == "cut":
         locations, per = _cut_points(node, request.problem.entry_point, settings)
     else:
         locations = hunk_locations(
@@ -109,7 +109,7 @@ def can_propose_groups(policy: Policy) -> bool:
     """Does the policy take several nodes' requests in one call? (LMPolicy does; wrappers pass
     the question on to the policy they wrap.) Only cut-children policies are batched: there,
     every request, the fresh arm's included, is an edit request (`edit_group`)."""
-    return bool(getattr(policy, "can_propose_groups", False)) and getattr(policy, "edit_style", "insert") == "cut"
+    return policy.can_propose_groups and policy.edit_style == "cut"
 
 
 def propose_nodes(requests: list[ProposeRequest], shares: list[int]) -> tuple[ProposalBatch | None, list[int]]:

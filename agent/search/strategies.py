@@ -347,7 +347,7 @@ def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str =
     if request.node != request.tree.root:
         return propose_edits(request)
     request = dataclasses.replace(request, max_new_tokens=fresh_max_new_tokens)
-    if fresh == "cut" and getattr(request.policy, "edit_style", "insert") == "cut":
+    if fresh == "cut" and request.policy.edit_style == "cut":
         return propose_edits(request)
     rows = fresh_rows or request.settings.samples_per_location * request.settings.max_locations
     return propose_programs(request, batch_size=rows)

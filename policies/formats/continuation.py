@@ -96,6 +96,15 @@ FREE_STOP = "\n```\n"
 # model continues from there (`_cut_prompt`), paying only for what it rewrites.
 DEFAULT_CHAT_MODE = "free_cut"
 DEFAULT_PLAIN_MODE = "end_of_line"
+# One line per mode for people (the progress output of `agent solve` explains the policy's name)
+MODE_SUMMARIES = {
+    "free_cut": "fresh programs are the model's free chat answers; a refinement keeps its parent's code up to a "
+                "cut point and the model rewrites the rest of the function",
+    "free": "every sample is a free chat answer whose function replaces the program's",
+    "end_of_line": "the model continues the program from the end of a line",
+    "open_body": "the model continues the program on a new line inside the block",
+    "new_line": "the model continues the program from a new line",
+}
 
 
 def is_chat(tokenizer) -> bool:
@@ -153,6 +162,7 @@ class ContinuationFormat:
         # entry function (envs.locations.cut_locations); "insert": it inserts lines there.
         self.edit_style = "cut" if mode == "free_cut" else "insert"
         self.label = f"{self.name}:{mode}"  # recorded as the policy's name (result.json "model")
+        self.summary = f"continuation format, {mode} mode: {MODE_SUMMARIES[mode]}"
         eos = getattr(tokenizer, "eos_token", None)
         self.end_markers = END_MARKERS + ((eos,) if isinstance(eos, str) and eos else ())
 

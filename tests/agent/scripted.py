@@ -24,7 +24,7 @@ from envs.problem import Problem
 from envs.program import Program
 from envs.testcase import TestCase, TestOutcome, TestReport, expression_passed
 from envs.locations import Location
-from policies.base import Proposal, ProposalBatch, State
+from policies.base import Policy, Proposal, ProposalBatch, State
 
 CHARS_PER_TOKEN = 4
 PARAMS = 1_000_000  # a pretend model size, for FLOPs
@@ -53,7 +53,7 @@ def insert(program: Program, after_line: int, lines: Sequence[str]) -> Program:
     return Program(program.lines[:after_line] + tuple(lines) + program.lines[after_line:])
 
 
-class ScriptedPolicy:
+class ScriptedPolicy(Policy):
     """A deterministic Policy: `script` maps program text -> candidates at that program;
     `programs` are whole programs for `sample_programs` (Candidate.lines = the program)."""
 

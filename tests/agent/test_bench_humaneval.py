@@ -20,6 +20,7 @@ from agent.bench.humaneval import completion_for
 from agent.bench.results import RESULTS, read_results
 from agent.cli import build_parser
 from envs.problems import load_humaneval
+from policies.base import Policy
 
 PROMPTS = {p.id: p.starter_code for p in load_humaneval() if p.id in ("HumanEval/0", "HumanEval/2")}
 LOOP_BODY = ("    for i, a in enumerate(numbers):\n        for b in numbers[i + 1:]:\n"
@@ -41,7 +42,7 @@ PROGRAMS = {  # (program text or None for a draw that does not parse, passes hum
 }
 
 
-class HandWrittenPolicy:
+class HandWrittenPolicy(Policy):
     """Draw i of a problem is its i-th hand-written program (one batch, in order)."""
 
     name = "hand-written"
