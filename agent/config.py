@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from agent.search.loop import SearchSettings
+from agent.search.types import SearchSettings
 from agent.search.selection import SelectionSettings
 from agent.search.strategies import BeamSettings, BestFirstSettings, MCTSSettings, RExSettings, SampleSettings
 from policies.sampling import SamplingParams
@@ -60,7 +60,7 @@ class PolicyConfig:
 
 @dataclass
 class SearchConfig:
-    """How `agent solve` searches one problem: the loop's settings (agent.search.loop.SearchSettings,
+    """How `agent solve` searches one problem: the loop's settings (agent.search.types.SearchSettings,
     where each default is defined and explained), each strategy's own settings (one section per
     strategy of agent.search.strategies.STRATEGIES) and the budget. A budget of None leaves that
     quantity unlimited; at least one of the budget_* keys must be set, since repeated sampling

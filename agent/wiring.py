@@ -20,7 +20,7 @@ from agent.config import LintConfig, PolicyConfig, SandboxConfig, SearchConfig
 
 if TYPE_CHECKING:
     from agent.search.budget import Budget
-    from agent.search.loop import EvaluateFn, LintFn, SearchSettings, Strategy
+    from agent.search.types import EvaluateFn, LintFn, SearchSettings, Strategy
     from envs.lint import LintGate
     from envs.problem import Problem
     from envs.sandbox.base import Sandbox
@@ -74,6 +74,7 @@ def build_policy(config: PolicyConfig) -> Policy:
     from policies.formats import detect_format, get_format
     from policies.lm import LMPolicy
     from policies.loading import ModelLoadError, load_model
+    from policies.sampling import SamplingParams
 
     check_policy(config)
     if config.threads is not None:
@@ -92,8 +93,8 @@ def build_policy(config: PolicyConfig) -> Policy:
     except (TypeError, ValueError) as exc:  # a mode the format lacks, free mode without a chat template
         raise WiringError(f"format {config.format!r} does not fit {config.model!r}: {exc}; "
                           "try --format auto") from None
-    return LMPolicy(loaded, fmt, temperature=config.temperature, top_p=config.top_p,
-                    max_new_tokens=config.max_new_tokens)
+    params = SamplingParams(temperature=config.temperature, top_p=config.top_p, max_new_tokens=config.max_new_tokens)
+    return LMPolicy(loaded, fmt, params=params)
 
 
 def load_trainable_model(spec: str, *, device: str | None, dtype: str):
@@ -161,7 +162,7 @@ def build_strategy(config: SearchConfig) -> Strategy:
 
 
 def build_settings(config: SearchConfig) -> SearchSettings:
-    from agent.search.loop import SearchSettings
+    from agent.search.types import SearchSettings
 
     _positive(config, "samples_per_location", "max_locations", "max_depth")
     return SearchSettings(samples_per_location=config.samples_per_location, max_locations=config.max_locations,
@@ -185,7 +186,8 @@ def build_budget(config: SearchConfig) -> Budget:
 
 def budget_dict(budget: Budget) -> dict:
     """The budget's set limits, for results (`describe_budget` says them in words)."""
-    return {k: v for k, v in dataclasses.asdict(budget).items() if v is not None and (k, v) != ("until", "any")}
+    return {k: v for k, v in dataclasses.asdict(budget).items()
+            if v not in (None, ()) and (k, v) != ("until", "any")}
 
 
 BUDGET_UNITS = {"samples": "samples", "tokens": "tokens", "generated_tokens": "generated tokens",

@@ -138,7 +138,7 @@ class ProposalBatch:
     # (Kaplan et al. 2020); computed by the policy, which knows its model's shape.
     flops: float = 0.0
     extra: dict = field(default_factory=dict)
-    # The call's `max_tokens` could not pay for its prompt and one token a row: nothing ran, no
+    # The call's `CallCaps.tokens` could not pay for its prompt and one token a row: nothing ran, no
     # proposals, nothing spent (the search ends at its budget there instead of overshooting it).
     refused: bool = False
 
@@ -163,11 +163,31 @@ class EditFormat(Protocol):
     def parse_program_output(self, problem: Problem, text: str) -> ParsedOutput: ...
 
 
+@dataclass(frozen=True)
+class CallCaps:
+    """What one policy call may spend: the search's budget as it reaches the sampler. One value
+    travels from the loop's expansion through the strategy and the policy to the sampler under
+    one name, `caps`."""
+
+    # the most tokens (prompt encoded + generated) the call may spend; None: no cap. A policy
+    # that can price its prompt refuses a call it cannot pay (`ProposalBatch.refused`); the
+    # sampler stops generating where it is spent.
+    tokens: int | None = None
+    max_new_tokens: int | None = None  # a lower length cap per sample for this call (None: the policy's own)
+    stop_doomed: bool = False  # stop a sample once its code has an error no later line can repair
+
+    def sample_length(self, policy_cap: int) -> int:
+        """The length cap of this call's samples: the policy's own, or this call's if lower."""
+        return policy_cap if self.max_new_tokens is None else min(policy_cap, self.max_new_tokens)
+
+
 class Policy(Protocol):
     """What the search needs from a model.
 
     Implementations subclass it (`class LMPolicy(Policy)`) to inherit the defaults of the
-    optional members below; callers use every member directly, never probe for it.
+    optional members below; callers use every member directly, never probe for it. Every call
+    takes the search's `CallCaps` as `caps` and a `seed`: the same seed gives the same
+    proposals on CPU.
     """
 
     name: str
@@ -184,35 +204,19 @@ class Policy(Protocol):
     def reset(self) -> None:
         """Start a new search: forget what earlier calls left (a policy without state does nothing)."""
 
-    def propose(
-        self,
-        problem: Problem,
-        state: State,
-        locations: Sequence[Location | None],
-        n: int,
-        *,
-        seed: int | None = None,
-        max_tokens: int | None = None,
-        stop_doomed: bool = False,
-        max_new_tokens: int | None = None,
-    ) -> ProposalBatch:
-        """n samples per location, batched; same seed gives the same proposals on CPU.
-        max_tokens: the most tokens (prompt encoded + generated) the call may spend; None: no cap.
-        A policy that can price its prompt refuses a call it cannot pay (`ProposalBatch.refused`).
-        stop_doomed: stop a sample once its code has an error no later line can repair.
-        max_new_tokens: a lower length cap per sample for this call (None: the policy's own)."""
+    def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int, *,
+                seed: int | None = None, caps: CallCaps = CallCaps()) -> ProposalBatch:
+        """n samples per location, batched; proposals are location-major."""
         ...
 
     def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
-                       max_tokens: int | None = None, stop_doomed: bool = False,
-                       max_new_tokens: int | None = None) -> ProposalBatch:
+                       caps: CallCaps = CallCaps()) -> ProposalBatch:
         """Several states' `propose` requests in one call (proposals group-major, each group
         location-major); only called when `can_propose_groups`."""
         raise NotImplementedError(f"{type(self).__name__} cannot propose for several states in one call")
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None, stop_doomed: bool = False,
-                        max_new_tokens: int | None = None) -> ProposalBatch:
+                        caps: CallCaps = CallCaps()) -> ProposalBatch:
         """n whole programs from the starter state (the repeated-sampling baseline)."""
         ...
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.search.loop import EvaluateFn, Expansion, LintFn
+from agent.search.types import EvaluateFn, Expansion, LintFn
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.problem import Problem
 from envs.program import Program
@@ -91,7 +91,8 @@ def draw_samples(
     `problem` must be the search's view (no hidden tests); `evaluate` runs visible tests only.
     """
     from agent.search.budget import Budget
-    from agent.search.loop import SearchSettings, search
+    from agent.search.loop import search
+    from agent.search.types import SearchSettings
     from agent.search.strategies import make_strategy
 
     draws: list[Draw] = []

@@ -34,7 +34,7 @@ from envs.sandbox import BACKENDS
 if TYPE_CHECKING:
     from agent.search.budget import ComputeStats
     from agent.config import Config
-    from agent.search.loop import SearchResult
+    from agent.search.types import SearchResult
     from agent.search.tree import SearchTree
     from agent.wiring import PolicyFactory, SandboxFactory
 

@@ -28,7 +28,7 @@ from agent.output.versions import versions
 
 if TYPE_CHECKING:
     from agent.config import Config
-    from agent.search.loop import SearchResult
+    from agent.search.types import SearchResult
     from envs.problem import Problem
     from envs.testcase import TestReport
 
