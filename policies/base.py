@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, Union
 
 from envs.diff import Edit
 from envs.locations import Location
@@ -144,9 +144,19 @@ class ProposalBatch:
 
 
 class EditFormat(Protocol):
-    """Render prompts for one model family and parse its outputs into edits. Pure text."""
+    """Render prompts for one model family and parse its outputs into edits. Pure text.
+
+    Formats subclass it (`class ContinuationFormat(EditFormat)`) to inherit the defaults of the
+    optional members; `policies.lm.LMPolicy` uses every member directly."""
 
     name: str
+    label: str = ""  # the name with its variant ("continuation:free_cut"), recorded in the policy's name; "": name
+    # "cut": a child replaces the program after its location (envs.locations.cut_locations)
+    edit_style: str = "insert"
+    summary: str = ""  # one line for people on what the format (and its variant) does
+    # code_so_far(prefill + generated text) -> the code a sample holds so far (None: not yet
+    # readable), for stopping doomed samples early; None: the format cannot tell
+    code_so_far: Callable[[str], "str | None"] | None = None
 
     def render_prompt(
         self, problem: Problem, state: State, location: Location | None

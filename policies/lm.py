@@ -63,7 +63,7 @@ class LMPolicy(Policy):
         # Prompt prefixes encoded by earlier calls (policies.prefix_cache); emptied by `reset`.
         self.prefix_cache = PrefixCache(max_entries=prefix_cache_entries) if share_prefix and prefix_cache_entries else None
         # "smollm2:continuation:free": a format's `label` names its variant when it has several.
-        label = getattr(fmt, "label", None) or getattr(fmt, "name", type(fmt).__name__)
+        label = fmt.label or fmt.name
         self.name = name or f"{loaded.spec}:{label}"
 
     @property
@@ -117,7 +117,7 @@ class LMPolicy(Policy):
 
     def _doomed_check(self, prompts: list[RenderedPrompt], counts: list[int]):
         """doomed(row, generated text) for generate_samples, when the format can show its code."""
-        code_so_far = getattr(self.fmt, "code_so_far", None)
+        code_so_far = self.fmt.code_so_far
         if code_so_far is None:
             return None
         row_prompt = [p for p, c in enumerate(counts) for _ in range(c)]
@@ -137,13 +137,13 @@ class LMPolicy(Policy):
     @property
     def summary(self) -> str:
         """The format's own line, when it has one (policies.formats)."""
-        return getattr(self.fmt, "summary", "")
+        return self.fmt.summary
 
     @property
     def edit_style(self) -> str:
         """"cut" when the format's children replace the program after their location (see
         `envs.locations.cut_locations`), else "insert"."""
-        return getattr(self.fmt, "edit_style", "insert")
+        return self.fmt.edit_style
 
     def _proposals(self, prompts, ids, fits, samples, locations, parsers, counts: list[int],
                    entry: str, new_tokens: int) -> list[Proposal]:

@@ -56,7 +56,7 @@ from envs.diff import DiffStatus, make_edit
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location, def_span, end_of_body
-from policies.base import BlockEnd, ParsedOutput, RenderedPrompt, State
+from policies.base import BlockEnd, EditFormat, ParsedOutput, RenderedPrompt, State
 from policies.formats.common import (
     END_MARKERS,
     FormatStatus,
@@ -143,7 +143,7 @@ def cut_message(problem: Problem, feedback: tuple[str, ...] = ()) -> str:
     return message
 
 
-class ContinuationFormat:
+class ContinuationFormat(EditFormat):
     """Continuation prompts for plain and chat LMs; `mode` picks the layout (module docstring)."""
 
     name = "continuation"

@@ -12,7 +12,7 @@ import pytest
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location
-from policies.base import CallCaps, ParsedOutput, RenderedPrompt, State
+from policies.base import CallCaps, EditFormat, ParsedOutput, RenderedPrompt, State
 from policies.lm import LMPolicy, encode_prompt, find_stop, generate_samples
 from policies.loading import load_model
 from policies.sampling import SamplingParams
@@ -23,7 +23,7 @@ STATE = State(Program.from_text("def add(a, b):\n    pass\n"))
 LOCATIONS = (Location(1, "    ", "end_of_body"), Location(2, "    ", "after_stmt"), None)
 
 
-class ToyFormat:
+class ToyFormat(EditFormat):
     """Prompt: the program then a location comment. OK when the sample contains "return"."""
 
     name = "toy"
