@@ -233,8 +233,12 @@ def test_ctrl_c_while_loading_the_model_exits_cleanly(tmp_path, shared_sandbox, 
     (["--model", "nosuchmodel"], "'nosuchmodel' is not in the local Hugging Face cache"),
     (["--model", "no/such/dir"], "no such model file or directory: 'no/such/dir'"),
 ])
-def test_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, needle):
-    # All caught before a sandbox starts or a model loads: no run folder is made.
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, extra, needle):
+    # All caught before a sandbox starts or a model loads: no run folder is made. The hub is
+    # off, as on a machine without network (with one, a hub id is only known missing later).
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     status = main(["solve", str(write_problem(tmp_path)), "--out", str(tmp_path / "o"), "--no-progress", *extra])
     err = capsys.readouterr().err.strip()
     assert status == 2 and needle in err and len(err.splitlines()) == 1
