@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from agent.search.loop import SearchSettings
+from agent.search.types import SearchSettings
 from agent.search.selection import SelectionSettings
 from agent.search.strategies import BeamSettings, BestFirstSettings, MCTSSettings, RExSettings, SampleSettings
 from envs.testcase import Limits
@@ -71,7 +71,7 @@ class PolicyConfig:
 
 @dataclass
 class SearchConfig:
-    """How `agent solve` searches one problem: the loop's settings (agent.search.loop.SearchSettings,
+    """How `agent solve` searches one problem: the loop's settings (agent.search.types.SearchSettings,
     where each default is defined and explained), each strategy's own settings (one section per
     strategy of agent.search.strategies.STRATEGIES) and the budget. A budget of None leaves that
     quantity unlimited; at least one of the budget_* keys must be set, since repeated sampling
@@ -118,6 +118,11 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     selection: SelectionSettings = field(default_factory=SelectionSettings)  # agent.search.selection
     bench: BenchConfig = field(default_factory=BenchConfig)
+
+    def solve_dict(self) -> dict:
+        """The resolved config without the sections one search does not read (`bench`): what
+        `agent solve` records."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "bench"}
 
     def digest(self) -> str:
         """Short hash of the resolved config, recorded with rollouts and results."""

@@ -21,7 +21,7 @@ from agent.config import LintConfig, PolicyConfig, SandboxConfig, SearchConfig
 
 if TYPE_CHECKING:
     from agent.search.budget import Budget
-    from agent.search.loop import EvaluateFn, LintFn, SearchSettings, Strategy
+    from agent.search.types import EvaluateFn, LintFn, SearchSettings, Strategy
     from envs.lint import LintGate
     from envs.problem import Problem
     from envs.sandbox.base import Sandbox
@@ -49,6 +49,19 @@ def check_policy(config: PolicyConfig) -> None:
         raise WiringError(f"policy.fresh must be auto, free or cut, got {config.fresh!r}")
 
 
+def check_model(config: PolicyConfig) -> None:
+    """Fail in well under a second on a model spec that names nothing loadable: a missing path,
+    a folder without config.json, a hub id neither cached here nor reachable. Runs before the
+    sandbox starts and torch is imported (a named model's file missing included); converting a
+    GGUF is left to `build_policy`, which says when it converts."""
+    from policies.loading import ModelLoadError, locate
+
+    try:
+        locate(config.model)  # no weights read: a path check, the local cache, a probe
+    except ModelLoadError as exc:
+        raise WiringError(str(exc)) from None
+
+
 def build_policy(config: PolicyConfig) -> Policy:
     """Load the model, pick its edit format, wrap both in an `LMPolicy`.
 
@@ -60,6 +73,7 @@ def build_policy(config: PolicyConfig) -> Policy:
     from policies.formats.continuation import is_chat
     from policies.lm import LMPolicy
     from policies.loading import ModelLoadError, load_model
+    from policies.sampling import SamplingParams
 
     check_policy(config)
     if config.threads is not None:
@@ -82,8 +96,8 @@ def build_policy(config: PolicyConfig) -> Policy:
     except (TypeError, ValueError) as exc:  # a mode the format lacks, free mode without a chat template
         raise WiringError(f"format {config.format!r} does not fit {config.model!r}: {exc}; "
                           "try --format auto") from None
-    return LMPolicy(loaded, fmt, temperature=config.temperature, top_p=config.top_p,
-                    max_new_tokens=config.max_new_tokens)
+    params = SamplingParams(temperature=config.temperature, top_p=config.top_p, max_new_tokens=config.max_new_tokens)
+    return LMPolicy(loaded, fmt, params=params)
 
 
 def load_trainable_model(spec: str, *, device: str | None, dtype: str):
@@ -153,7 +167,7 @@ def build_strategy(config: SearchConfig) -> Strategy:
 
 
 def build_settings(config: SearchConfig) -> SearchSettings:
-    from agent.search.loop import SearchSettings
+    from agent.search.types import SearchSettings
 
     _positive(config, "samples_per_location", "max_locations", "max_depth")
     return SearchSettings(samples_per_location=config.samples_per_location, max_locations=config.max_locations,
@@ -165,15 +179,34 @@ def build_settings(config: SearchConfig) -> SearchSettings:
 def build_budget(config: SearchConfig) -> Budget:
     from agent.search.budget import Budget
 
+    limits = {"samples": config.budget_samples, "tokens": config.budget_tokens, "seconds": config.budget_seconds}
+    for name, value in limits.items():  # a zero budget would load a model to spend nothing
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+            raise WiringError(f"search budget: --budget-{name} (search.budget_{name}) must be positive, got 0")
     try:
-        return Budget(samples=config.budget_samples, tokens=config.budget_tokens, seconds=config.budget_seconds)
+        return Budget(**limits)
     except (TypeError, ValueError) as exc:
         raise WiringError(f"search budget: {exc}") from None
 
 
 def budget_dict(budget: Budget) -> dict:
-    """The budget's set limits, for results and progress displays."""
-    return {k: v for k, v in dataclasses.asdict(budget).items() if v is not None and (k, v) != ("until", "any")}
+    """The budget's set limits, for results (`describe_budget` says them in words)."""
+    return {k: v for k, v in dataclasses.asdict(budget).items()
+            if v not in (None, ()) and (k, v) != ("until", "any")}
+
+
+BUDGET_UNITS = {"samples": "samples", "tokens": "tokens", "generated_tokens": "generated tokens",
+                "flops": "FLOPs", "seconds": "seconds"}
+
+
+def describe_budget(budget: Budget) -> str:
+    """"6,000 tokens", "8 samples or 60 seconds, whichever comes first"."""
+    parts = [f"{value:,g} {BUDGET_UNITS[name]}" if isinstance(value, float) else f"{value:,} {BUDGET_UNITS[name]}"
+             for name, value in budget_dict(budget).items() if name in BUDGET_UNITS]
+    if len(parts) < 2:
+        return "".join(parts)
+    joiner = " and " if budget.until == "all" else " or "
+    return joiner.join(parts) + (", all of them" if budget.until == "all" else ", whichever comes first")
 
 
 def _positive(config: SearchConfig, *names: str) -> None:

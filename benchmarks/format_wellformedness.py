@@ -64,11 +64,12 @@ def measure(loaded, spec: str, problems, n: int, max_new_tokens: int, temperatur
     from policies.base import State
     from policies.formats.common import end_of_body
     from policies.lm import LMPolicy
+    from policies.sampling import SamplingParams
 
     whole = spec.startswith("program:")
     fmt_spec, _, where = spec.removeprefix("program:").partition("@")
-    policy = LMPolicy(loaded, make_format(fmt_spec, loaded.tokenizer), temperature=temperature,
-                      max_new_tokens=max_new_tokens)
+    policy = LMPolicy(loaded, make_format(fmt_spec, loaded.tokenizer),
+                      params=SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens))
     statuses, good, tokens, start = Counter(), 0, 0, time.perf_counter()
     for k, problem in enumerate(problems):
         state = State(problem.starter)

@@ -23,6 +23,7 @@ import time
 from envs.problem import Problem
 from policies.base import ParsedOutput, RenderedPrompt
 from policies.lm import LMPolicy
+from policies.sampling import SamplingParams
 from policies.loading import load_model
 
 PROMPT = "Write a Python function `fib(n)` that returns the n-th Fibonacci number."
@@ -65,7 +66,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     loaded = load_model(args.model)
     fmt = _FreeAnswer(loaded.tokenizer)
-    policy = LMPolicy(loaded, fmt, temperature=1.0, top_p=0.95, max_new_tokens=args.new_tokens, ignore_eos=True)
+    policy = LMPolicy(loaded, fmt, params=SamplingParams(temperature=1.0, top_p=0.95, max_new_tokens=args.new_tokens),
+                      ignore_eos=True)
     problem = Problem(id="bench", prompt=PROMPT, entry_point="fib", tests=())
     ids = loaded.tokenizer(fmt.prompt.text, add_special_tokens=False, return_tensors="pt")["input_ids"]
     config = copy.deepcopy(loaded.model.generation_config)

@@ -66,14 +66,16 @@ class ProblemError(ValueError):
     """A problem file or record is malformed. The message names the source, field and fix."""
 
 
+class ProblemListError(ProblemError):
+    """A file that should hold one problem holds a list of them."""
+
+
 def load_problem(path: str | Path) -> Problem:
     """Read one problem (any of the three formats) from a JSON file holding one object."""
     path = Path(path)
     data = _read_json(path)
     if isinstance(data, list):
-        raise ProblemError(
-            f"{path}: expected one problem object, got a list of {len(data)} (use load_problems)"
-        )
+        raise ProblemListError(f"{path}: expected one problem object, got a list of {len(data)} problems")
     return problem_from_record(data, where=str(path))
 
 
@@ -142,15 +144,36 @@ def _from_ours(record: dict, where: str) -> Problem:
     tests = _tests(record, "tests", where, required=True)
     if not tests:
         raise ProblemError(f"{where}: field 'tests': expected at least one visible test, got []")
+    entry_point = _identifier(record, "entry_point", where)
+    starter_code = _string(record, "starter_code", where, default="")
+    _check_starter_defines(starter_code, entry_point, where)
     return Problem(
         id=_string(record, "id", where),
         prompt=_string(record, "prompt", where),
-        entry_point=_identifier(record, "entry_point", where),
+        entry_point=entry_point,
         tests=tests,
         hidden_tests=_tests(record, "hidden_tests", where, required=False),
-        starter_code=_string(record, "starter_code", where, default=""),
+        starter_code=starter_code,
         timeout_s=None if timeout is None else float(timeout),
     )
+
+
+def _check_starter_defines(starter_code: str, entry_point: str, where: str) -> None:
+    """A starter that defines functions or classes must define the entry point among them: the
+    search writes on the starter, and the tests call `entry_point` (a mismatch would fail every
+    program after the whole budget). An empty starter, one without definitions, or one that does
+    not parse (the lint gate judges it) is left alone."""
+    try:
+        tree = ast.parse(starter_code)
+    except (SyntaxError, ValueError):
+        return
+    defined = [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assigned = {target.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(target, ast.Name)}
+    if defined and entry_point not in defined and entry_point not in assigned:
+        raise ProblemError(f"{where}: field 'entry_point': {entry_point!r} is not defined by starter_code, which "
+                           f"defines {', '.join(defined)}; the tests call the entry point, so name one of those")
 
 
 def _tests(record: dict, field: str, where: str, *, required: bool) -> tuple[TestCase, ...]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence, Union
 
 from envs.diff import Edit
 from envs.locations import Location
 from envs.problem import Problem
 from envs.program import Program
+
+if TYPE_CHECKING:
+    from policies.calls import ProposedCalls
 
 @dataclass(frozen=True)
 class State:
@@ -135,15 +138,25 @@ class ProposalBatch:
     # (Kaplan et al. 2020); computed by the policy, which knows its model's shape.
     flops: float = 0.0
     extra: dict = field(default_factory=dict)
-    # The call's `max_tokens` could not pay for its prompt and one token a row: nothing ran, no
+    # The call's `CallCaps.tokens` could not pay for its prompt and one token a row: nothing ran, no
     # proposals, nothing spent (the search ends at its budget there instead of overshooting it).
     refused: bool = False
 
 
 class EditFormat(Protocol):
-    """Render prompts for one model family and parse its outputs into edits. Pure text."""
+    """Render prompts for one model family and parse its outputs into edits. Pure text.
+
+    Formats subclass it (`class ContinuationFormat(EditFormat)`) to inherit the defaults of the
+    optional members; `policies.lm.LMPolicy` uses every member directly."""
 
     name: str
+    label: str = ""  # the name with its variant ("continuation:free_cut"), recorded in the policy's name; "": name
+    # "cut": a child replaces the program after its location (envs.locations.cut_locations)
+    edit_style: str = "insert"
+    summary: str = ""  # one line for people on what the format (and its variant) does
+    # code_so_far(prefill + generated text) -> the code a sample holds so far (None: not yet
+    # readable), for stopping doomed samples early; None: the format cannot tell
+    code_so_far: Callable[[str], "str | None"] | None = None
 
     def render_prompt(
         self, problem: Problem, state: State, location: Location | None
@@ -160,37 +173,64 @@ class EditFormat(Protocol):
     def parse_program_output(self, problem: Problem, text: str) -> ParsedOutput: ...
 
 
+@dataclass(frozen=True)
+class CallCaps:
+    """What one policy call may spend: the search's budget as it reaches the sampler. One value
+    travels from the loop's expansion through the strategy and the policy to the sampler under
+    one name, `caps`."""
+
+    # the most tokens (prompt encoded + generated) the call may spend; None: no cap. A policy
+    # that can price its prompt refuses a call it cannot pay (`ProposalBatch.refused`); the
+    # sampler stops generating where it is spent.
+    tokens: int | None = None
+    max_new_tokens: int | None = None  # a lower length cap per sample for this call (None: the policy's own)
+    stop_doomed: bool = False  # stop a sample once its code has an error no later line can repair
+
+    def sample_length(self, policy_cap: int) -> int:
+        """The length cap of this call's samples: the policy's own, or this call's if lower."""
+        return policy_cap if self.max_new_tokens is None else min(policy_cap, self.max_new_tokens)
+
+
 class Policy(Protocol):
-    """What the search needs from a model."""
+    """What the search needs from a model.
+
+    Implementations subclass it (`class LMPolicy(Policy)`) to inherit the defaults of the
+    optional members below; callers use every member directly, never probe for it. Every call
+    takes the search's `CallCaps` as `caps` and a `seed`: the same seed gives the same
+    proposals on CPU.
+    """
 
     name: str
+    # "cut": a child rewrites the program after its location (envs.locations.cut_locations);
+    # "insert": a child inserts a hunk there. The search asks a "cut" policy at cut points.
+    edit_style: str = "insert"
+    # propose_groups can carry several states' requests in one call (the search batches nodes)
+    can_propose_groups: bool = False
+    # the length cap of a sample in tokens (None: unknown); the search prices a sample at half of
+    # it before any sample has ended
+    max_new_tokens: int | None = None
+    summary: str = ""  # what the parts of `name` mean, one line for people (empty: nothing to say)
 
-    def propose(
-        self,
-        problem: Problem,
-        state: State,
-        locations: Sequence[Location | None],
-        n: int,
-        *,
-        seed: int | None = None,
-        max_tokens: int | None = None,
-        stop_doomed: bool = False,
-        max_new_tokens: int | None = None,
-    ) -> ProposalBatch:
-        """n samples per location, batched; same seed gives the same proposals on CPU.
-        max_tokens: the most tokens (prompt encoded + generated) the call may spend; None: no cap.
-        A policy that can price its prompt refuses a call it cannot pay (`ProposalBatch.refused`).
-        stop_doomed: stop a sample once its code has an error no later line can repair.
-        max_new_tokens: a lower length cap per sample for this call (None: the policy's own)."""
+    def reset(self) -> None:
+        """Start a new search: forget what earlier calls left (a policy without state does nothing)."""
+
+    def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int, *,
+                seed: int | None = None, caps: CallCaps = CallCaps()) -> ProposalBatch:
+        """n samples per location, batched; proposals are location-major."""
         ...
 
+    def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
+                       caps: CallCaps = CallCaps()) -> ProposalBatch:
+        """Several states' `propose` requests in one call (proposals group-major, each group
+        location-major); only called when `can_propose_groups`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot propose for several states in one call")
+
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None, stop_doomed: bool = False,
-                        max_new_tokens: int | None = None) -> ProposalBatch:
+                        caps: CallCaps = CallCaps()) -> ProposalBatch:
         """n whole programs from the starter state (the repeated-sampling baseline)."""
         ...
 
-    # Optional: `propose_groups(problem, groups: Sequence[ProposeGroup], *, seed, max_tokens,
-    # stop_doomed, max_new_tokens) -> ProposalBatch`, several states' `propose` requests in one call (proposals
-    # group-major, each group location-major). The search batches nodes into one call only with
-    # a policy that has it (policies.lm.LMPolicy); others get one `propose` call per node.
+    def propose_calls(self, problem: Problem, n: int, *, seed: int = 0) -> "ProposedCalls | None":
+        """Example calls of the entry function, n answers (inputs for the choice among visible
+        solutions, agent.search.selection); None: this policy proposes none."""
+        return None

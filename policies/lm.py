@@ -8,6 +8,7 @@ status, never exceptions.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -18,7 +19,7 @@ from envs.problem import Problem
 from envs.syntax import doomed
 from envs.locations import Location, body_code_lines
 from policies.calls import ProposedCalls, calls_prompt, parse_calls
-from policies.base import ParsedOutput, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State
+from policies.base import CallCaps, ParsedOutput, Policy, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State
 from policies.loading import LoadedModel
 from policies.prefix_cache import PrefixCache
 from policies.prefill import encode_cost
@@ -29,7 +30,7 @@ __all__ = ["LMPolicy", "encode_prompt", "find_stop", "generate_samples"]
 log = logging.getLogger(__name__)
 
 
-class LMPolicy:
+class LMPolicy(Policy):
     """The `Policy` protocol on top of a loaded causal LM and an `EditFormat`.
 
     Proposals come location-major (all n samples of locations[0] first). Each carries the
@@ -48,9 +49,7 @@ class LMPolicy:
         loaded: LoadedModel,
         fmt,
         *,
-        temperature: float = SamplingParams.temperature,  # 0 = greedy
-        top_p: float = SamplingParams.top_p,
-        max_new_tokens: int = SamplingParams.max_new_tokens,
+        params: SamplingParams = SamplingParams(),
         name: str | None = None,
         share_prefix: bool = True,  # False: encode every row's prompt (for comparisons/tests)
         ignore_eos: bool = False,  # True: always max_new_tokens (benchmarks of equal lengths)
@@ -58,36 +57,26 @@ class LMPolicy:
     ) -> None:
         self.loaded = loaded
         self.fmt = fmt
-        self.temperature = temperature
-        self.top_p = top_p
-        self.max_new_tokens = max_new_tokens
+        self.params = params
         self.share_prefix = share_prefix
         self.ignore_eos = ignore_eos
         # Prompt prefixes encoded by earlier calls (policies.prefix_cache); emptied by `reset`.
         self.prefix_cache = PrefixCache(max_entries=prefix_cache_entries) if share_prefix and prefix_cache_entries else None
         # "smollm2:continuation:free": a format's `label` names its variant when it has several.
-        label = getattr(fmt, "label", None) or getattr(fmt, "name", type(fmt).__name__)
+        label = fmt.label or fmt.name
         self.name = name or f"{loaded.spec}:{label}"
 
-    def propose(
-        self,
-        problem: Problem,
-        state: State,
-        locations: Sequence[Location | None],
-        n: int,
-        *,
-        seed: int | None = None,
-        max_tokens: int | None = None,
-        stop_doomed: bool = False,
-        max_new_tokens: int | None = None,
-    ) -> ProposalBatch:
+    @property
+    def max_new_tokens(self) -> int:
+        return self.params.max_new_tokens
+
+    def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int, *,
+                seed: int | None = None, caps: CallCaps = CallCaps()) -> ProposalBatch:
         """n samples per location in one batch; proposals are location-major."""
-        return self.propose_groups(problem, [ProposeGroup(state, tuple(locations), n)], seed=seed,
-                                   max_tokens=max_tokens, stop_doomed=stop_doomed, max_new_tokens=max_new_tokens)
+        return self.propose_groups(problem, [ProposeGroup(state, tuple(locations), n)], seed=seed, caps=caps)
 
     def propose_groups(self, problem: Problem, groups: Sequence[ProposeGroup], *, seed: int | None = None,
-                       max_tokens: int | None = None, stop_doomed: bool = False,
-                       max_new_tokens: int | None = None) -> ProposalBatch:
+                       caps: CallCaps = CallCaps()) -> ProposalBatch:
         """Several states' requests in one batch (a search expanding several nodes at once):
         proposals are group-major, each group location-major, as `propose` orders them."""
         prompts, locations, parsers, counts = [], [], [], []
@@ -97,17 +86,15 @@ class LMPolicy:
                 locations.append(loc)
                 parsers.append(lambda text, loc=loc, state=group.state: self.fmt.parse_output(problem, state, loc, text))
                 counts.append(group.n)
-        batch = self._run(prompts, locations, parsers, counts, seed, max_tokens, stop_doomed, problem.entry_point,
-                          max_new_tokens)
+        batch = self._run(prompts, locations, parsers, counts, seed, caps, problem.entry_point)
         batch.extra["group_sizes"] = [len(group.locations) * group.n for group in groups] if not batch.refused else []
         return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None, stop_doomed: bool = False,
-                        max_new_tokens: int | None = None) -> ProposalBatch:
+                        caps: CallCaps = CallCaps()) -> ProposalBatch:
         prompt = self.fmt.render_program_prompt(problem)
         return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], [n], seed,
-                         max_tokens, stop_doomed, problem.entry_point, max_new_tokens)
+                         caps, problem.entry_point)
 
     def propose_calls(self, problem: Problem, n: int, *, seed: int = 0, max_new_tokens: int = 96) -> ProposedCalls:
         """Example calls of the entry function, n answers to `policies.calls.calls_prompt` in one
@@ -118,9 +105,9 @@ class LMPolicy:
         limit = max_positions(self.loaded.model)
         if n < 1 or (limit is not None and len(ids) + max_new_tokens > limit):
             return ProposedCalls((), 0, 0, 0, 0.0, time.perf_counter() - start)
-        samples = generate_samples(self.loaded, [ids], [n], stops=[prompt.stop], tails=[prompt.text],
-                                   temperature=self.temperature, top_p=self.top_p, max_new_tokens=max_new_tokens,
-                                   seed=seed, share_prefix=self.share_prefix, prefix_cache=self.prefix_cache)
+        samples = generate_samples(self.loaded, [ids], [n], params=dataclasses.replace(self.params, max_new_tokens=max_new_tokens),
+                                   seed=seed, stops=[prompt.stop], tails=[prompt.text], share_prefix=self.share_prefix,
+                                   prefix_cache=self.prefix_cache)
         arguments: dict[str, tuple] = {}
         for text in samples.texts:
             for args in parse_calls(prompt.prefill + text, problem.entry_point):
@@ -130,7 +117,7 @@ class LMPolicy:
 
     def _doomed_check(self, prompts: list[RenderedPrompt], counts: list[int]):
         """doomed(row, generated text) for generate_samples, when the format can show its code."""
-        code_so_far = getattr(self.fmt, "code_so_far", None)
+        code_so_far = self.fmt.code_so_far
         if code_so_far is None:
             return None
         row_prompt = [p for p, c in enumerate(counts) for _ in range(c)]
@@ -148,10 +135,15 @@ class LMPolicy:
             self.prefix_cache.clear()
 
     @property
+    def summary(self) -> str:
+        """The format's own line, when it has one (policies.formats)."""
+        return self.fmt.summary
+
+    @property
     def edit_style(self) -> str:
         """"cut" when the format's children replace the program after their location (see
         `envs.locations.cut_locations`), else "insert"."""
-        return getattr(self.fmt, "edit_style", "insert")
+        return self.fmt.edit_style
 
     def _proposals(self, prompts, ids, fits, samples, locations, parsers, counts: list[int],
                    entry: str, new_tokens: int) -> list[Proposal]:
@@ -185,41 +177,37 @@ class LMPolicy:
         return proposals
 
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, counts: list[int], seed: int | None,
-             max_tokens: int | None = None, stop_doomed: bool = False, entry: str = "",
-             max_new_tokens: int | None = None) -> ProposalBatch:
-        """Sample counts[j] rows of prompts[j], all in one batch, each at most `max_new_tokens`
-        (at most the policy's own cap). With `max_tokens`, a call whose prompt (what the prefix
-        cache does not hold) and one token a row would cost more is refused before it runs
-        (`ProposalBatch.refused`): encoding a prompt that leaves nothing to generate would only
-        overshoot the budget."""
+             caps: CallCaps, entry: str = "") -> ProposalBatch:
+        """Sample counts[j] rows of prompts[j], all in one batch, each at most `caps.sample_length`
+        tokens. With `caps.tokens`, a call whose prompt (what the prefix cache does not hold) and
+        one token a row would cost more is refused before it runs (`ProposalBatch.refused`):
+        encoding a prompt that leaves nothing to generate would only overshoot the budget."""
         start = time.perf_counter()
         if seed is None:  # draw one and report it, so any call can be replayed
             seed = int.from_bytes(os.urandom(6), "little")
-        new_tokens = self.max_new_tokens if max_new_tokens is None else min(self.max_new_tokens, max_new_tokens)
+        new_tokens = caps.sample_length(self.params.max_new_tokens)
         ids = [encode_prompt(self.loaded.tokenizer, p.text) for p in prompts]
         limit = max_positions(self.loaded.model)
         fits = [j for j, x in enumerate(ids) if limit is None or len(x) + new_tokens <= limit]
-        if max_tokens is not None and fits:
+        if caps.tokens is not None and fits:
             cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
                                share=self.share_prefix, prefix_cache=self.prefix_cache)
-            if cost + sum(counts[j] for j in fits) > max_tokens:
+            if cost + sum(counts[j] for j in fits) > caps.tokens:
                 return ProposalBatch((), 0, 0, 0, time.perf_counter() - start, refused=True,
-                                     extra=dict(seed=seed, refused_prompt_tokens=cost, max_tokens=max_tokens))
+                                     extra=dict(seed=seed, refused_prompt_tokens=cost, caps_tokens=caps.tokens))
         samples = generate_samples(
             self.loaded,
             [ids[j] for j in fits],
             [counts[j] for j in fits],
+            params=self.params,
+            caps=caps,
+            seed=seed,
             stops=[prompts[j].stop for j in fits],
             tails=[prompts[j].text for j in fits],
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_new_tokens=new_tokens,
-            seed=seed,
             share_prefix=self.share_prefix,
             ignore_eos=self.ignore_eos,
-            token_budget=max_tokens,
             prefix_cache=self.prefix_cache,
-            doomed=self._doomed_check([prompts[j] for j in fits], [counts[j] for j in fits]) if stop_doomed else None,
+            doomed=self._doomed_check([prompts[j] for j in fits], [counts[j] for j in fits]) if caps.stop_doomed else None,
         )
         generate_s = time.perf_counter() - start
         proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, counts, entry, new_tokens)

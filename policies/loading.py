@@ -101,16 +101,18 @@ def load_model(spec: str, *, device: str | None = None, dtype: str | None = None
     return _load_folder(spec, _resolve(spec), dev, torch_dtype)
 
 
-def _resolve(spec: str) -> Path | str:
-    """The local folder (a Path) or the hub id (a str) to hand to `from_pretrained`."""
+def locate(spec: str) -> tuple[Path | str, Path | None]:
+    """(source, conversion target): the GGUF file to convert and the cache folder it converts
+    into (converted or not yet), or a local folder / hub id and None. Reads no weights and
+    converts nothing, so a spec that names nothing loadable fails within a second
+    (ModelLoadError saying what to do)."""
     if spec == QWEN_SPEC:
         try:
-            gguf = qwen_gguf_path()
+            return qwen_gguf_path(), cache_root() / QWEN_CACHE_NAME
         except ModelFileError as exc:
             raise ModelLoadError(str(exc)) from None
-        return convert_gguf(gguf, cache_root() / QWEN_CACHE_NAME)
     if spec == EMBEDDED_SPEC:
-        return convert_gguf(embedded_gguf_path(), cache_root() / EMBEDDED_CACHE_NAME)
+        return embedded_gguf_path(), cache_root() / EMBEDDED_CACHE_NAME
     path = Path(spec).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -118,21 +120,27 @@ def _resolve(spec: str) -> Path | str:
                 f"{path} is a directory without config.json; point --model at a folder written by "
                 "`save_pretrained` (config.json, weights, tokenizer files), or at a .gguf file"
             )
-        return path
+        return path, None
     if path.is_file():
         if path.suffix != ".gguf":
             raise ModelLoadError(f"{path} is a file but not a .gguf; pass its folder or a .gguf file")
         stat = path.stat()
         key = f"{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}"
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-        return convert_gguf(path, cache_root() / f"{path.stem.lower()}-{digest}")
+        return path, cache_root() / f"{path.stem.lower()}-{digest}"
     looks_like_path = spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec
     if looks_like_path or not _HUB_ID.match(spec) or spec.endswith(".gguf"):
         raise ModelLoadError(
             f"no such model file or directory: {spec!r}; use --model {QWEN_SPEC} (the default) or smollm2, "
             "a save_pretrained folder, a .gguf file, or a hub id"
         )
-    return _resolve_hub_id(spec)
+    return _resolve_hub_id(spec), None
+
+
+def _resolve(spec: str) -> Path | str:
+    """The local folder (a Path) or the hub id (a str) to hand to `from_pretrained`."""
+    source, target = locate(spec)
+    return convert_gguf(source, target) if target is not None else source
 
 
 def _resolve_hub_id(repo_id: str) -> Path | str:

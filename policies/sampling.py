@@ -32,7 +32,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from policies.base import Stop
+from policies.base import CallCaps, Stop
 from policies.loading import LoadedModel
 from policies.prefill import cache_arg, cache_of, forward_flops, prefill, row_counts
 
@@ -106,29 +106,32 @@ def generate_samples(
     prompt_ids: Sequence[Sequence[int]],
     n: int | Sequence[int],
     *,
+    params: SamplingParams = SamplingParams(),
+    caps: CallCaps = CallCaps(),
+    seed: int = 0,
     stops: Sequence[Sequence[str]] = (),
     tails: Sequence[str] = (),
-    temperature: float = SamplingParams.temperature,
-    top_p: float = SamplingParams.top_p,
-    max_new_tokens: int = SamplingParams.max_new_tokens,
-    seed: int = 0,
     share_prefix: bool = True,
     ignore_eos: bool = False,
-    token_budget: int | None = None,
     prefix_cache=None,
     doomed: Callable[[int, str], bool] | None = None,
 ) -> Samples:
     """Sample n continuations of each prompt (see the module docstring). Deterministic per seed.
 
-    token_budget: the most tokens this call may spend, prompt tokens encoded plus generated ones
-    (the search's budget unit); decoding stops once it is reached, leaving unfinished rows
-    truncated ("length"), so a search never overshoots its token budget by more than a step.
+    params: temperature, top-p and the policy's length cap; caps: the call's share of the
+    search's budget. `caps.tokens` is the most tokens this call may spend, prompt tokens encoded
+    plus generated ones (the search's budget unit); decoding stops once it is reached, leaving
+    unfinished rows truncated ("length"), so a search never overshoots its token budget by more
+    than a step. `caps.max_new_tokens` lowers the length cap for this call.
     prefix_cache: a `policies.prefix_cache.PrefixCache` reused across calls (needs share_prefix).
-    doomed(row, text so far): checked when a row completes a line (with the stop strings, every
-    STOP_CHECK_EVERY steps); True stops the row there, its text kept ("doomed"): the format saw an
-    error that no later line can repair, so the rest of the sample would be paid for nothing."""
+    doomed(row, text so far), given when `caps.stop_doomed`: checked when a row completes a line
+    (with the stop strings, every STOP_CHECK_EVERY steps); True stops the row there, its text kept
+    ("doomed"): the format saw an error that no later line can repair, so the rest of the sample
+    would be paid for nothing."""
     import torch
 
+    temperature, top_p, max_new_tokens = params.temperature, params.top_p, caps.sample_length(params.max_new_tokens)
+    token_budget = caps.tokens
     model, tok = loaded.model, loaded.tokenizer
     counts = row_counts(n, len(prompt_ids))
     P, B = len(prompt_ids), sum(counts)

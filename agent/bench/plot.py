@@ -1,8 +1,9 @@
 """coverage.png: coverage against compute, one colour per strategy, from summary.json.
 
-Two panels share the y axis (share of problems solved): x = mean generated tokens per problem
-and x = mean FLOPs per problem, both log scale, at each budget's actual spend (not its
-nominal value, so overshoot shows). Solid lines: oracle coverage; dashed: deployable pass@1;
+Two panels share the y axis (share of problems solved): x = mean tokens per problem (prompt
+tokens encoded + generated: the unit the budgets equalise, so equal budgets sit at equal x) and
+x = mean FLOPs per problem, both log scale, at each budget's actual spend (not its nominal value,
+so overshoot shows). Solid lines: oracle coverage; dashed: deployable pass@1;
 for `sample` and `sample+stop` also dotted: unbiased pass@k at k draws' mean cost. Every point
 is labelled with its budget. On a small run many points coincide (same cost, same share), so each strategy has
 its own hollow marker size (the first is largest: coinciding points nest as rings), and its
@@ -20,7 +21,7 @@ from pathlib import Path
 from agent.output.files import write_atomic
 
 PLOT = "coverage.png"
-AXES = (("mean_generated_tokens", "generated_tokens", "generated tokens per problem"),
+AXES = (("mean_tokens", "tokens", "tokens per problem (prompt encoded + generated)"),
         ("mean_flops", "flops", "FLOPs per problem"))
 
 

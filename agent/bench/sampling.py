@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.search.loop import EvaluateFn, LintFn
+from agent.search.types import EvaluateFn, Expansion, LintFn
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.problem import Problem
 from envs.program import Program
@@ -91,18 +91,20 @@ def draw_samples(
     `problem` must be the search's view (no hidden tests); `evaluate` runs visible tests only.
     """
     from agent.search.budget import Budget
-    from agent.search.loop import SearchSettings, search
+    from agent.search.loop import search
+    from agent.search.types import SearchSettings
     from agent.search.strategies import make_strategy
 
     draws: list[Draw] = []
 
-    def record(tree: SearchTree, batch, digests: list, admitted: list, seconds: float) -> None:
+    def record(tree: SearchTree, expansion: Expansion, stats) -> None:
+        batch, digests, admitted, seconds = expansion.batch, expansion.digests, expansion.admitted, expansion.seconds
         call = draws[-1].call + 1 if draws else 0
         costs = [p.generated_tokens + (batch.prompt_tokens_encoded if i == 0 else 0)
                  for i, p in enumerate(batch.proposals)]
         flops_per_token = batch.flops / max(1, sum(costs))
         share_s = seconds / max(1, len(batch.proposals))
-        doomed = [getattr(p, "finish", "") == "doomed" for p in batch.proposals]
+        doomed = [p.finish == "doomed" for p in batch.proposals]
         saved = _shares(int((batch.extra or {}).get("doomed_tokens_saved", 0)), doomed)
         for proposal, cost, digest, ok, stopped, spared in zip(batch.proposals, costs, digests, admitted, doomed,
                                                                saved):

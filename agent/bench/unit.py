@@ -239,7 +239,7 @@ def _finish(ctx: _Context, label: str, budget_tokens: int | None, unit_tokens: f
     # The returned program among this budget's visible solutions (visible inputs only; before any hidden run).
     choice = choose(members, ctx.task.problem, ctx.pieces.sandbox, ctx.config.selection,
                     cache=ctx.behaviours, baseline=baseline.digest,
-                    propose_calls=getattr(ctx.pieces.policy, "propose_calls", None))
+                    propose_calls=ctx.pieces.policy.propose_calls)
     returned = tree.node(choice.chosen)
     programs = [n.program for n in members]
     hidden = ctx.judge.passed(returned.program)

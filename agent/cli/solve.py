@@ -34,7 +34,7 @@ from envs.sandbox import BACKENDS
 if TYPE_CHECKING:
     from agent.search.budget import ComputeStats
     from agent.config import Config
-    from agent.search.loop import SearchResult
+    from agent.search.types import SearchResult
     from agent.search.tree import SearchTree
     from agent.wiring import PolicyFactory, SandboxFactory
 
@@ -111,14 +111,38 @@ def default_out(problem_id: str, strategy: str, now: datetime) -> Path:
     return out
 
 
-def _prepare_out(path: Path) -> Path:
+def _prepare_out(path: Path) -> tuple[Path, bool]:
+    """The output folder, made if needed, and whether this run made it."""
+    made = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {path}: {exc.strerror or exc}") from None
     if not path.is_dir():
         raise UsageError(f"{path} is not a folder")
-    return path
+    return path, made
+
+
+def _discard(out: Path, made: bool) -> None:
+    """A run that failed before its search leaves no folder behind: the one it made goes, with
+    the log file it wrote there (a folder that was there before is left as it was found, but
+    for that log, and nothing else is ever deleted)."""
+    from agent.output.logs import LOG_FILE
+
+    if made:
+        (out / LOG_FILE).unlink(missing_ok=True)
+        try:
+            out.rmdir()
+        except OSError:  # not empty: something else was written there meanwhile; keep it
+            pass
+
+
+def _explain_policy(name: str, policy) -> str:
+    """What the parts of a policy name mean, for a reader who has not seen the source."""
+    parts = name.split(":")
+    meaning = "model:format" + (":mode" if len(parts) > 2 else "")
+    summary = policy.summary
+    return f"{meaning}; {summary}" if summary else meaning
 
 
 def _hooks(*hooks: Callable[..., None]) -> Callable[..., None]:
@@ -140,10 +164,12 @@ def run_solve(
     from agent import wiring
     from agent.output import logs
     from agent.output.progress import ProgressDisplay
-    from agent.output.report import PARTIAL_SUFFIX, ROLLOUTS, result_record, summary_line, write_outputs
+    from agent.output.report import (
+        PARTIAL_SUFFIX, ROLLOUTS, SOLUTION, result_record, summary_line, unsolved_note, write_outputs,
+    )
     from agent.search.rollouts import RolloutWriter
     from agent.search.loop import search
-    from envs.problems import ProblemError, load_problem
+    from envs.problems import ProblemError, ProblemListError, load_problem
 
     started = datetime.now(timezone.utc)
     config = resolve_config(args)
@@ -153,27 +179,37 @@ def run_solve(
         settings = wiring.build_settings(config.search)
         budget = wiring.build_budget(config.search)
         wiring.check_policy(config.policy)
+        if policy_factory is None:  # a model that cannot be found fails now, not after the sandbox and torch
+            wiring.check_model(config.policy)
+    except ProblemListError as exc:
+        raise UsageError(f"{exc}; agent solve takes one problem: put it in a file of its own, or run them all "
+                         f"with `agent bench {args.problem}`") from None
     except (ProblemError, wiring.WiringError) as exc:
         raise UsageError(str(exc)) from None
-    out = _prepare_out(Path(args.out) if args.out else default_out(problem.id, strategy.name, started))
+    out, made = _prepare_out(Path(args.out) if args.out else default_out(problem.id, strategy.name, started))
 
     with ExitStack() as stack:
         logs.to_file(out / logs.LOG_FILE)
         stack.callback(logs.stop_file)
         display = stack.enter_context(
             ProgressDisplay(f"{problem.id} [{strategy.name}]", budget, enabled=not args.no_progress))
-        until = "the first visible solution" if settings.stop_when_solved else "the budget (--keep-going)"
-        display.line(f"solving {problem.id} with the {strategy.name} search, budget "
-                     f"{wiring.budget_dict(budget)}, until {until}; files in {out}")
+        until = "the first visible solution" if settings.stop_when_solved else "the budget is spent (--keep-going)"
+        display.line(f"solving {problem.id} with the {strategy.name} search, budget {wiring.describe_budget(budget)}, "
+                     f"until {until}; files in {out}")
         try:
             sandbox, lint, policy, load_s = _build_pieces(config, display, stack, policy_factory=policy_factory,
                                                           sandbox_factory=sandbox_factory, lint_factory=lint_factory)
-        except KeyboardInterrupt:
-            display.close()
+        except (UsageError, KeyboardInterrupt) as exc:
+            display.close("stopped before the search")
+            stack.close()  # the log file too, before its folder goes
+            _discard(out, made)
+            if isinstance(exc, UsageError):
+                raise
             print("agent solve: interrupted before the search started; nothing was written", file=sys.stderr)
             return EXIT_INTERRUPTED
-        model = getattr(policy, "name", config.policy.model)
-        display.line(f"model {model} loaded in {load_s:.1f}s")
+        model = policy.name
+        display.line(f"model {config.policy.model} loaded in {load_s:.1f}s; the policy is {model} "
+                     f"({_explain_policy(model, policy)})")
 
         partial = out / (ROLLOUTS + PARTIAL_SUFFIX)
         partial.unlink(missing_ok=True)  # a stale one from an earlier run into the same folder
@@ -184,8 +220,8 @@ def run_solve(
         result, choice, hidden, hidden_s = _search_and_judge(
             problem, config, display, lambda: search(problem, watched, lint=lint, evaluate=evaluate, strategy=strategy,
                                                      budget=budget, settings=settings,
-                                                     on_node=_hooks(rollouts, display)), sandbox,
-            propose_calls=getattr(policy, "propose_calls", None))
+                                                     on_node=_hooks(rollouts, display), on_batch=display.on_batch),
+            sandbox, propose_calls=policy.propose_calls)
         rollouts.close()
         timings = {"load_s": load_s, "hidden_s": hidden_s,
                    "total_s": (datetime.now(timezone.utc) - started).total_seconds()}
@@ -196,8 +232,11 @@ def run_solve(
         record["selection"] = choice.to_dict() if choice is not None else None  # the groups and why
         write_outputs(out, result, record, title=f"{problem.id}: {strategy.name} search")
 
-    sys.stdout.write(result.program.text)
-    sys.stdout.flush()
+    if result.solved:  # stdout carries a program only when it passes the visible tests
+        sys.stdout.write(result.program.text)
+        sys.stdout.flush()
+    else:
+        print(unsolved_note(record, out / SOLUTION), file=sys.stderr)
     print(summary_line(record), file=sys.stderr)
     print(f"files in {out}", file=sys.stderr)
     if result.stop_reason == "interrupted":
@@ -219,7 +258,9 @@ def _build_pieces(config: Config, display, stack: ExitStack, *, policy_factory, 
         display.phase(f"loading model {config.policy.model}")
         display.line(f"loading model {config.policy.model}")
         load_start = time.perf_counter()
-        policy = (policy_factory or wiring.build_policy)(config.policy)
+        # The loader says when it converts a model once (a minute on a small CPU): show it here
+        with logs.shown("policies.loading", display.note):
+            policy = (policy_factory or wiring.build_policy)(config.policy)
         logs.route_libraries()  # the model's libraries are imported now
     except wiring.WiringError as exc:
         raise UsageError(str(exc)) from None
@@ -239,8 +280,8 @@ def _search_and_judge(problem, config: Config, display, run_search: Callable[[],
     try:
         try:  # search() itself turns Ctrl-C into stop_reason "interrupted"
             result = run_search()
-        finally:
-            display.close()  # the live line ends before the hidden tests and the results
+        finally:  # the live line ends before the hidden tests and the results
+            display.close("search over" if result is None else f"search over: {_ending(result)}")
         result, choice = choose_returned(result, problem, sandbox, config.selection, propose_calls)
         hidden, hidden_s = _run_hidden(result, problem, sandbox, score_problem)
     except SandboxUnavailable as exc:
@@ -250,6 +291,12 @@ def _search_and_judge(problem, config: Config, display, run_search: Callable[[],
             raise
         hidden, hidden_s, result = None, 0.0, dataclasses.replace(result, stop_reason="interrupted")
     return result, choice, hidden, hidden_s
+
+
+def _ending(result: SearchResult) -> str:
+    if result.solved:
+        return "a visible solution"
+    return {"budget": "budget spent", "exhausted": "nothing left to expand"}.get(result.stop_reason, result.stop_reason)
 
 
 def _run_hidden(result: SearchResult, problem, sandbox, score_problem) -> tuple[Any, float]:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 LOG_FILE = "agent.log"
 OWN = ("agent", "envs", "policies", "__main__")
@@ -108,6 +110,30 @@ def stop_file() -> None:
         root.removeHandler(handler)
         handler.close()
     os.environ.pop(LOG_ENV, None)
+
+
+@contextmanager
+def shown(logger: str, show: Callable[[str], None], level: int = logging.INFO) -> Iterator[None]:
+    """While the block runs, records of `logger` at `level` and above are also passed to `show`
+    (their message text): what a slow step says about itself reaches the terminal, not only the
+    log file (e.g. the loader converting a model once)."""
+    handler = _Show(show, level)
+    target = logging.getLogger(logger)
+    target.addHandler(handler)
+    try:
+        yield
+    finally:
+        target.removeHandler(handler)
+
+
+class _Show(logging.Handler):
+    def __init__(self, show: Callable[[str], None], level: int) -> None:
+        super().__init__(level)
+        self.show = show
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.WARNING:  # warnings reach stderr already (configure)
+            self.show(record.getMessage())
 
 
 def configure_from_env() -> None:

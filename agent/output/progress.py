@@ -3,8 +3,10 @@
 On a terminal: one live line (spinner, budget bar, the current phase with its own clock, best
 visible score, nodes, samples, tokens, total elapsed). The phase is one of loading the model,
 generating N samples, linting, testing; rich redraws the line ten times a second, so the
-phase clock moves during a long generation. Without a terminal (output to a log file): one
-line per finished expansion (one policy call and the nodes it made) with elapsed time.
+phase clock moves during a long generation; when the search ends the line says so and its
+clock stops. Without a terminal (output to a log file): one line per finished expansion (one
+policy call and the nodes it made) with elapsed time. The counters are refreshed after every
+policy call (`on_batch`), also when it made no node.
 
 The phases come from wrapping the pieces the search calls (`watch`), so the search loop itself
 knows nothing about the display.
@@ -13,7 +15,7 @@ knows nothing about the display.
     with display:
         display.phase("loading model smollm2"); policy = build_policy(...)
         policy, lint, evaluate = display.watch(policy, lint, evaluate)
-        search(..., on_node=display)
+        search(..., on_node=display, on_batch=display.on_batch)
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ class ProgressDisplay:
         self.nodes = 0
         self.stats: ComputeStats | None = None
         self.expansions = 0
-        self._pending: tuple[int, float, int] | None = None  # (samples, generation seconds, nodes before)
+        self.closed = False
+        # the last call's (samples, generation seconds, nodes before), until on_batch reports it
+        self._pending: tuple[int, float, int] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> "ProgressDisplay":
@@ -60,9 +64,11 @@ class ProgressDisplay:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Report the last expansion and end the live line (again: a no-op)."""
-        self._flush_expansion()
+    def close(self, final: str = "done") -> None:
+        """End the live line with `final` as its phase, its clock stopped (again: a no-op)."""
+        if not self.closed:
+            self.progress.update(self.task, phase=final, phase_t0=None)
+            self.closed = True
         self.progress.stop()
 
     def phase(self, text: str) -> None:
@@ -72,6 +78,13 @@ class ProgressDisplay:
         """One log line with the elapsed time (no terminal only: on one, the live line says it)."""
         if self.log_lines:
             print(f"[{time.monotonic() - self.started:7.1f}s] {text}", file=sys.stderr, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line the user must see on a terminal too (printed above the live line)."""
+        if self.live:
+            self.progress.console.print(text, markup=False, highlight=False)
+        else:
+            self.line(text)
 
     # -- the pieces the search calls ------------------------------------------------------------
     def watch(self, policy: Any, lint: Callable, evaluate: Callable) -> tuple[Any, Callable, Callable]:
@@ -88,20 +101,20 @@ class ProgressDisplay:
 
     @contextmanager
     def generating(self, samples: int) -> Iterator[None]:
-        self._flush_expansion()  # the previous expansion's nodes are all in by now
-        self.phase(f"generating {samples} samples")
+        self.phase(f"generating {plural(samples, 'sample')}")
         start = time.monotonic()
         yield
         self._pending = (samples, time.monotonic() - start, self.nodes)
 
-    def _flush_expansion(self) -> None:
+    def _report_expansion(self) -> None:
+        """The line of the call that just ended (a call the policy refused made none: no line)."""
         if self._pending is None:
             return
         samples, seconds, nodes_before = self._pending
         self._pending = None
         self.expansions += 1
-        self.line(f"expansion {self.expansions}: {samples} samples generated in {seconds:.1f}s, "
-                  f"{self.nodes - nodes_before} new nodes; {self.info()}")
+        self.line(f"expansion {self.expansions}: {plural(samples, 'sample')} generated in {seconds:.1f}s, "
+                  f"{plural(self.nodes - nodes_before, 'new node')}; {self.info()}")
 
     # -- the search's on_node hook --------------------------------------------------------------
     def fraction(self, stats: ComputeStats) -> float:
@@ -113,14 +126,29 @@ class ProgressDisplay:
     def info(self) -> str:
         stats = self.stats
         samples, tokens = (stats.samples, stats.tokens) if stats is not None else (0, 0)
-        limit = f"/{self.budget.tokens}" if self.budget.tokens else ""
-        return f"best {self.best:.2f} · {self.nodes} nodes · {samples} samples · {tokens}{limit} tok"
+        limit = f"/{self.budget.tokens:,}" if self.budget.tokens else ""
+        return (f"best visible score {self.best:.2f} · {plural(self.nodes, 'node')} · "
+                f"{plural(samples, 'sample')} · {tokens:,}{limit} tokens")
 
     def __call__(self, tree: SearchTree, digest: str, stats: ComputeStats) -> None:
         score = tree.node(digest).score
         self.best = max(self.best, score or 0.0)
+        self._refresh(tree, stats)
+
+    def on_batch(self, tree: SearchTree, expansion: Any, stats: ComputeStats) -> None:
+        """After every policy call, its nodes scored: the counters move even when it made none,
+        and (without a terminal) the call's line is printed."""
+        self._refresh(tree, stats)
+        self._report_expansion()
+
+    def _refresh(self, tree: SearchTree, stats: ComputeStats) -> None:
         self.nodes, self.stats = len(tree), stats
         self.progress.update(self.task, completed=self.fraction(stats), info=self.info())
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 node", "2 nodes", "1,200 samples"."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 class _WatchedPolicy:
@@ -157,8 +185,8 @@ def _PhaseColumn():
             super().__init__(table_column=Column(min_width=24, no_wrap=True))
 
         def render(self, task) -> Text:
-            seconds = time.monotonic() - task.fields.get("phase_t0", time.monotonic())
-            return Text(f"{task.fields.get('phase', '')} {seconds:.0f}s", style="cyan", no_wrap=True,
-                        overflow="ellipsis")
+            phase, start = task.fields.get("phase", ""), task.fields.get("phase_t0")
+            text = phase if start is None else f"{phase} {time.monotonic() - start:.0f}s"  # None: over
+            return Text(text, style="cyan", no_wrap=True, overflow="ellipsis")
 
     return PhaseColumn()

@@ -28,7 +28,7 @@ from agent.output.versions import versions
 
 if TYPE_CHECKING:
     from agent.config import Config
-    from agent.search.loop import SearchResult
+    from agent.search.types import SearchResult
     from envs.problem import Problem
     from envs.testcase import TestReport
 
@@ -85,7 +85,7 @@ def result_record(
         "visible": report_dict(node.report),
         "hidden": report_dict(hidden),
         "program": result.program.text,
-        "config": dataclasses.asdict(config),
+        "config": config.solve_dict(),  # the sections a search reads (not the bench's)
         "config_hash": config.digest(),
         "versions": versions(),
         "files": list(OUTPUT_FILES),
@@ -121,12 +121,41 @@ def write_outputs(out: Path, result: SearchResult, record: dict[str, Any], *, ti
 
 
 def summary_line(record: dict[str, Any]) -> str:
-    """One line for people: outcome, hidden tests, nodes and compute."""
-    compute = record["compute"]
-    hidden = {None: "no hidden tests", True: "hidden passed", False: "hidden FAILED"}[record["hidden_passed"]]
+    """One line for people: the outcome in tests passed, what the search spent, and what the
+    seconds cover."""
+    compute, timings = record["compute"], record.get("timings") or {}
+    visible, hidden = record["visible"] or {"passed": 0, "total": 0}, record["hidden"]
+    if record["solved"]:
+        outcome = "SOLVED: the program passes"
+    else:
+        reason = STOP_WORDS.get(record["stop_reason"], record["stop_reason"])
+        outcome = f"not solved ({reason}): the best program passes"
+    if hidden is not None:
+        hidden_text = f"{hidden['passed']} of {hidden['total']} hidden tests"
+    else:
+        hidden_text = "no hidden tests" if record["stop_reason"] != "interrupted" else "hidden tests not run"
+    seconds = f"{compute['wall_s']:.1f} s of search"
+    if "load_s" in timings:
+        seconds += f" + {timings['load_s']:.1f} s loading the model"
     return (
-        f"{record['problem_id']}: {'SOLVED' if record['solved'] else 'not solved'} "
-        f"({record['stop_reason']}; {hidden}) by {record['strategy']} with {record['model']}: "
-        f"{record['nodes']} nodes, {compute['samples']} samples, {compute['tokens']} tokens, "
-        f"{compute['wall_s']:.1f} s"
+        f"{record['problem_id']}: {outcome} {visible['passed']} of {visible['total']} visible tests, "
+        f"{hidden_text} · {record['strategy']} search with {record['model']}: {_count(record['nodes'], 'node')}, "
+        f"{_count(compute['samples'], 'sample')}, {compute['tokens']:,} tokens, {seconds}"
     )
+
+
+STOP_WORDS = {"budget": "budget spent", "exhausted": "nothing left to expand", "interrupted": "interrupted"}
+
+
+def unsolved_note(record: dict[str, Any], solution: Path) -> str:
+    """Why stdout is empty after a search that found no visible solution, and where the best
+    program went."""
+    if record["depth"] == 0:
+        return f"no program passed every visible test, and none beat the starter code ({solution} holds it)"
+    visible = record["visible"] or {"passed": 0, "total": 0}
+    return (f"no program passed every visible test; the best one passes {visible['passed']} of {visible['total']} "
+            f"and is in {solution} (not printed)")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -8,9 +8,10 @@ split into generate / lint / sandbox / other, measured with `time.perf_counter` 
 `Budget` caps any of samples, tokens, FLOPs or seconds. Every strategy checks
 `budget.exhausted(stats)` before each LM call and asks the policy for at most
 `budget.samples_left(stats)` samples, so all strategies stop at the same budget. A token budget
-is passed down as `budget.tokens_left(stats)` and the policy stops generating once it is spent
-(policies.sampling), so it is not overshot; a FLOP or time budget can only be checked between
-calls, so the last call may overshoot it by at most one call's worth.
+is passed down as `budget.tokens_left(stats)` in the call's `CallCaps` (policies.base) and the
+policy stops generating once it is spent (policies.sampling), so it is not overshot; a FLOP or
+time budget can only be checked between calls, so the last call may overshoot it by at most one
+call's worth. `Budget.checkpoints` are smaller token budgets read off the same search.
 
 Token unit. `tokens` counts every token the model processed: prompt tokens actually encoded
 (a prompt shared by sibling samples counts once) plus generated tokens. This is the fair unit
@@ -102,7 +103,7 @@ class Meter:
         extra = batch.extra or {}
         self._counts["doomed_samples"] += int(extra.get("finish", {}).get("doomed", 0))
         self._counts["doomed_tokens_saved"] += int(extra.get("doomed_tokens_saved", 0))
-        whole = [p for p in batch.proposals if getattr(p, "finish", "") in ("eos", "stop", "doomed")]
+        whole = [p for p in batch.proposals if p.finish in ("eos", "stop", "doomed")]
         self._counts["whole_samples"] += len(whole)
         self._counts["whole_sample_tokens"] += sum(p.generated_tokens for p in whole)
         self._flops += float(batch.flops)
@@ -136,11 +137,19 @@ class Budget:
     flops: float | None = None  # forward-pass FLOPs as the policy reports them
     seconds: float | None = None  # wall time of the whole search, lint and sandbox included
     until: str = "any"  # "any": stop at the first limit reached; "all": once every limit is reached
+    # Token totals, ascending and below `tokens`, where the search reports the result a search with
+    # that token budget would have returned (`on_checkpoint`): no policy call crosses one, so each
+    # report is exactly that search's end. How agent bench reads every smaller budget off one search.
+    checkpoints: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.until not in ("any", "all"):
             raise ValueError(f"Budget.until must be 'any' or 'all', got {self.until!r}")
-        limits = {k: v for k, v in asdict(self).items() if k != "until"}
+        if self.checkpoints and (list(self.checkpoints) != sorted(self.checkpoints) or self.checkpoints[0] < 0
+                                 or self.until != "any" or self.tokens is None or self.checkpoints[-1] > self.tokens):
+            raise ValueError(f"Budget.checkpoints must ascend from >= 0 to at most the token limit, got "
+                             f"{self.checkpoints} with tokens={self.tokens}, until={self.until!r}")
+        limits = {k: v for k, v in asdict(self).items() if k not in ("until", "checkpoints")}
         if all(v is None for v in limits.values()):
             raise ValueError("a Budget needs at least one limit: samples, tokens, generated_tokens, flops or seconds")
         for name, value in limits.items():
@@ -165,7 +174,6 @@ class Budget:
         if self.until == "all" and not all(self._reached(dataclasses.replace(stats, samples=self.samples))):
             return None
         return max(0, self.samples - stats.samples)
-
 
     def tokens_left(self, stats: ComputeStats) -> int | None:
         """How many more tokens (prompt encoded + generated) the next call may spend (None =

@@ -13,8 +13,9 @@ What the loop guarantees, for every strategy:
 - A node exists only if its program passed `lint`; a child of a node that has lint errors itself
   (only the starter can) is gated by "no new errors versus the parent".
 - The budget is checked before each policy call and the call asks for at most the samples left;
-  a call whose prompt the tokens left cannot pay for is refused by the policy, unrun, and the
-  search ends there at its budget.
+  its `CallCaps` carry the tokens left (to the next of the budget's checkpoints, if any) down to
+  the sampler. A call whose prompt the tokens left cannot pay for is refused by the policy,
+  unrun, and the search ends there at its budget (or passes that checkpoint and asks again).
 - Every new node is evaluated once (the tree is the cache: one node per program digest), and
   programs that differ only in comments, formatting or docstrings are run once between them
   (`Program.behaviour_digest`).
@@ -26,139 +27,57 @@ What the loop guarantees, for every strategy:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Sequence
 
 from agent.search.budget import Budget, ComputeStats, Meter, samples_that_fit
-from agent.search.requests import ProposeRequest, can_propose_groups, propose_nodes
+from agent.search.requests import can_propose_groups, propose_nodes
 from agent.search.tree import UNSCORED, EdgeInfo, SearchTree
+from agent.search.types import (
+    SEED_STRIDE, BatchHook, CheckpointHook, Counters, EvaluateFn, Expansion, LintFn, NodeHook, ProposeRequest,
+    SearchResult, SearchSettings, Selection, StopReason, Strategy,
+)
 from envs.problem import Problem
 from envs.program import Program
 from envs.testcase import TestReport
-from policies.base import Policy, Proposal, ProposalBatch
+from policies.base import CallCaps, Policy, Proposal, ProposalBatch
 
 logger = logging.getLogger(__name__)
-
-StopReason = Literal["solved", "budget", "exhausted", "interrupted"]
-LintFn = Callable[[Program, "Program | None"], Any]  # (program, parent or None) -> result with .ok
-EvaluateFn = Callable[[Program], TestReport]  # runs the VISIBLE tests only
-NodeHook = Callable[[SearchTree, str, ComputeStats], None]  # called once per new, evaluated node
-# Called after each policy call, its new nodes scored: (tree, the batch, per proposal the digest of
-# its program or None when nothing parsed, per proposal whether the lint gate admitted it (None:
-# nothing to lint), the call's wall seconds with lint and tests). How `agent bench` records draws.
-BatchHook = Callable[[SearchTree, ProposalBatch, list, list, float], None]
-
-
-@dataclass(frozen=True, kw_only=True)
-class SearchSettings:
-    """Settings shared by all strategies (strategy-specific ones live in agent.search.strategies)."""
-
-    # n: policy samples per hunk location per expansion; siblings share one prompt encoding
-    samples_per_location: int = 2
-    # locations per expansion: an expansion asks n * this samples (8 rows a call). Cut children
-    # (rex, the default) share the task and the program up to the earliest cut, so several
-    # locations cost little more than one; free-answer formats give every location the same prompt
-    max_locations: int = 4
-    max_depth: int = 8  # edits from the starter; LintSeq splits a HumanEval solution into a handful
-    model_choice: bool = False  # also offer MODEL_CHOICE (None): only edit-sequence formats write headers
-    # Show the policy the node's failing VISIBLE tests (formats that can). Off: with SmolLM2-135M it
-    # solved none of the 3 examples best-first leaves unsolved, and in rex's cut children it cost
-    # 2 problems at 20 on HumanEval/0-81 (docs/results, rex_feedback_humaneval0-81)
-    feedback: bool = False
-    # Stop a sample once its complete lines hold a syntax error no later line can repair
-    # (envs.syntax): the lint gate would reject it, so its remaining tokens return to the budget.
-    stop_doomed: bool = True
-    seed: int = 0  # base seed: policy call k gets seed * SEED_STRIDE + k, so runs replay exactly
-    max_idle_steps: int = 1000  # selections in a row that call no policy (MCTS revisiting dead ends)
-    # False: keep going after a visible solution, until the budget, so the returned program is
-    # chosen among all the visible solutions the budget buys (agent.search.selection); the bench's
-    # repeated-sampling baseline always does (pass@k needs every one of its n draws)
-    stop_when_solved: bool = True
-
-
-SEED_STRIDE = 1_000_003  # spreads base seeds apart so two runs never share a call's seed
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The node to work on and the path the strategy took to it (root first, node last).
-
-    expand=False: the node is a dead end (depth limit, or a cycle); the loop calls no policy
-    and only backs up (MCTS counts the visit). A node may be selected for expansion again:
-    the strategies re-expand nodes (agent.search.strategies), each call with a fresh seed.
-    """
-
-    node: str
-    path: tuple[str, ...]
-    expand: bool = True
-
-
-SelectFn = Callable[[SearchTree, SearchSettings], "Selection | None"]  # None: nothing left
-ProposeFn = Callable[[ProposeRequest], "ProposalBatch | None"]  # None: the cap allows no sample
-BackupFn = Callable[[SearchTree, Selection, list[str]], None]  # new children's digests
-# Several nodes for one policy call, each with its share of rows (see agent.search.requests)
-SelectManyFn = Callable[[SearchTree, SearchSettings], "list[tuple[Selection, int]]"]
-
-
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    select: SelectFn
-    propose: ProposeFn
-    backup: BackupFn
-    # When set and the policy can take several nodes in one call (`can_propose_groups`), each step
-    # expands the nodes this picks together; `propose` is then not used.
-    select_many: SelectManyFn | None = None
-
-
-@dataclass(frozen=True)
-class Counters:
-    nodes: int = 0  # nodes in the tree, root included
-    expansions: int = 0  # policy calls
-    lint_rejected: int = 0  # parsed proposals whose program failed the lint gate (not in the tree)
-    parse_failures: int = 0  # proposals without a program (malformed diff, empty, ...)
-    parse_failure_kinds: dict[str, int] = field(default_factory=dict)  # by proposal status
-    merges: int = 0  # programs reached again from a new parent (transpositions): edge added
-    duplicates: int = 0  # programs proposed again at the same parent (or closing a cycle)
-    evaluations: int = 0  # visible-test runs: one per distinct behaviour_digest
-    evaluations_reused: int = 0  # nodes scored with an equivalent program's report (not run again)
-    # {"at_root" | "below_root": {calls, samples, prompt_tokens, generated_tokens, new_nodes,
-    # solutions, near_misses}}: fresh programs vs refinements (for rex: its two arms); the last two
-    # count the arm's new nodes that pass every visible test / some but not all of them
-    arms: dict[str, dict[str, int]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """The outcome of one search. `program` is chosen by visible signals alone: the best
-    solution if any, else the best-scoring node (see `SearchTree.best`)."""
-
-    solved: bool
-    program: Program
-    node: str  # digest of the returned node
-    stop_reason: StopReason
-    strategy: str
-    tree: SearchTree
-    compute: ComputeStats
-    counters: Counters
 
 
 def sample_length_prior(policy: Policy) -> float | None:
     """Tokens a sample is expected to cost before any has ended: half the policy's length cap."""
-    cap = getattr(policy, "max_new_tokens", None)
-    return cap / 2 if isinstance(cap, (int, float)) and cap > 0 else None
+    cap = policy.max_new_tokens
+    return cap / 2 if cap else None
+
+
+def call_limits(budget: Budget, stats: ComputeStats, checkpoint: int | None, *, prior: float | None,
+                stop_doomed: bool) -> tuple[int | None, CallCaps, bool]:
+    """What the next policy call may ask for: (samples, its CallCaps, whether its token cap is
+    the next checkpoint's rather than the budget's own). The tokens are those left to the budget
+    or to `checkpoint`, whichever comes first; rows are clipped to what they pay for at the
+    length of the samples that ended so far, else at `prior` tokens a sample (`samples_that_fit`)."""
+    tokens_left = budget.tokens_left(stats)
+    to_checkpoint = None if checkpoint is None else checkpoint - stats.tokens
+    at_checkpoint = to_checkpoint is not None and (tokens_left is None or to_checkpoint < tokens_left)
+    tokens = to_checkpoint if at_checkpoint else tokens_left
+    fit = samples_that_fit(tokens, stats, prior=prior)
+    caps = [c for c in (budget.samples_left(stats), fit) if c is not None]
+    return min(caps) if caps else None, CallCaps(tokens=tokens, stop_doomed=stop_doomed), at_checkpoint
 
 
 class _Run:
-    """One search's mutable working state: the tree, the meter and the counts."""
+    """One search's mutable working state: the tree, the meter, the counts and the checkpoints
+    not reached yet."""
 
     def __init__(self, problem: Problem, policy: Policy, lint: LintFn, evaluate: EvaluateFn,
-                 settings: SearchSettings, on_node: NodeHook | None) -> None:
+                 settings: SearchSettings, budget: Budget, on_node: NodeHook | None,
+                 on_checkpoint: CheckpointHook | None) -> None:
         self.problem, self.policy, self.lint, self.evaluate = problem, policy, lint, evaluate
-        self.settings, self.on_node = settings, on_node
+        self.settings, self.budget, self.on_node, self.on_checkpoint = settings, budget, on_node, on_checkpoint
         self.meter = Meter()
         self.counts: Counter[str] = Counter()
         self.failure_kinds: Counter[str] = Counter()
@@ -166,6 +85,7 @@ class _Run:
         self.reports: dict[str, TestReport] = {}  # by Program.behaviour_digest
         self.arms: dict[str, Counter[str]] = {}  # see _count_arm
         self.node_arm: dict[str, str] = {}  # digest -> the arm whose call first made the node
+        self.checkpoints = list(budget.checkpoints)  # not reached yet, ascending
 
     def start(self) -> None:
         """Lint and evaluate the root (the starter program, kept whatever its lint result)."""
@@ -175,29 +95,36 @@ class _Run:
         self.tree = SearchTree(root, result, root_clean=bool(result.ok))
         self.score([self.tree.root])
 
-    def expand(self, strategy: Strategy, selections: list[tuple[Selection, int]], budget: Budget) -> list[str] | None:
+    def limits(self) -> tuple[int | None, CallCaps, bool]:
+        return call_limits(self.budget, self.meter.stats(), self.checkpoints[0] if self.checkpoints else None,
+                           prior=sample_length_prior(self.policy), stop_doomed=self.settings.stop_doomed)
+
+    def pass_checkpoints(self, strategy: Strategy, *, next_one: bool = False) -> None:
+        """Report every checkpoint the tokens spent have reached (and the next one, if
+        `next_one`: a call that would cross it was refused, so a search with that budget ends
+        here) with the result such a search would have returned."""
+        spent = self.meter.stats().tokens
+        while self.checkpoints and (next_one or spent >= self.checkpoints[0]):
+            limit, next_one = self.checkpoints.pop(0), False
+            if self.on_checkpoint is not None:
+                self.on_checkpoint(limit, self.result(strategy, "budget"))
+
+    def expand(self, strategy: Strategy, selections: list[tuple[Selection, int]]) -> Expansion | None:
         """Ask the policy at the selected node(s), in one call; lint-gate and add what comes back.
-        Returns the digests of the new nodes, or None when the budget allows no sample."""
-        tree = self.tree
-        stats = self.meter.stats()
-        tokens_left = budget.tokens_left(stats)
-        fit = samples_that_fit(tokens_left, stats, prior=sample_length_prior(self.policy))
-        caps = [c for c in (budget.samples_left(stats), fit) if c is not None]
-        seed = self.settings.seed * SEED_STRIDE + self.counts["expansions"]
-        requests = [ProposeRequest(self.policy, self.problem, tree, selection.node, self.settings,
-                                   min(caps) if caps else None, seed, tokens_left) for selection, _ in selections]
-        with self.meter.timed("generate"):
-            if selections == [(selections[0][0], 1)]:  # one node, one share: the strategy's own call
-                batch = strategy.propose(requests[0])
-                sizes = [len(batch.proposals)] if batch is not None else []
-            else:
-                batch, sizes = propose_nodes(requests, [share for _, share in selections])
+        Returns what the call made, or None when the budget allows no sample."""
+        while True:
+            self.pass_checkpoints(strategy)
+            samples, caps, at_checkpoint = self.limits()
+            with self.meter.timed("generate"):
+                batch, sizes = self._call(strategy, selections, samples, caps)
+            if batch is None or not (batch.refused and at_checkpoint):
+                break
+            self.pass_checkpoints(strategy, next_one=True)  # and ask again, under the next cap
         if batch is None or batch.refused:  # refused: the tokens left do not pay for the call's prompt
             return None
         self.meter.add_batch(batch)
         self.counts["expansions"] += 1
-        new, digests, admitted_flags, start = [], [], [], 0
-        self.last_batch, self.last_outcomes = batch, (digests, admitted_flags)
+        tree, new, digests, admitted_flags, start = self.tree, [], [], [], 0
         for (selection, _), size in zip(selections, sizes):
             part, start = batch.proposals[start:start + size], start + size
             if not part:
@@ -208,7 +135,19 @@ class _Run:
             self._count_arm(arm, batch, part, added)
             self.node_arm.update(dict.fromkeys(added, arm))
             new += added
-        return new
+        return Expansion(batch, tuple(digests), tuple(admitted_flags), tuple(new))
+
+    def _call(self, strategy: Strategy, selections: list[tuple[Selection, int]], samples: int | None,
+              caps: CallCaps) -> tuple[ProposalBatch | None, list[int]]:
+        """One policy call for the selections: the batch (None: the cap allows no sample) and
+        how many of its proposals belong to each selection, in order."""
+        seed = self.settings.seed * SEED_STRIDE + self.counts["expansions"]
+        requests = [ProposeRequest(self.policy, self.problem, self.tree, selection.node, self.settings, samples, seed,
+                                   caps) for selection, _ in selections]
+        if selections == [(selections[0][0], 1)]:  # one node, one share: the strategy's own call
+            batch = strategy.propose(requests[0])
+            return batch, [len(batch.proposals)] if batch is not None else []
+        return propose_nodes(requests, [share for _, share in selections])
 
     def _add_children(self, parent_digest: str, proposals, digests: list, admitted_flags: list) -> list[str]:
         """Lint-gate the proposals made at one node and add them as its children; the digests of
@@ -226,7 +165,7 @@ class _Run:
             admitted_flags.append(True)
             edge = EdgeInfo(proposal.edit, proposal.location, proposal.logprob,
                             proposal.generated_tokens, proposal.prompt_tokens, self.counts["expansions"],
-                            getattr(proposal, "uncertain", None))
+                            proposal.uncertain)
             if proposal.program.digest not in tree:
                 admitted = self.admit(proposal.program, parent.program if not parent.clean else None)
                 if admitted is None:
@@ -272,7 +211,7 @@ class _Run:
             clean = bool(self.lint(program, None).ok)
         return result, clean
 
-    def score(self, digests: list[str]) -> None:
+    def score(self, digests: Sequence[str]) -> None:
         for digest in digests:
             program = self.tree.node(digest).program
             report = self.reports.get(program.behaviour_digest)
@@ -303,7 +242,7 @@ class _Run:
                             self.meter.stats(), counters)
 
 
-def _loop(run: _Run, strategy: Strategy, budget: Budget, on_batch: BatchHook | None = None) -> StopReason:
+def _loop(run: _Run, strategy: Strategy, on_batch: BatchHook | None = None) -> StopReason:
     run.start()
     stop_when_solved = run.settings.stop_when_solved
     if stop_when_solved and run.tree.node(run.tree.root).solved:
@@ -311,7 +250,7 @@ def _loop(run: _Run, strategy: Strategy, budget: Budget, on_batch: BatchHook | N
     idle = 0
     select_many = strategy.select_many if can_propose_groups(run.policy) else None
     while True:
-        if budget.exhausted(run.meter.stats()):
+        if run.budget.exhausted(run.meter.stats()):
             return "budget"
         selections = select_many(run.tree, run.settings) if select_many is not None else None
         selection = selections[0][0] if selections else strategy.select(run.tree, run.settings)
@@ -326,12 +265,13 @@ def _loop(run: _Run, strategy: Strategy, budget: Budget, on_batch: BatchHook | N
         idle = 0
         start = time.perf_counter()
         selections = selections or [(selection, 1)]
-        new = run.expand(strategy, selections, budget)
-        if new is None:
+        expansion = run.expand(strategy, selections)
+        if expansion is None:
             return "budget"
+        new = expansion.new
         run.score(new)
         if on_batch is not None:
-            on_batch(run.tree, run.last_batch, *run.last_outcomes, time.perf_counter() - start)
+            on_batch(run.tree, dataclasses.replace(expansion, seconds=time.perf_counter() - start), run.meter.stats())
         for chosen, _ in selections:
             strategy.backup(run.tree, chosen, [d for d in new if run.tree.node(d).parent == chosen.node])
         if stop_when_solved and any(run.tree.node(d).solved for d in new):
@@ -349,6 +289,7 @@ def search(
     settings: SearchSettings = SearchSettings(),
     on_node: NodeHook | None = None,
     on_batch: BatchHook | None = None,
+    on_checkpoint: CheckpointHook | None = None,
 ) -> SearchResult:
     """Search for a program that passes the problem's visible tests.
 
@@ -357,13 +298,14 @@ def search(
     lint:     `lint(program, parent)`; parent None = absolute check, else "no new errors".
     evaluate: runs the visible tests on a program, returns its TestReport (infra errors raise).
     on_node:  called after each new node is evaluated (e.g. a rollout writer); it sees the tree.
-    on_batch: called after each policy call with what became of every proposal (BatchHook).
+    on_batch: called after each policy call with what it made (BatchHook).
+    on_checkpoint: called at each of `budget.checkpoints` the search reaches (CheckpointHook);
+              the ones it never reaches are left to the caller (the final result is theirs).
     """
-    if hasattr(policy, "reset"):  # a policy that keeps state across calls starts afresh
-        policy.reset()
-    run = _Run(problem.without_hidden_tests(), policy, lint, evaluate, settings, on_node)
+    policy.reset()  # a policy that keeps state across calls starts afresh
+    run = _Run(problem.without_hidden_tests(), policy, lint, evaluate, settings, budget, on_node, on_checkpoint)
     try:
-        stop = _loop(run, strategy, budget, on_batch)
+        stop = _loop(run, strategy, on_batch)
     except KeyboardInterrupt:
         logger.warning("search interrupted; returning the partial result")
         stop = "interrupted"

@@ -13,43 +13,11 @@ requests, in the order the strategy chose them, clipped together to the budget's
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from agent.search.budget import clip_request
-from agent.search.tree import SearchTree
+from agent.search.types import ProposeRequest, SearchSettings
 from envs.locations import cut_locations, hunk_locations
-from envs.problem import Problem
 from policies.base import Policy, ProposalBatch, ProposeGroup
-
-if TYPE_CHECKING:
-    from agent.search.loop import SearchSettings
-
-
-@dataclass(frozen=True)
-class ProposeRequest:
-    """Everything a `propose` function may use to ask the policy for candidates at `node`."""
-
-    policy: Policy
-    problem: Problem  # hidden tests already removed
-    tree: SearchTree
-    node: str
-    settings: SearchSettings
-    samples_left: int | None  # the budget's cap on this call's samples (None = no cap)
-    seed: int
-    tokens_left: int | None = None  # the budget's cap on this call's tokens (None = no cap)
-    max_new_tokens: int | None = None  # a lower length cap per sample for this call (None: the policy's)
-
-    def caps(self) -> dict:
-        """Keyword arguments for the policy call: the token cap, when there is one, the early
-        stop of doomed samples and a per-sample length cap, when asked for."""
-        caps = {} if self.tokens_left is None else {"max_tokens": self.tokens_left}
-        if self.settings.stop_doomed:
-            caps["stop_doomed"] = True
-        if self.max_new_tokens is not None:
-            caps["max_new_tokens"] = self.max_new_tokens
-        return caps
-
 
 
 def edit_group(request: ProposeRequest, share: int = 1) -> ProposeGroup | None:
@@ -63,7 +31,7 @@ def edit_group(request: ProposeRequest, share: int = 1) -> ProposeGroup | None:
     """
     node = request.tree.node(request.node)
     settings = request.settings
-    if getattr(request.policy, "edit_style", "insert") == "cut":
+    if request.policy.edit_style == "cut":
         locations, per = _cut_points(node, request.problem.entry_point, settings)
     else:
         locations = hunk_locations(
@@ -83,7 +51,7 @@ def propose_edits(request: ProposeRequest) -> ProposalBatch | None:
     if group is None:
         return None
     return request.policy.propose(request.problem, group.state, list(group.locations), group.n, seed=request.seed,
-                                  **request.caps())
+                                  caps=request.caps)
 
 
 def _cut_points(node, entry_point: str, settings: SearchSettings) -> tuple[tuple, int]:
@@ -102,14 +70,14 @@ def propose_programs(request: ProposeRequest, *, batch_size: int) -> ProposalBat
     _, n = clip_request(1, batch_size, request.samples_left)
     if n == 0:
         return None
-    return request.policy.sample_programs(request.problem, n, seed=request.seed, **request.caps())
+    return request.policy.sample_programs(request.problem, n, seed=request.seed, caps=request.caps)
 
 
 def can_propose_groups(policy: Policy) -> bool:
-    """Does the policy take several nodes' requests in one call? (LMPolicy does; wrappers pass
-    the question on to the policy they wrap.) Only cut-children policies are batched: there,
+    """Does the policy take several nodes' requests in one call? (LMPolicy does.) Only
+    cut-children policies are batched: there,
     every request, the fresh arm's included, is an edit request (`edit_group`)."""
-    return bool(getattr(policy, "can_propose_groups", False)) and getattr(policy, "edit_style", "insert") == "cut"
+    return policy.can_propose_groups and policy.edit_style == "cut"
 
 
 def propose_nodes(requests: list[ProposeRequest], shares: list[int]) -> tuple[ProposalBatch | None, list[int]]:
@@ -117,17 +85,17 @@ def propose_nodes(requests: list[ProposeRequest], shares: list[int]) -> tuple[Pr
     its rows), clipped in order to the first request's sample cap (so what is clipped away is a
     suffix); all requests share its seed and caps. Returns the batch (None when the cap allows
     no sample) and how many proposals of it belong to each request, in order (0: clipped away,
-    that node is not expanded)."""
+    that node is not expanded; none for a refused call)."""
     first = requests[0]
     wanted = [edit_group(dataclasses.replace(request, samples_left=None), share)
               for request, share in zip(requests, shares)]
     groups = clip_groups([g for g in wanted if g is not None], first.samples_left)
     if not groups:
         return None, []
-    batch = first.policy.propose_groups(first.problem, groups, seed=first.seed, **first.caps())
-    # A wrapper may clip further (the bench's snapshots), also in order: the batch says how many
-    # proposals each group it ran has; the groups clipped away are the last ones.
-    sizes = list(batch.extra.get("group_sizes", [len(g.locations) * g.n for g in groups]))
+    batch = first.policy.propose_groups(first.problem, groups, seed=first.seed, caps=first.caps)
+    if batch.refused:
+        return batch, []
+    sizes = [len(g.locations) * g.n for g in groups]
     if sum(sizes) != len(batch.proposals):
         raise RuntimeError(f"policy returned {len(batch.proposals)} proposals for groups of {sizes}")
     return batch, sizes + [0] * (len(requests) - len(sizes))

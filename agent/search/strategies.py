@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from agent.search.loop import SearchSettings, Selection, Strategy
-from agent.search.requests import ProposeRequest, propose_edits, propose_programs
+from agent.search.requests import propose_edits, propose_programs
+from agent.search.types import SEED_STRIDE, ProposeRequest, SearchSettings, Selection, Strategy
 from agent.search.tree import Node, SearchTree, UNSCORED
 from policies.base import ProposalBatch
 
@@ -315,7 +315,7 @@ class RExSettings:
 
 def _rex_rng(tree: SearchTree, settings: SearchSettings) -> random.Random:
     # Deterministic per (seed, tree state): the same seed replays the same allocation.
-    return random.Random(settings.seed * 1_000_003 + sum(n.expanded for n in tree.nodes()) * 7919 + len(tree))
+    return random.Random(settings.seed * SEED_STRIDE + sum(n.expanded for n in tree.nodes()) * 7919 + len(tree))
 
 
 def select_rex(tree: SearchTree, settings: SearchSettings, *, c: float) -> Selection:
@@ -349,8 +349,8 @@ def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str =
     `fresh_max_new_tokens` long; any other node is refined at its cut points (`propose_edits`)."""
     if request.node != request.tree.root:
         return propose_edits(request)
-    request = dataclasses.replace(request, max_new_tokens=fresh_max_new_tokens)
-    if fresh == "cut" and getattr(request.policy, "edit_style", "insert") == "cut":
+    request = dataclasses.replace(request, caps=dataclasses.replace(request.caps, max_new_tokens=fresh_max_new_tokens))
+    if fresh == "cut" and request.policy.edit_style == "cut":
         return propose_edits(request)
     rows = fresh_rows or request.settings.samples_per_location * request.settings.max_locations
     return propose_programs(request, batch_size=rows)

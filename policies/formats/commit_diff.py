@@ -20,7 +20,7 @@ from __future__ import annotations
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location
-from policies.base import ParsedOutput, RenderedPrompt, State
+from policies.base import EditFormat, ParsedOutput, RenderedPrompt, State
 from policies.formats.common import END_MARKERS, apply_model_diff, cut_at, task_summary
 
 FILE_NAME = "main.py"
@@ -40,7 +40,7 @@ def render_commit(program: Program, message: str, file_name: str = FILE_NAME) ->
     return f"<NME> {file_name}\n<BEF> {code}\n<MSG> {message}\n<DFF>"
 
 
-class CommitDiffFormat:
+class CommitDiffFormat(EditFormat):
     """Prompts and parses for diff-codegen style models (see the module docstring)."""
 
     name = "commit_diff"

@@ -56,7 +56,7 @@ from envs.diff import DiffStatus, make_edit
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location, def_span, end_of_body
-from policies.base import BlockEnd, ParsedOutput, RenderedPrompt, State
+from policies.base import BlockEnd, EditFormat, ParsedOutput, RenderedPrompt, State
 from policies.formats.common import (
     END_MARKERS,
     FormatStatus,
@@ -97,6 +97,15 @@ FREE_STOP = "\n```\n"
 # model continues from there (`_cut_prompt`), paying only for what it rewrites.
 DEFAULT_CHAT_MODE = "free_cut"
 DEFAULT_PLAIN_MODE = "end_of_line"
+# One line per mode for people (the progress output of `agent solve` explains the policy's name)
+MODE_SUMMARIES = {
+    "free_cut": "fresh programs are the model's free chat answers; a refinement keeps its parent's code up to a "
+                "cut point and the model rewrites the rest of the function",
+    "free": "every sample is a free chat answer whose function replaces the program's",
+    "end_of_line": "the model continues the program from the end of a line",
+    "open_body": "the model continues the program on a new line inside the block",
+    "new_line": "the model continues the program from a new line",
+}
 
 
 def is_chat(tokenizer) -> bool:
@@ -135,7 +144,7 @@ def cut_message(problem: Problem, feedback: tuple[str, ...] = ()) -> str:
     return message
 
 
-class ContinuationFormat:
+class ContinuationFormat(EditFormat):
     """Continuation prompts for plain and chat LMs; `mode` picks the layout (module docstring)."""
 
     name = "continuation"
@@ -162,6 +171,7 @@ class ContinuationFormat:
         # entry function (envs.locations.cut_locations); "insert": it inserts lines there.
         self.edit_style = "cut" if mode == "free_cut" else "insert"
         self.label = f"{self.name}:{mode}"  # recorded as the policy's name (result.json "model")
+        self.summary = f"continuation format, {mode} mode: {MODE_SUMMARIES[mode]}"
         eos = getattr(tokenizer, "eos_token", None)
         self.end_markers = END_MARKERS + ((eos,) if isinstance(eos, str) and eos else ())
 

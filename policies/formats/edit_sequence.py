@@ -33,7 +33,7 @@ from envs.diff import DiffStatus, make_edit, render_lintseq
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location
-from policies.base import ParsedOutput, RenderedPrompt, State
+from policies.base import EditFormat, ParsedOutput, RenderedPrompt, State
 from policies.formats.common import END_MARKERS, FormatStatus, apply_model_diff, cut_at, failure
 
 DIFF_TOKEN = "<|diff|>"
@@ -87,7 +87,7 @@ def header_start(location: Location) -> str:
     return f"@@ -{location.after_line},0 +{location.after_line + 1}"
 
 
-class EditSequenceFormat:
+class EditSequenceFormat(EditFormat):
     """Prompts and parses for LintSeq edit-sequence models (see the module docstring)."""
 
     name = "edit_sequence"

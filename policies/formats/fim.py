@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location, end_of_body
-from policies.base import ParsedOutput, RenderedPrompt, State
+from policies.base import EditFormat, ParsedOutput, RenderedPrompt, State
 from policies.formats.common import (
     END_MARKERS,
     cut_at,
@@ -86,7 +86,7 @@ def middle_lines(spec: FimSpec, text: str, indent: str) -> list[str]:
     return reindent(strip_blank_ends(split_lines(text)), indent)
 
 
-class FimFormat:
+class FimFormat(EditFormat):
     """Fill-in-the-middle for one model family; subclasses pick the `spec`."""
 
     name = "fim"

@@ -24,7 +24,7 @@ from envs.problem import Problem
 from envs.program import Program
 from envs.testcase import TestCase, TestOutcome, TestReport, expression_passed
 from envs.locations import Location
-from policies.base import Proposal, ProposalBatch, State
+from policies.base import CallCaps, Policy, Proposal, ProposalBatch, State
 
 CHARS_PER_TOKEN = 4
 PARAMS = 1_000_000  # a pretend model size, for FLOPs
@@ -53,7 +53,7 @@ def insert(program: Program, after_line: int, lines: Sequence[str]) -> Program:
     return Program(program.lines[:after_line] + tuple(lines) + program.lines[after_line:])
 
 
-class ScriptedPolicy:
+class ScriptedPolicy(Policy):
     """A deterministic Policy: `script` maps program text -> candidates at that program;
     `programs` are whole programs for `sample_programs` (Candidate.lines = the program)."""
 
@@ -74,10 +74,9 @@ class ScriptedPolicy:
         return candidates[i % len(candidates)]
 
     def propose(self, problem: Problem, state: State, locations: Sequence[Location | None], n: int,
-                *, seed: int | None = None, max_tokens: int | None = None, stop_doomed: bool = False,
-                max_new_tokens: int | None = None) -> ProposalBatch:
+                *, seed: int | None = None, caps: CallCaps = CallCaps()) -> ProposalBatch:
         self.calls.append(dict(kind="propose", problem=problem, state=state, locations=tuple(locations), n=n, seed=seed,
-                               max_new_tokens=max_new_tokens))
+                               caps=caps))
         rng = random.Random(f"{seed}:{state.program.digest}")
         candidates = self.script.get(state.program.digest)
         if candidates is None:
@@ -95,8 +94,8 @@ class ScriptedPolicy:
                                                 cand, prompt_tokens, location))
         return self._batch(proposals, prompt_tokens, len(locations), n)
 
-    def propose_groups(self, problem: Problem, groups, *, seed: int | None = None, max_tokens: int | None = None,
-                       stop_doomed: bool = False, max_new_tokens: int | None = None) -> ProposalBatch:
+    def propose_groups(self, problem: Problem, groups, *, seed: int | None = None,
+                       caps: CallCaps = CallCaps()) -> ProposalBatch:
         """Each group as `propose` would answer it, in one batch (one recorded call). Only a
         policy with `can_propose_groups = True` (a subclass) is given several groups."""
         parts = []
@@ -104,8 +103,7 @@ class ScriptedPolicy:
             parts.append(self.propose(problem, group.state, group.locations, group.n, seed=seed))
             self.calls.pop()
             self.batches.pop()
-        self.calls.append(dict(kind="propose_groups", problem=problem, groups=tuple(groups), seed=seed,
-                               max_new_tokens=max_new_tokens))
+        self.calls.append(dict(kind="propose_groups", problem=problem, groups=tuple(groups), seed=seed, caps=caps))
         proposals = tuple(p for part in parts for p in part.proposals)
         batch = ProposalBatch(proposals, sum(b.prompt_tokens_encoded for b in parts),
                               sum(b.prompt_tokens_saved for b in parts), sum(b.generated_tokens for b in parts),
@@ -115,9 +113,8 @@ class ScriptedPolicy:
         return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        max_tokens: int | None = None, stop_doomed: bool = False,
-                        max_new_tokens: int | None = None) -> ProposalBatch:
-        self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed, max_new_tokens=max_new_tokens))
+                        caps: CallCaps = CallCaps()) -> ProposalBatch:
+        self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed, caps=caps))
         rng = random.Random(f"{seed}:programs")
         prompt_tokens = n_tokens(problem.prompt)
         proposals = [

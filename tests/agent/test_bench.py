@@ -27,6 +27,7 @@ from agent.training.provenance import MODEL_FILE, write_provenance
 from agent.output.html_report import REPORT, tree_name
 from agent.output.report import strip_timings
 from envs.program import Program
+from policies.base import Policy
 
 ROOT = Path(__file__).resolve().parents[2]
 VISIBLE = [{"code": "add(1, 2)", "expected": "3"}, {"code": "add(0, 0)", "expected": "0"}, "assert add(-1, 5) == 4"]
@@ -165,7 +166,7 @@ def test_token_budgets_are_the_same_for_every_strategy(bench):
 EVENTS: list = []
 
 
-class LoggingPolicy:
+class LoggingPolicy(Policy):
     def __init__(self, policy):
         self.policy, self.name = policy, policy.name
 
@@ -237,7 +238,7 @@ CALLS: list = []
 def counting_policy(config):
     policy = scripted_policy(config)
 
-    class Counting:
+    class Counting(Policy):
         name = policy.name
 
         def propose(self, problem, *args, **kwargs):

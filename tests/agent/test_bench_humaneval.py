@@ -20,6 +20,7 @@ from agent.bench.humaneval import completion_for
 from agent.bench.results import RESULTS, read_results
 from agent.cli import build_parser
 from envs.problems import load_humaneval
+from policies.base import CallCaps, Policy
 
 PROMPTS = {p.id: p.starter_code for p in load_humaneval() if p.id in ("HumanEval/0", "HumanEval/2")}
 LOOP_BODY = ("    for i, a in enumerate(numbers):\n        for b in numbers[i + 1:]:\n"
@@ -41,7 +42,7 @@ PROGRAMS = {  # (program text or None for a draw that does not parse, passes hum
 }
 
 
-class HandWrittenPolicy:
+class HandWrittenPolicy(Policy):
     """Draw i of a problem is its i-th hand-written program (one batch, in order)."""
 
     name = "hand-written"
@@ -53,8 +54,8 @@ class HandWrittenPolicy:
                 for text, _ in programs])
             for problem_id, programs in PROGRAMS.items()}
 
-    def sample_programs(self, problem, n, *, seed=None):
-        return self.policies[problem.id].sample_programs(problem, n, seed=seed)
+    def sample_programs(self, problem, n, *, seed=None, caps=CallCaps()):
+        return self.policies[problem.id].sample_programs(problem, n, seed=seed, caps=caps)
 
 
 @pytest.mark.sandbox

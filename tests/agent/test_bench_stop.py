@@ -19,6 +19,7 @@ from agent.cli import main
 from envs.diff import make_edit
 from envs.program import Program
 from envs.syntax import doomed
+from policies.base import CallCaps
 
 DOOMED = Candidate(("def add(a, b):", "    total = a +* b", "    # the model goes on writing lines that cannot help",
                     "    # and more of them, all paid for unless the draw stops", "    return total"), -1.2)
@@ -40,11 +41,11 @@ def doomed_prefix(text: str) -> str | None:
 class StoppingPolicy(ScriptedPolicy):
     """ScriptedPolicy whose whole-program draws stop early when asked to (as LMPolicy's do)."""
 
-    def sample_programs(self, problem, n, *, seed=None, max_tokens=None, stop_doomed=False, max_new_tokens=None):
-        batch = super().sample_programs(problem, n, seed=seed, max_tokens=max_tokens)
+    def sample_programs(self, problem, n, *, seed=None, caps=CallCaps()):
+        batch = super().sample_programs(problem, n, seed=seed, caps=caps)
         proposals, finish, saved = [], Counter(), 0
         for p in batch.proposals:
-            cut = doomed_prefix(p.raw_text) if stop_doomed and p.program is not None else None
+            cut = doomed_prefix(p.raw_text) if caps.stop_doomed and p.program is not None else None
             if cut is None:
                 proposals.append(dataclasses.replace(p, finish="eos"))
             else:

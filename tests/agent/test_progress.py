@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from agent.bench.progress import BenchProgress
 from agent.output.progress import ProgressDisplay
 from agent.search.budget import Budget
+from policies.base import Policy
 
 ELAPSED = re.compile(r"^\[\s*\d+\.\ds\] ")
 
@@ -22,7 +23,7 @@ class FakeTree:
         return SimpleNamespace(score=0.5)
 
 
-class FakePolicy:
+class FakePolicy(Policy):
     name = "fake"
 
     def __init__(self, display) -> None:
@@ -49,14 +50,35 @@ def test_without_a_terminal_each_expansion_is_one_line_with_elapsed_time_and_pha
             assert display.progress.tasks[0].fields["phase"] == "testing"
             tree.count += 3
             display(tree, "digest", stats)
-    assert policy.phases == ["generating 8 samples", "generating 8 samples"]
+            display.on_batch(tree, None, stats)
+        watched.propose("problem", "state", [None], 1)  # a call the policy refused: no on_batch, no line
+    assert policy.phases == ["generating 8 samples", "generating 8 samples", "generating 1 sample"]
     lines = capsys.readouterr().err.splitlines()
     assert all(ELAPSED.match(line) for line in lines), lines
     assert "loading model fake" in lines[0]
     expansions = [line for line in lines if "expansion" in line]
     assert len(expansions) == 2
     assert "expansion 1: 8 samples generated" in expansions[0] and "3 new nodes" in expansions[0]
-    assert "expansion 2:" in expansions[1] and "6 nodes" in expansions[1] and "300/1000 tok" in expansions[1]
+    assert "expansion 2:" in expansions[1] and "6 nodes" in expansions[1] and "300/1,000 tokens" in expansions[1]
+    assert display.progress.tasks[0].fields["phase"] == "done"  # the live line does not freeze at "testing"
+    assert display.progress.tasks[0].fields["phase_t0"] is None  # and its clock stopped
+
+
+def test_counters_move_after_a_call_that_made_no_node(capsys):
+    """An expansion whose samples were all rejected adds no node: the counters still show them."""
+    display = ProgressDisplay("p [rex]", Budget(tokens=6000), enabled=True)
+    watched, _, _ = display.watch(FakePolicy(display), None, None)
+    tree = FakeTree()
+    tree.count = 1
+    with display:
+        display(tree, "root", SimpleNamespace(samples=0, tokens=0, generated_tokens=0, flops=0.0, wall_s=0.0))
+        for calls in (1, 2):
+            watched.propose("problem", "state", [None], 8)
+            display.on_batch(tree, None, SimpleNamespace(samples=8 * calls, tokens=700 * calls, generated_tokens=0,
+                                                         flops=0.0, wall_s=1.0))
+    lines = [line for line in capsys.readouterr().err.splitlines() if "expansion" in line]
+    assert "0 new nodes" in lines[0] and "1 node · 8 samples · 700/6,000 tokens" in lines[0]
+    assert "1 node · 16 samples · 1,400/6,000 tokens" in lines[1]
 
 
 def test_no_progress_prints_nothing(capsys):

@@ -3,9 +3,11 @@
 from scripted import ADD, DEF_MINUS, Candidate, InProcessEvaluator, ScriptedPolicy, ToyLintGate
 
 from agent.search.budget import Budget
-from agent.search.loop import SearchSettings, search
+from agent.search.loop import search
+from agent.search.types import SearchSettings
 from agent.search.strategies import make_strategy
 from envs.program import Program
+from policies.base import CallCaps
 
 WRONG = Candidate(("def add(a, b):", "    return 7"), -1.0)  # passes no visible test
 NEAR = Candidate(tuple(DEF_MINUS.splitlines()), -1.0)  # passes 1 of 3: a near-miss
@@ -64,17 +66,6 @@ def test_same_seed_same_allocation():
     assert runs[0] == runs[1]
 
 
-def test_the_bench_wrapper_shows_the_search_the_policy_it_wraps():
-    from agent.bench.anytime import _SnapshotPolicy
-
-    class CutPolicy(ScriptedPolicy):
-        edit_style = "cut"
-        max_new_tokens = 64
-
-    wrapped = _SnapshotPolicy(CutPolicy({}, programs=[WRONG]), [("1", 10)])
-    assert wrapped.edit_style == "cut" and wrapped.max_new_tokens == 64
-
-
 def test_fresh_programs_continue_the_starter_when_asked_and_the_policy_makes_cut_children():
     class CutPolicy(ScriptedPolicy):
         edit_style = "cut"
@@ -97,11 +88,11 @@ def test_fresh_programs_may_be_capped_shorter_than_refinements():
     policy = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])
     search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
            strategy=make_strategy("rex", fresh_max_new_tokens=96), budget=Budget(samples=200))
-    caps = {(call["kind"], call["max_new_tokens"]) for call in policy.calls}
+    caps = {(call["kind"], call["caps"].max_new_tokens) for call in policy.calls}
     assert caps == {("sample_programs", 96), ("propose", None)}  # refinements keep the policy's cap
     default = ScriptedPolicy({}, programs=[WRONG])
     _run(default, samples=8)
-    assert {call["max_new_tokens"] for call in default.calls} == {None}  # by default sampling's cap
+    assert {call["caps"].max_new_tokens for call in default.calls} == {None}  # by default sampling's cap
 
 
 def test_rex_refuses_a_fresh_cap_below_one_token():
@@ -202,38 +193,44 @@ def test_rex_refuses_zero_arms_and_several_arms_without_cut_fresh_programs():
         make_strategy("rex", arms_per_call=4)
 
 
-def test_the_bench_wrapper_clips_a_grouped_call_in_order_to_the_next_snapshot():
-    from agent.bench.anytime import _SnapshotPolicy
-    from envs.locations import Location
-    from policies.base import ProposeGroup, State
+def test_a_checkpoint_clips_a_grouped_call_in_order_and_caps_its_tokens():
+    from agent.search.budget import ComputeStats
+    from agent.search.loop import call_limits
+    from agent.search.requests import propose_nodes
+    from agent.search.tree import EdgeInfo, SearchTree
+    from agent.search.types import ProposeRequest
 
-    class Capped(GroupingPolicy):
-        max_new_tokens = 64  # a sample is expected to cost 32 tokens before any has ended
-
-    policy = _near_miss_policy(Capped)
-    wrapped = _SnapshotPolicy(policy, [("1", 100)])  # 100 tokens pay for 3 samples
-    locations = (Location(2, "    "), Location(1, "    "))
-    other = State(Program.from_text('def add(a, b):\n    """Add."""\n    return a - b\n'))
-    groups = [ProposeGroup(State(STARTER_ADD.starter), locations, 2), ProposeGroup(other, locations, 2)]
-    batch = wrapped.propose_groups(STARTER_ADD, groups, seed=0)
-    assert batch.extra["group_sizes"] == [2, 1] and len(batch.proposals) == 3
-    assert [g.n * len(g.locations) for g in policy.calls[-1]["groups"]] == [2, 1]
+    policy = _near_miss_policy()
+    near = Program.from_text('def add(a, b):\n    """Add."""\n    return a - b\n')
+    tree = SearchTree(STARTER_ADD.starter, None, root_clean=True)
+    tree.add_child(tree.root, near, EdgeInfo(None, None))
+    settings = SearchSettings(samples_per_location=2, max_locations=2, seed=0)
+    # What the loop asks for before the checkpoint at 100 tokens of a 1,000-token budget, a sample
+    # expected to cost 32 tokens (half a 64-token cap) before any has ended:
+    samples, caps, at_checkpoint = call_limits(Budget(tokens=1000, checkpoints=(100,)), ComputeStats(), 100,
+                                               prior=64 / 2, stop_doomed=True)
+    assert (samples, caps.tokens, at_checkpoint) == (3, 100, True)  # 100 tokens pay for 3 samples of 32
+    requests = [ProposeRequest(policy, STARTER_ADD, tree, digest, settings, samples, 0, caps)
+                for digest in (tree.root, near.digest)]
+    batch, sizes = propose_nodes(requests, [1, 1])
+    assert sizes == [3, 0] and len(batch.proposals) == 3  # in order: the second node is clipped away
+    assert policy.calls[-1]["caps"] == caps
 
 
 # -- calls the tokens left cannot pay for ------------------------------------------------------
 class PricedPolicy(ScriptedPolicy):
-    """Refuses a call whose prompt and one token a row cost more than `max_tokens`, as LMPolicy
+    """Refuses a call whose prompt and one token a row cost more than `caps.tokens`, as LMPolicy
     does (policies.lm); its prompt is priced at the problem's prompt plus the state's program."""
 
-    def propose(self, problem, state, locations, n, *, max_tokens=None, **kwargs):
+    def propose(self, problem, state, locations, n, *, seed=None, caps=CallCaps()):
         from scripted import n_tokens
         from policies.base import ProposalBatch
 
         cost = n_tokens(problem.prompt + state.program.text) * len(locations) + n * len(locations)
-        if max_tokens is not None and cost > max_tokens:
-            self.calls.append(dict(kind="refused", max_tokens=max_tokens, cost=cost))
+        if caps.tokens is not None and cost > caps.tokens:
+            self.calls.append(dict(kind="refused", caps=caps, cost=cost))
             return ProposalBatch((), 0, 0, 0, 0.0, refused=True)
-        return super().propose(problem, state, locations, n, max_tokens=max_tokens, **kwargs)
+        return super().propose(problem, state, locations, n, seed=seed, caps=caps)
 
 
 def test_a_refused_call_ends_the_search_at_its_budget_and_costs_nothing():
@@ -247,7 +244,7 @@ def test_a_refused_call_ends_the_search_at_its_budget_and_costs_nothing():
     assert result.compute.tokens == sum(b.prompt_tokens_encoded + b.generated_tokens for b in ran) <= 150
 
 
-def test_the_bench_wrapper_takes_a_refused_call_as_the_end_of_that_budget_and_retries_it_under_the_next():
+def test_a_refused_call_ends_that_checkpoints_budget_and_is_asked_again_under_the_next():
     from agent.bench.anytime import anytime_search
 
     policy = PricedPolicy({}, default=lambda program: [Candidate(("    x = 0",), -1.0)])

@@ -10,7 +10,8 @@ from scripted import (
 
 from agent.search.budget import Budget
 from agent.search.rollouts import RolloutError, RolloutWriter, read_rollouts, replay
-from agent.search.loop import SearchSettings, Selection, search
+from agent.search.loop import search
+from agent.search.types import SearchSettings, Selection
 from agent.search.strategies import STRATEGIES, child_priors, make_strategy, select_puct
 from envs.problem import Problem
 from envs.program import Program

@@ -16,7 +16,7 @@ import networkx as nx
 import pytest
 from scripted import ADD_PROGRAMS, ADD_SCRIPT, Candidate, ScriptedPolicy, add_policy, endless_candidates
 
-from agent.cli import build_parser, main
+from agent.cli import UsageError, build_parser, main
 from agent.output.picture import LABEL_CHARS, edge_label, layout, render_html, score_colour
 from agent.output.report import OUTPUT_FILES, strip_timings
 from agent.search.rollouts import read_rollouts, replay
@@ -25,6 +25,7 @@ from agent.search.strategies import STRATEGIES
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.diff import make_edit
 from envs.program import Program
+from policies.base import Policy
 
 ROOT = Path(__file__).resolve().parents[2]
 VISIBLE = [{"code": "add(1, 2)", "expected": "3"}, {"code": "add(0, 0)", "expected": "0"},
@@ -60,7 +61,7 @@ class RecordingSandbox:
         self.closed += 1
 
 
-class LoggingPolicy:
+class LoggingPolicy(Policy):
     """Wraps a policy: logs each call; raises KeyboardInterrupt at call `interrupt_at` (1-based)."""
 
     def __init__(self, policy, events, interrupt_at=None):
@@ -124,7 +125,12 @@ def test_search_never_runs_hidden_tests_and_hidden_run_once_after(solve, capsys)
     assert events.index(("sandbox", runs[-1])) > last_policy  # after the search's last policy call
     assert len(runs) - 1 == result["evaluations"]  # one visible run per distinct behaviour ...
     assert result["evaluations"] + result["evaluations_reused"] == result["nodes"]  # ... and every node scored
-    assert capsys.readouterr().out == result["program"] == "def add(a, b):\n    total = a + b\n    return total\n"
+    captured = capsys.readouterr()
+    assert captured.out == result["program"] == "def add(a, b):\n    total = a + b\n    return total\n"
+    summary = captured.err.splitlines()[-2]
+    assert summary.startswith("toy/add: SOLVED: the program passes 3 of 3 visible tests, 0 of 2 hidden tests · "
+                              "best-first search with scripted: "), summary
+    assert f"{result['nodes']} nodes" in summary and "s of search + " in summary and "loading the model" in summary
 
 
 @pytest.mark.sandbox
@@ -144,6 +150,7 @@ def test_all_output_files_exist_and_parse(solve):
                 "parse_failures", "config", "config_hash", "stop_reason", "program"):
         assert key in result, key
     assert result["strategy"] == "mcts" and result["seed"] == 3 and result["config"]["search"]["seed"] == 3
+    assert "bench" not in result["config"]  # a solve records the sections a search reads
     assert result["model"] == "scripted" and result["stop_reason"] == "solved"
     for key in ("samples", "prompt_tokens", "generated_tokens", "flops", "wall_s", "generate_s", "lint_s", "sandbox_s"):
         assert result["compute"][key] >= 0, key
@@ -222,12 +229,83 @@ def test_ctrl_c_while_loading_the_model_exits_cleanly(tmp_path, shared_sandbox, 
     (["--format", "nonsense"], "unknown format"),
     (["--set", "search.rex.fresh=bogus"], "fresh must be 'free' or 'cut'"),
     (["--set", "search.rex.arms_per_call=4"], "also set search.rex.fresh=cut"),
+    (["--budget-tokens", "0"], "--budget-tokens (search.budget_tokens) must be positive, got 0"),
+    (["--model", "nosuchmodel"], "'nosuchmodel' is not in the local Hugging Face cache"),
+    (["--model", "no/such/dir"], "no such model file or directory: 'no/such/dir'"),
 ])
-def test_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, needle):
-    # All caught before a sandbox starts or a model loads.
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch, extra, needle):
+    # All caught before a sandbox starts or a model loads: no run folder is made. The hub is
+    # off, as on a machine without network (with one, a hub id is only known missing later).
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     status = main(["solve", str(write_problem(tmp_path)), "--out", str(tmp_path / "o"), "--no-progress", *extra])
     err = capsys.readouterr().err.strip()
     assert status == 2 and needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_entry_point_the_starter_does_not_define_is_refused_before_the_search(tmp_path, capsys):
+    problem = tmp_path / "mismatch.json"
+    problem.write_text(json.dumps({"id": "toy/mismatch", "prompt": "Write add(a, b).", "entry_point": "add",
+                                   "starter_code": "def plus(a, b):\n    pass\n", "tests": VISIBLE}))
+    assert main(["solve", str(problem), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'add' is not defined by starter_code, which defines plus" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_list_of_problems_points_to_agent_bench(tmp_path, capsys):
+    problems = tmp_path / "two.json"
+    problems.write_text(json.dumps([json.loads(write_problem(tmp_path).read_text())] * 2))
+    assert main(["solve", str(problems), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "got a list of 2 problems" in err and f"agent bench {problems}" in err and "load_problems" not in err
+
+
+@pytest.mark.sandbox
+def test_a_run_that_fails_before_its_search_leaves_no_folder(tmp_path, shared_sandbox, lint_check, capsys):
+    from agent.wiring import WiringError
+
+    def unloadable(config):
+        raise WiringError("cannot load 'broken': no weights")
+
+    args = build_parser().parse_args(["solve", str(write_problem(tmp_path)), "--out", str(tmp_path / "o"),
+                                      "--no-progress"])
+    with pytest.raises(UsageError, match="no weights"):
+        run_solve(args, policy_factory=unloadable, sandbox_factory=lambda c: RecordingSandbox(shared_sandbox, []),
+                  lint_factory=lambda c: lint_check)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.sandbox
+def test_unsolved_runs_print_no_program_and_say_where_the_best_one_is(solve, capsys):
+    policy = ScriptedPolicy({}, programs=[Candidate(("def add(a, b):", "    return a - b"), -1.0)])
+    status, out, _ = solve("--strategy", "sample", "--budget-samples", "2", policy=policy)
+    captured = capsys.readouterr()
+    assert status == 1 and captured.out == ""  # stdout holds a program only when it solves
+    note, summary = captured.err.splitlines()[-3:-1]
+    assert note == f"no program passed every visible test; the best one passes 1 of 3 and is in {out / 'solution.py'} (not printed)"
+    assert summary.startswith("toy/add: not solved (budget spent): the best program passes 1 of 3 visible tests")
+    assert (out / "solution.py").read_text() == "def add(a, b):\n    return a - b\n"
+
+
+@pytest.mark.sandbox
+def test_the_terminal_hears_about_a_model_conversion_and_what_the_policy_name_means(tmp_path, shared_sandbox,
+                                                                                     lint_check, capsys):
+    import logging
+
+    def converting(config):  # as policies.loading says it on a model's first use
+        logging.getLogger("policies.loading").info("converting model.gguf to the cache (once; about 15-30 s)")
+        return add_policy()
+
+    args = build_parser().parse_args(["solve", str(write_problem(tmp_path)), "--out", str(tmp_path / "o")])
+    assert run_solve(args, policy_factory=converting, sandbox_factory=lambda c: RecordingSandbox(shared_sandbox, []),
+                     lint_factory=lambda c: lint_check) == 0
+    err = capsys.readouterr().err
+    assert "converting model.gguf to the cache (once; about 15-30 s)" in err  # not only in agent.log
+    assert "budget 6,000 tokens" in err and "{" not in err.splitlines()[0]
+    assert "the policy is scripted (model:format)" in err
 
 
 def test_missing_problem_and_unusable_out_dir_exit_2(tmp_path, capsys):
@@ -287,7 +365,7 @@ def test_real_model_end_to_end(tmp_path):
     result = result_of(out)
     assert result["model"].startswith("smollm2") and result["compute"]["samples"] == 8
     assert result["compute"]["generated_tokens"] > 0 and result["solved"] == (proc.returncode == 0)
-    assert proc.stdout == result["program"]
+    assert proc.stdout == (result["program"] if result["solved"] else "")  # a program only when it solves
 
 
 def _add_problem(tmp_path):

@@ -17,6 +17,7 @@ from policies.base import State
 from policies.formats import STATUSES, get_format, resolve_format
 from policies.lm import LMPolicy
 from policies.loading import load_model
+from policies.sampling import SamplingParams
 from tiny import make_tiny
 
 PROMPT = 'def total(xs):\n    """Return the sum of the list xs.\n    >>> total([1, 2])\n    3\n    """\n'
@@ -61,7 +62,7 @@ def test_family_detects_its_format_and_samples(family, tiny_dir):
     loaded = load_model(str(tiny_dir(family)))
     fmt = resolve_format("auto", loaded.model.config, loaded.tokenizer)
     assert fmt.name == EXPECTED[family]
-    policy = LMPolicy(loaded, fmt, max_new_tokens=16)
+    policy = LMPolicy(loaded, fmt, params=SamplingParams(max_new_tokens=16))
     starter = PROBLEM.starter
     locations = [end_of_body(starter, PROBLEM.entry_point), None]
     check_batch(policy.propose(PROBLEM, State(starter), locations, 2, seed=0), 4, starter)
@@ -72,7 +73,7 @@ def test_family_detects_its_format_and_samples(family, tiny_dir):
 @pytest.mark.parametrize("family", ["llama", "gpt2"])  # chat and plain
 def test_continuation_modes_run_on_chat_and_plain_models(family, mode, tiny_dir):
     loaded = load_model(str(tiny_dir(family)))
-    policy = LMPolicy(loaded, get_format("continuation", loaded.tokenizer, mode=mode), max_new_tokens=12)
+    policy = LMPolicy(loaded, get_format("continuation", loaded.tokenizer, mode=mode), params=SamplingParams(max_new_tokens=12))
     program = Program(PROBLEM.starter.lines + ("    acc = 0", "    return acc"))
     location = Location(6, "    ", "after_stmt")  # after "acc = 0", mid-program
     check_batch(policy.propose(PROBLEM, State(program), [location], 2, seed=1), 2, program)
@@ -83,7 +84,7 @@ def test_embedded_model_writes_a_well_formed_edit():
     loaded = load_model("smollm2")
     fmt = resolve_format("auto", loaded.model.config, loaded.tokenizer)
     assert fmt.name.startswith("continuation")
-    policy = LMPolicy(loaded, fmt, max_new_tokens=160)
+    policy = LMPolicy(loaded, fmt, params=SamplingParams(max_new_tokens=160))
     location = end_of_body(PROBLEM.starter, PROBLEM.entry_point)
     batch = policy.propose(PROBLEM, State(PROBLEM.starter), [location], 8, seed=0)
     statuses = [p.status for p in batch.proposals]

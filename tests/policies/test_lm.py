@@ -12,9 +12,10 @@ import pytest
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location
-from policies.base import ParsedOutput, RenderedPrompt, State
+from policies.base import CallCaps, EditFormat, ParsedOutput, RenderedPrompt, State
 from policies.lm import LMPolicy, encode_prompt, find_stop, generate_samples
 from policies.loading import load_model
+from policies.sampling import SamplingParams
 from tiny import FAMILIES
 
 PROBLEM = Problem(id="toy/add", prompt="def add(a, b):\n", entry_point="add", tests=())
@@ -22,7 +23,7 @@ STATE = State(Program.from_text("def add(a, b):\n    pass\n"))
 LOCATIONS = (Location(1, "    ", "end_of_body"), Location(2, "    ", "after_stmt"), None)
 
 
-class ToyFormat:
+class ToyFormat(EditFormat):
     """Prompt: the program then a location comment. OK when the sample contains "return"."""
 
     name = "toy"
@@ -57,7 +58,7 @@ def prompt_lengths(loaded, fmt, locations=LOCATIONS):
 
 
 def test_one_batch_n_per_location_with_consistent_counts(tiny_llama):
-    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=12)
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=12))
     batch = policy.propose(PROBLEM, STATE, LOCATIONS, 4, seed=0)
     lengths = prompt_lengths(tiny_llama, ToyFormat())
     assert len(batch.proposals) == 12
@@ -72,7 +73,7 @@ def test_one_batch_n_per_location_with_consistent_counts(tiny_llama):
 
 
 def test_siblings_share_the_prompt_encoding(tiny_llama):
-    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=4)
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=4))
     (length,) = prompt_lengths(tiny_llama, ToyFormat(), LOCATIONS[:1])
     one = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 8, seed=0)
     assert (one.prompt_tokens_encoded, one.prompt_tokens_saved) == (length, 7 * length)
@@ -85,8 +86,8 @@ def test_siblings_share_the_prompt_encoding(tiny_llama):
 
 
 def test_sharing_changes_cost_not_samples(tiny_llama):
-    shared = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=10).propose(PROBLEM, STATE, LOCATIONS, 3, seed=5)
-    unshared = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=10, share_prefix=False).propose(
+    shared = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=10)).propose(PROBLEM, STATE, LOCATIONS, 3, seed=5)
+    unshared = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=10), share_prefix=False).propose(
         PROBLEM, STATE, LOCATIONS, 3, seed=5
     )
     assert [p.raw_text for p in shared.proposals] == [p.raw_text for p in unshared.proposals]
@@ -96,7 +97,7 @@ def test_sharing_changes_cost_not_samples(tiny_llama):
 
 
 def test_same_seed_same_proposals(tiny_llama):
-    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=10)
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=10))
     first, again = (policy.propose(PROBLEM, STATE, LOCATIONS, 3, seed=7) for _ in range(2))
     other = policy.propose(PROBLEM, STATE, LOCATIONS, 3, seed=8)
     key = lambda b: [(p.raw_text, p.logprob, p.generated_tokens) for p in b.proposals]  # noqa: E731
@@ -106,7 +107,7 @@ def test_same_seed_same_proposals(tiny_llama):
 
 def test_stop_strings_cut_the_text_and_the_token_count(tiny_llama):
     stop = ("e", "t")  # frequent in the tiny vocabulary, so most samples meet one
-    batch = LMPolicy(tiny_llama, ToyFormat(stop=stop), max_new_tokens=24).propose(PROBLEM, STATE, LOCATIONS, 4, seed=1)
+    batch = LMPolicy(tiny_llama, ToyFormat(stop=stop), params=SamplingParams(max_new_tokens=24)).propose(PROBLEM, STATE, LOCATIONS, 4, seed=1)
     stopped = [p for p in batch.proposals if p.generated_tokens < 24]
     assert batch.extra["finish"].get("stop", 0) >= len(batch.proposals) // 2
     assert len(stopped) >= batch.extra["finish"]["stop"]
@@ -115,7 +116,7 @@ def test_stop_strings_cut_the_text_and_the_token_count(tiny_llama):
 
 def test_stop_rows_counted_to_the_completing_token(tiny_llama):
     ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
-    samples = generate_samples(tiny_llama, ids, 6, stops=[("e",)], max_new_tokens=16, seed=3)
+    samples = generate_samples(tiny_llama, ids, 6, stops=[("e",)], params=SamplingParams(max_new_tokens=16), seed=3)
     decode = tiny_llama.tokenizer.decode
     assert "stop" in samples.finish
     for text, tokens, reason in zip(samples.texts, samples.token_ids, samples.finish):
@@ -129,7 +130,7 @@ def test_block_end_stops_rows_in_the_sampler_and_counts_to_the_completing_token(
 
     ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
     stop = (BlockEnd(3),)  # any line starting at column 3 or less: frequent in the tiny vocabulary
-    samples = generate_samples(tiny_llama, ids, 8, stops=[stop], max_new_tokens=24, seed=3, ignore_eos=True)
+    samples = generate_samples(tiny_llama, ids, 8, stops=[stop], params=SamplingParams(max_new_tokens=24), seed=3, ignore_eos=True)
     decode = tiny_llama.tokenizer.decode
     assert "stop" in samples.finish
     for text, tokens, reason in zip(samples.texts, samples.token_ids, samples.finish):
@@ -176,13 +177,13 @@ def test_block_end_stops_at_code_at_or_left_of_its_column():
 def test_eos_ends_a_sample_and_is_counted_but_not_in_text(tiny_llama, monkeypatch):
     every_token = list(range(len(tiny_llama.tokenizer)))
     monkeypatch.setattr(tiny_llama.model.generation_config, "eos_token_id", every_token)
-    batch = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=8).propose(PROBLEM, STATE, LOCATIONS, 2, seed=0)
+    batch = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=8)).propose(PROBLEM, STATE, LOCATIONS, 2, seed=0)
     assert batch.extra["finish"] == {"eos": 6}
     assert all(p.generated_tokens == 1 and p.raw_text == "" and p.logprob < 0 for p in batch.proposals)
 
 
 def test_malformed_output_and_parser_crashes_are_failure_statuses(tiny_llama):
-    batch = LMPolicy(tiny_llama, CrashingFormat(prefill="    "), max_new_tokens=4).propose(
+    batch = LMPolicy(tiny_llama, CrashingFormat(prefill="    "), params=SamplingParams(max_new_tokens=4)).propose(
         PROBLEM, STATE, LOCATIONS, 2, seed=0
     )
     assert {p.status for p in batch.proposals} == {"parser_error"}
@@ -191,13 +192,13 @@ def test_malformed_output_and_parser_crashes_are_failure_statuses(tiny_llama):
 
 
 def test_prompt_longer_than_the_model_is_a_failure_status(tiny_llama):
-    batch = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=5000).propose(PROBLEM, STATE, LOCATIONS[:1], 2, seed=0)
+    batch = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=5000)).propose(PROBLEM, STATE, LOCATIONS[:1], 2, seed=0)
     assert [p.status for p in batch.proposals] == ["prompt_too_long"] * 2
     assert batch.generated_tokens == 0 and batch.prompt_tokens_encoded == 0
 
 
 def test_sample_programs(tiny_llama):
-    batch = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6).sample_programs(PROBLEM, 3, seed=0)
+    batch = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=6)).sample_programs(PROBLEM, 3, seed=0)
     assert len(batch.proposals) == 3 and all(p.location is None for p in batch.proposals)
     assert batch.prompt_tokens_saved == 2 * batch.prompt_tokens_encoded
 
@@ -207,7 +208,7 @@ def test_greedy_matches_transformers_generate(tiny_llama):
 
     text = "def add(a, b):\n    return"
     ids = encode_prompt(tiny_llama.tokenizer, text)
-    ours = generate_samples(tiny_llama, [ids], 2, temperature=0, max_new_tokens=10, ignore_eos=True)
+    ours = generate_samples(tiny_llama, [ids], 2, params=SamplingParams(temperature=0, max_new_tokens=10), ignore_eos=True)
     with torch.inference_mode():
         ref = tiny_llama.model.generate(torch.tensor([ids]), do_sample=False, max_new_tokens=10,
                                         min_new_tokens=10, attention_mask=torch.ones(1, len(ids), dtype=torch.long))
@@ -222,7 +223,7 @@ def test_shared_cache_log_probs_match_a_plain_forward(tiny_dirs, family):
     loaded = load_model(str(tiny_dirs(family)))
     texts = ["def add(a, b):\n    return a + b\n", "def add(a, b):\n    return", "def add(a, b):\n    x = 1\n    y ="]
     ids = [encode_prompt(loaded.tokenizer, t) for t in texts]
-    samples = generate_samples(loaded, ids, 2, max_new_tokens=8, seed=1)
+    samples = generate_samples(loaded, ids, 2, params=SamplingParams(max_new_tokens=8), seed=1)
     assert samples.shared and samples.prompt_tokens_saved > 0
     for row, (generated, logprob) in enumerate(zip(samples.token_ids, samples.logprobs)):
         prompt = ids[row // 2]
@@ -243,7 +244,7 @@ def test_embedded_model_generates():
         def render_prompt(self, problem, state, location):
             return RenderedPrompt(text=chat + "```python\n", prefill="```python\n", stop=("```",))
 
-    batch = LMPolicy(loaded, Chat(), max_new_tokens=16).propose(PROBLEM, STATE, [None], 2, seed=0)
+    batch = LMPolicy(loaded, Chat(), params=SamplingParams(max_new_tokens=16)).propose(PROBLEM, STATE, [None], 2, seed=0)
     assert batch.generated_tokens > 0 and batch.prompt_tokens_saved == batch.prompt_tokens_encoded
     assert all(p.raw_text.startswith("```python\n") and len(p.raw_text) > 12 for p in batch.proposals)
 
@@ -258,17 +259,17 @@ def test_policy_name_records_the_model_and_the_format_variant(tiny_llama):
 
 def test_token_budget_stops_generation_within_one_step(tiny_llama):
     ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
-    free = generate_samples(tiny_llama, ids, 4, max_new_tokens=40, seed=5, ignore_eos=True)
+    free = generate_samples(tiny_llama, ids, 4, params=SamplingParams(max_new_tokens=40), seed=5, ignore_eos=True)
     budget = free.prompt_tokens_encoded + 30  # room for 30 of the 160 generated tokens
-    capped = generate_samples(tiny_llama, ids, 4, max_new_tokens=40, seed=5, ignore_eos=True, token_budget=budget)
+    capped = generate_samples(tiny_llama, ids, 4, params=SamplingParams(max_new_tokens=40), seed=5, ignore_eos=True, caps=CallCaps(tokens=budget))
     spent = capped.prompt_tokens_encoded + sum(map(len, capped.token_ids))
     assert budget <= spent < budget + 4  # stopped in the step that spent the budget (4 rows)
     assert all(c == f[: len(c)] for c, f in zip(capped.token_ids, free.token_ids))  # same draws, cut short
 
 
 def test_prompt_prefixes_are_reused_across_calls_until_reset(tiny_llama):
-    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6)
-    plain = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6, prefix_cache_entries=0)
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=6))
+    plain = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=6), prefix_cache_entries=0)
     (length,) = prompt_lengths(tiny_llama, ToyFormat(), LOCATIONS[:1])
     first = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=1)
     again = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=2)
@@ -284,27 +285,27 @@ def test_prompt_prefixes_are_reused_across_calls_until_reset(tiny_llama):
 def test_a_call_is_priced_before_it_runs_and_refused_when_the_tokens_left_cannot_pay(tiny_llama):
     from policies.prefill import encode_cost
 
-    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6)
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=6))
     prompts = [encode_prompt(tiny_llama.tokenizer, ToyFormat().render_prompt(PROBLEM, STATE, loc).text)
                for loc in LOCATIONS]
     cost = encode_cost(tiny_llama, prompts, 2, share=True, prefix_cache=policy.prefix_cache)
-    refused = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, max_tokens=cost + 5)  # 6 rows need 6 tokens
+    refused = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, caps=CallCaps(tokens=cost + 5))  # 6 rows need 6 tokens
     assert refused.refused and refused.proposals == () and refused.prompt_tokens_encoded == 0
     assert len(policy.prefix_cache) == 0  # nothing ran, nothing was cached
-    ran = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, max_tokens=cost + 6)
+    ran = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, caps=CallCaps(tokens=cost + 6))
     assert not ran.refused and ran.prompt_tokens_encoded == cost  # the price is what encoding costs
     again = encode_cost(tiny_llama, prompts, 2, share=True, prefix_cache=policy.prefix_cache)
     assert again < cost == encode_cost(tiny_llama, prompts, 2, share=True)  # the cached prefix is free
-    assert policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=2, max_tokens=again + 6).prompt_tokens_encoded == again
+    assert policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=2, caps=CallCaps(tokens=again + 6)).prompt_tokens_encoded == again
     unshared = encode_cost(tiny_llama, prompts, 2, share=False)
     assert unshared == 2 * sum(map(len, prompts))
 
 
 def test_a_call_may_cap_its_samples_below_the_policy_cap(tiny_llama):
-    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=12, ignore_eos=True)
-    short = policy.sample_programs(PROBLEM, 3, seed=4, max_new_tokens=5)
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=12), ignore_eos=True)
+    short = policy.sample_programs(PROBLEM, 3, seed=4, caps=CallCaps(max_new_tokens=5))
     assert [p.generated_tokens for p in short.proposals] == [5, 5, 5]
-    longer = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 3, seed=4, max_new_tokens=50)  # never above the policy's
+    longer = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 3, seed=4, caps=CallCaps(max_new_tokens=50))  # never above the policy's
     assert [p.generated_tokens for p in longer.proposals] == [12, 12, 12]
 
 
@@ -347,8 +348,8 @@ def test_prefix_cache_serves_a_sibling_the_prefix_it_shares_with_an_earlier_prom
 
 
 def test_sibling_prompts_encode_only_what_they_do_not_share(tiny_llama):
-    policy = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6)
-    plain = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=6, prefix_cache_entries=0)
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=6))
+    plain = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=6), prefix_cache_entries=0)
     first_ids, second_ids = (encode_prompt(tiny_llama.tokenizer, ToyFormat().render_prompt(PROBLEM, STATE, loc).text)
                              for loc in LOCATIONS[:2])
     shared = next(k for k, (a, b) in enumerate(zip(first_ids, second_ids)) if a != b)
@@ -362,8 +363,8 @@ def test_sibling_prompts_encode_only_what_they_do_not_share(tiny_llama):
 
 def test_doomed_rows_stop_early_and_count_the_tokens_saved(tiny_llama):
     ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
-    free = generate_samples(tiny_llama, ids, 4, max_new_tokens=40, seed=5, ignore_eos=True)
-    stopped = generate_samples(tiny_llama, ids, 4, max_new_tokens=40, seed=5, ignore_eos=True,
+    free = generate_samples(tiny_llama, ids, 4, params=SamplingParams(max_new_tokens=40), seed=5, ignore_eos=True)
+    stopped = generate_samples(tiny_llama, ids, 4, params=SamplingParams(max_new_tokens=40), seed=5, ignore_eos=True,
                                doomed=lambda row, text: row % 2 == 0)  # rows 0 and 2 doomed at their first line
     for r in range(4):
         if r % 2 == 0 and "\n" in free.texts[r]:
@@ -402,8 +403,8 @@ def test_several_states_share_one_batch_with_their_own_row_counts(tiny_llama):
 
     other = State(Program.from_text("def add(a, b):\n    x = 1\n    pass\n"))
     groups = [ProposeGroup(STATE, LOCATIONS[:2], 2), ProposeGroup(other, LOCATIONS[2:], 3)]
-    shared = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=8).propose_groups(PROBLEM, groups, seed=4)
-    unshared = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=8, share_prefix=False).propose_groups(
+    shared = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=8)).propose_groups(PROBLEM, groups, seed=4)
+    unshared = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=8), share_prefix=False).propose_groups(
         PROBLEM, groups, seed=4)
     assert shared.extra["group_sizes"] == [4, 3] and len(shared.proposals) == 7
     assert [p.location for p in shared.proposals] == [LOCATIONS[0]] * 2 + [LOCATIONS[1]] * 2 + [LOCATIONS[2]] * 3
@@ -416,5 +417,5 @@ def test_several_states_share_one_batch_with_their_own_row_counts(tiny_llama):
     # Each row's prompt is its own group's: the same samples whether prefixes are shared or not.
     assert [p.raw_text for p in shared.proposals] == [p.raw_text for p in unshared.proposals]
     assert [p.logprob for p in shared.proposals] == pytest.approx([p.logprob for p in unshared.proposals], abs=1e-4)
-    single = LMPolicy(tiny_llama, ToyFormat(), max_new_tokens=8).propose(PROBLEM, STATE, LOCATIONS, 2, seed=4)
+    single = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=8)).propose(PROBLEM, STATE, LOCATIONS, 2, seed=4)
     assert single.extra["group_sizes"] == [6]
