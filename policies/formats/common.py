@@ -17,6 +17,7 @@ from envs.diff import DiffStatus, Edit, Hunk, apply_text, make_edit
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location, def_span, parse_lines, top_level_defs
+from envs.tidy import constants
 from policies.base import ParsedOutput
 
 
@@ -227,9 +228,10 @@ def merge_function(program: Program, code: Sequence[str], entry_point: str) -> P
     """The program with its entry function replaced by the one defined in `code`.
 
     Also brought over: imports of `code` that the program lacks (after the program's last
-    top-level import, else at the top) and helper definitions whose names the program does
-    not define (just before the entry function). Other top-level statements of the answer
-    (examples, prints, tests) are dropped. The edit is `make_edit(program, result)`.
+    top-level import, else at the top), and helper definitions and the constants they or the
+    function read (`envs.tidy.constants`) whose names the program does not define (just before
+    the entry function). Other top-level statements of the answer (examples, prints, tests)
+    are dropped. The edit is `make_edit(program, result)`.
     """
     from envs.diff import make_edit  # noqa: PLC0415 (kept local: the only make_edit user here)
 
@@ -241,6 +243,12 @@ def merge_function(program: Program, code: Sequence[str], entry_point: str) -> P
     function = strip_blank_ends(code[start:end])
     old_defs = top_level_defs(program.lines)
     helpers: list[str] = []
+    old_constants = set().union(*(names for names, _ in constants(program.lines)))
+    for names, assignment in constants(code):
+        if not names & (old_constants | set(old_defs)):
+            helpers += assignment
+    if helpers:
+        helpers += ["", ""]
     for name, (h_start, h_end) in new_defs.items():
         if name != entry_point and name not in old_defs:
             helpers += strip_blank_ends(code[h_start:h_end]) + ["", ""]

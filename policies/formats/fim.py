@@ -17,17 +17,21 @@ training text never is; the model writes the indentation and it is normalised in
 The middle is cut at the end of text / end-of-middle tokens and at any FIM token, split into
 lines, stripped of leading and trailing blank lines and re-indented so its first line sits at
 the location's indentation (relative indentation kept); it becomes the hunk
-`@@ -L,0 +L+1,k @@`. A location of None means the end of the entry function's body.
+`@@ -L,0 +L+1,k @@`, and top-level statements the program does not need (example calls,
+prints, asserts, `__main__` blocks: `envs.tidy`) are dropped from the result.
+A location of None means the end of the entry function's body.
 A whole program is the middle at the end of the starter's entry function (suffix "").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from envs.diff import make_edit
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location, end_of_body
+from envs.tidy import tidy_lines
 from policies.base import EditFormat, ParsedOutput, RenderedPrompt, State
 from policies.formats.common import (
     END_MARKERS,
@@ -110,7 +114,15 @@ class FimFormat(EditFormat):
         self, problem: Problem, state: State, location: Location | None, text: str
     ) -> ParsedOutput:
         where = self._location(problem, state.program, location)
-        return insertion_output(state.program, where, middle_lines(self.spec, text, where.indent))
+        parsed = insertion_output(state.program, where, middle_lines(self.spec, text, where.indent))
+        if parsed.program is None:
+            return parsed
+        # A middle that runs past the function writes examples, prints and asserts at the top
+        # level (Qwen2.5-Coder-Instruct does): the program keeps only what it needs (envs.tidy).
+        tidied = Program(tuple(tidy_lines(parsed.program.lines)))
+        if tidied == parsed.program:
+            return parsed
+        return replace(parsed, edit=make_edit(state.program, tidied), program=tidied)
 
     def render_program_prompt(self, problem: Problem) -> RenderedPrompt:
         return self.render_prompt(problem, State(problem.starter), None)
