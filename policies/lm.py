@@ -38,8 +38,9 @@ class LMPolicy(Policy):
     parser that raises ("parser_error"), or a prompt too long for the model
     ("prompt_too_long") is a proposal with a failure status, never an exception.
     `ProposalBatch.extra`: seed (drawn and reported when None was given), finish (counts of
-    "eos"/"stop"/"length"), shared_prefix, decoded_positions, parse_s; from `propose_groups`
-    also group_sizes (proposals per group, in order).
+    "eos"/"stop"/"length"), shared_prefix, decoded_positions, parse_s, rows (per prompt: the
+    rows it ran, after a token cap clipped them: `_rows_paid_for`); from `propose_groups` also
+    group_sizes (proposals per group, in order).
     """
 
     can_propose_groups = True  # propose_groups: several states' requests in one batch
@@ -62,6 +63,9 @@ class LMPolicy(Policy):
         self.ignore_eos = ignore_eos
         # Prompt prefixes encoded by earlier calls (policies.prefix_cache); emptied by `reset`.
         self.prefix_cache = PrefixCache(max_entries=prefix_cache_entries) if share_prefix and prefix_cache_entries else None
+        # This search's samples that ended by themselves and their generated tokens (`reset`
+        # empties both): what a sample is expected to cost when a call's rows are paid for.
+        self._whole_samples = self._whole_tokens = 0
         # "smollm2:continuation:free": a format's `label` names its variant when it has several.
         label = fmt.label or fmt.name
         self.name = name or f"{loaded.spec}:{label}"
@@ -87,7 +91,7 @@ class LMPolicy(Policy):
                 parsers.append(lambda text, loc=loc, state=group.state: self.fmt.parse_output(problem, state, loc, text))
                 counts.append(group.n)
         batch = self._run(prompts, locations, parsers, counts, seed, caps, problem.entry_point)
-        batch.extra["group_sizes"] = [len(group.locations) * group.n for group in groups] if not batch.refused else []
+        batch.extra["group_sizes"] = [] if batch.refused else _group_sizes(groups, batch.extra["rows"])
         return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
@@ -133,6 +137,7 @@ class LMPolicy(Policy):
         whatever this policy ran before (see policies.prefix_cache)."""
         if self.prefix_cache is not None:
             self.prefix_cache.clear()
+        self._whole_samples = self._whole_tokens = 0
 
     @property
     def summary(self) -> str:
@@ -176,6 +181,26 @@ class LMPolicy(Policy):
                 ))
         return proposals
 
+    def _rows_paid_for(self, ids, fits: list[int], counts: list[int], tokens: int, new_tokens: int) -> list[int]:
+        """The rows per prompt that `tokens` pays for once the prompt is paid: at least one, and
+        no more than the tokens left after the prompt give a sample of the expected length.
+
+        The search sizes a call before the prompt can be priced. With a long chat prompt (the
+        code model's: ~400 tokens on HumanEval, the task and the prefilled docstring) a small
+        budget then starts rows that it cuts mid-way, and a cut sample is worth nothing (rex at
+        one sample's tokens returned 6 of the first 32 HumanEval problems against sampling's 27).
+        Rows are clipped in order (a suffix), so proposals still map onto prompts and groups."""
+        cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
+                           share=self.share_prefix, prefix_cache=self.prefix_cache)
+        expected = self._whole_tokens / self._whole_samples if self._whole_samples else new_tokens / 2
+        paid = max(1, int((tokens - cost) // max(1.0, expected)))
+        clipped = []
+        for j, count in enumerate(counts):
+            clipped.append(min(count, paid))
+            if j in fits:  # a prompt too long for the model runs nothing: its failures cost nothing
+                paid -= clipped[-1]
+        return clipped
+
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, counts: list[int], seed: int | None,
              caps: CallCaps, entry: str = "") -> ProposalBatch:
         """Sample counts[j] rows of prompts[j], all in one batch, each at most `caps.sample_length`
@@ -190,6 +215,8 @@ class LMPolicy(Policy):
         limit = max_positions(self.loaded.model)
         fits = [j for j, x in enumerate(ids) if limit is None or len(x) + new_tokens <= limit]
         if caps.tokens is not None and fits:
+            counts = self._rows_paid_for(ids, fits, counts, caps.tokens, new_tokens)
+            fits = [j for j in fits if counts[j]]
             cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
                                share=self.share_prefix, prefix_cache=self.prefix_cache)
             if cost + sum(counts[j] for j in fits) > caps.tokens:
@@ -211,6 +238,9 @@ class LMPolicy(Policy):
         )
         generate_s = time.perf_counter() - start
         proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, counts, entry, new_tokens)
+        whole = [p for p in proposals if p.finish in ("eos", "stop", "doomed")]
+        self._whole_samples += len(whole)
+        self._whole_tokens += sum(p.generated_tokens for p in whole)
         return ProposalBatch(
             proposals=tuple(proposals),
             prompt_tokens_encoded=samples.prompt_tokens_encoded,
@@ -219,11 +249,23 @@ class LMPolicy(Policy):
             generate_s=generate_s,
             flops=samples.flops,
             extra=dict(
-                seed=seed, finish=dict(Counter(samples.finish)), shared_prefix=samples.shared,
+                seed=seed, rows=list(counts), finish=dict(Counter(samples.finish)), shared_prefix=samples.shared,
                 doomed_tokens_saved=samples.doomed_tokens_saved,
                 decoded_positions=samples.decoded_positions, parse_s=time.perf_counter() - start - generate_s,
             ),
         )
+
+
+def _group_sizes(groups: Sequence[ProposeGroup], rows: list[int]) -> list[int]:
+    """Proposals per group from the rows each prompt ran (prompts are group-major, one per
+    location), the trailing groups that were clipped away left off."""
+    sizes, first = [], 0
+    for group in groups:
+        size = sum(rows[first:first + len(group.locations)])
+        first += len(group.locations)
+        if size:
+            sizes.append(size)
+    return sizes
 
 
 def _parse_safely(parse, text: str) -> ParsedOutput:

@@ -12,7 +12,7 @@ import pytest
 from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location
-from policies.base import CallCaps, EditFormat, ParsedOutput, RenderedPrompt, State
+from policies.base import CallCaps, EditFormat, ParsedOutput, ProposeGroup, RenderedPrompt, State
 from policies.lm import LMPolicy, encode_prompt, find_stop, generate_samples
 from policies.loading import load_model
 from policies.sampling import SamplingParams
@@ -289,16 +289,42 @@ def test_a_call_is_priced_before_it_runs_and_refused_when_the_tokens_left_cannot
     prompts = [encode_prompt(tiny_llama.tokenizer, ToyFormat().render_prompt(PROBLEM, STATE, loc).text)
                for loc in LOCATIONS]
     cost = encode_cost(tiny_llama, prompts, 2, share=True, prefix_cache=policy.prefix_cache)
-    refused = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, caps=CallCaps(tokens=cost + 5))  # 6 rows need 6 tokens
+    first_cost = encode_cost(tiny_llama, prompts[:1], 1, share=True, prefix_cache=policy.prefix_cache)
+    refused = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, caps=CallCaps(tokens=first_cost))  # no token for a row
     assert refused.refused and refused.proposals == () and refused.prompt_tokens_encoded == 0
     assert len(policy.prefix_cache) == 0  # nothing ran, nothing was cached
-    ran = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, caps=CallCaps(tokens=cost + 6))
-    assert not ran.refused and ran.prompt_tokens_encoded == cost  # the price is what encoding costs
+    ran = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, caps=CallCaps(tokens=cost + 6 * 6))  # 6 rows of 6
+    assert not ran.refused and len(ran.proposals) == 6
+    assert ran.prompt_tokens_encoded == cost  # the price is what encoding costs
     again = encode_cost(tiny_llama, prompts, 2, share=True, prefix_cache=policy.prefix_cache)
     assert again < cost == encode_cost(tiny_llama, prompts, 2, share=True)  # the cached prefix is free
-    assert policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=2, caps=CallCaps(tokens=again + 6)).prompt_tokens_encoded == again
+    assert policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=2, caps=CallCaps(tokens=again + 36)).prompt_tokens_encoded == again
     unshared = encode_cost(tiny_llama, prompts, 2, share=False)
     assert unshared == 2 * sum(map(len, prompts))
+
+
+def test_a_call_runs_only_the_rows_its_tokens_pay_for_once_the_prompt_is_paid(tiny_llama):
+    # The search sizes a call before the prompt is priced; at a small budget the rows it asks
+    # for would all be cut mid-way, so the policy runs fewer, each with a sample's expected
+    # length (half the length cap before any sample ended by itself), clipped in order.
+    from policies.prefill import encode_cost
+
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=8), ignore_eos=True)
+    prompts = [encode_prompt(tiny_llama.tokenizer, ToyFormat().render_prompt(PROBLEM, STATE, loc).text)
+               for loc in LOCATIONS]
+    first_cost = encode_cost(tiny_llama, prompts[:1], 1, share=True)
+    one = policy.propose(PROBLEM, STATE, LOCATIONS, 2, seed=1, caps=CallCaps(tokens=first_cost + 4))
+    assert len(one.proposals) == 1 and one.extra["rows"] == [1, 0, 0]
+    assert one.proposals[0].location == LOCATIONS[0] and one.prompt_tokens_encoded == first_cost
+    policy.reset()
+    groups = [ProposeGroup(STATE, tuple(LOCATIONS[:1]), 2), ProposeGroup(STATE, tuple(LOCATIONS[1:]), 1)]
+    cost = encode_cost(tiny_llama, prompts, [2, 1, 1], share=True)
+    clipped = policy.propose_groups(PROBLEM, groups, seed=1, caps=CallCaps(tokens=cost + 3 * 4))  # three rows of 4
+    assert clipped.extra["group_sizes"] == [2, 1] and len(clipped.proposals) == 3
+    policy.reset()
+    whole = policy.propose_groups(PROBLEM, groups, seed=1, caps=CallCaps(tokens=cost + 4 * 4))
+    assert whole.extra["group_sizes"] == [2, 2] and len(whole.proposals) == 4
+    assert whole.extra["rows"] == [2, 1, 1]
 
 
 def test_a_call_may_cap_its_samples_below_the_policy_cap(tiny_llama):
