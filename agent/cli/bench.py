@@ -120,7 +120,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, metavar="N", help="draws per problem for pass@k (config bench.n)")
     parser.add_argument("--temperature", type=float, help="sampling temperature (config policy.temperature)")
     parser.add_argument("--top-p", type=float, help="nucleus mass (config policy.top_p)")
-    parser.add_argument("--model", help="smollm2 (embedded), a save_pretrained folder, a .gguf file or a hub id")
+    parser.add_argument("--model", help="qwen-coder-0.5b (the default code model), smollm2 (small and fast), "
+                        "a save_pretrained folder, a .gguf file or a hub id (config policy.model)")
     parser.add_argument("--seed", type=int, help="base seed of every problem's runs (config search.seed)")
     parser.add_argument("--config", metavar="FILE", help="YAML config over configs/default.yaml")
     parser.add_argument("--sandbox", choices=BACKENDS, help="execution backend ('subprocess' is NOT isolated)")

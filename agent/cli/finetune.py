@@ -44,7 +44,8 @@ exit status: 0 trained, 2 bad input, 130 interrupted (checkpoints stay; --resume
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", nargs="+", metavar="DATA.jsonl", help="edit-sequence data files")
-    parser.add_argument("--model", default="smollm2", help="smollm2 (embedded), a save_pretrained folder, a .gguf file or a hub id")
+    parser.add_argument("--model", default="smollm2", help="smollm2 (the default here: small enough to train on a CPU), "
+                        "qwen-coder-0.5b, a save_pretrained folder, a .gguf file or a hub id")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (new, or one to --resume)")
     parser.add_argument("--epochs", type=float, default=3.0, help="passes over the data (default 3)")
     parser.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps; overrides --epochs")

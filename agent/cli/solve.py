@@ -64,7 +64,8 @@ RUNS_DIR = Path("runs")  # parent of the default output folders, relative to the
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("problem", metavar="PROBLEM.json", help="a problem file (our schema, HumanEval or MBPP record)")
-    parser.add_argument("--model", help="smollm2 (embedded), a save_pretrained folder, a .gguf file or a hub id")
+    parser.add_argument("--model", help="qwen-coder-0.5b (the default code model), smollm2 (small and fast), "
+                        "a save_pretrained folder, a .gguf file or a hub id (config policy.model)")
     parser.add_argument("--format", help="edit format: auto, a format name, or continuation:MODE")
     parser.add_argument("--strategy", help="rex (default) | sample | best-first | beam | mcts")
     parser.add_argument("--budget-samples", type=int, metavar="N", help="at most N policy samples")
