@@ -90,3 +90,16 @@ def test_embedded_model_writes_a_well_formed_edit():
     statuses = [p.status for p in batch.proposals]
     assert set(statuses) <= STATUSES
     assert "ok" in statuses, [p.raw_text[-300:] for p in batch.proposals]
+
+
+@pytest.mark.parametrize(("fresh", "expected"), [("auto", "cut"), ("free", "free"), ("cut", "cut")])
+def test_wiring_picks_how_a_chat_model_writes_fresh_programs(tiny_dir, fresh, expected):
+    """policy.fresh: a chat model other than smollm2 continues the starter ("cut") unless told."""
+    from dataclasses import replace
+
+    from agent.config import PolicyConfig
+    from agent.wiring import build_policy
+
+    config = replace(PolicyConfig(), model=str(tiny_dir("llama")), fresh=fresh, device="cpu", threads=None)
+    policy = build_policy(config)
+    assert policy.fmt.mode == "free_cut" and policy.fmt.fresh == expected
