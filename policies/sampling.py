@@ -94,7 +94,11 @@ class SamplingParams:
 
     temperature: float = 1.0  # LintSeq's protocol (0 = greedy); 0.7 solved fewer examples: fewer distinct programs
     top_p: float = 0.95  # nucleus, as in LintSeq's protocol
-    max_new_tokens: int = 160  # per sample: a free answer's function fits; generation also stops at a closing fence
+    # Per sample; generation also stops at a closing fence or where the function ends. 256: the
+    # code model's free answers to prose-only tasks (no starter to continue) carry a docstring
+    # and comments, and at 160 tokens 7 of 8 were cut off on a bracket-balance task; its bodies
+    # continued from a HumanEval starter end well before (median 50, 5.5% reach 160).
+    max_new_tokens: int = 256
 
 
 def max_positions(model) -> int | None:

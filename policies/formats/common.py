@@ -241,6 +241,8 @@ def merge_function(program: Program, code: Sequence[str], entry_point: str) -> P
         return failure(FormatStatus.NO_FUNCTION, f"no top-level def {entry_point} in the answer")
     start, end = new_defs[entry_point]
     function = strip_blank_ends(code[start:end])
+    while function and function[-1].startswith("#"):  # a comment at column 0 after the body
+        function = strip_blank_ends(function[:-1])      # introduces what follows ("# Example usage")
     old_defs = top_level_defs(program.lines)
     helpers: list[str] = []
     old_constants = set().union(*(names for names, _ in constants(program.lines)))

@@ -500,3 +500,11 @@ def test_a_lone_carriage_return_never_reaches_a_program_line():
             parsed = fmt.parse_output(PROBLEM, State(state), location, '    """\r@\n    return 1\n')
             assert parsed.status in STATUSES
             assert all("\r" not in line for line in (parsed.program.lines if parsed.program else ()))
+
+
+def test_a_truncated_free_answer_keeps_its_function_without_the_comment_after_it():
+    from policies.formats.common import merge_function
+
+    answer = ["def total(xs):", "    return sum(xs)", "", "# Example usage", "print(total([1, 2]"]  # cut mid-call
+    parsed = merge_function(Program(()), answer, "total")
+    assert parsed.program == Program(("def total(xs):", "    return sum(xs)"))
