@@ -171,7 +171,12 @@ class ContinuationFormat(EditFormat):
         # entry function (envs.locations.cut_locations); "insert": it inserts lines there.
         self.edit_style = "cut" if mode == "free_cut" else "insert"
         self.label = f"{self.name}:{mode}"  # recorded as the policy's name (result.json "model")
-        self.summary = f"continuation format, {mode} mode: {MODE_SUMMARIES[mode]}"
+        summary = MODE_SUMMARIES[mode]
+        if fresh == "cut":
+            summary = summary.replace("fresh programs are the model's free chat answers",
+                                      "fresh programs continue the starter's function from the end of its body "
+                                      "(free chat answers when there is no starter)")
+        self.summary = f"continuation format, {mode} mode: {summary}"
         eos = getattr(tokenizer, "eos_token", None)
         self.end_markers = END_MARKERS + ((eos,) if isinstance(eos, str) and eos else ())
 
