@@ -43,7 +43,8 @@ def score(
     tests = tuple(tests)
     if not tests:
         return TestReport(outcomes=())
-    text = program.text if isinstance(program, Program) else program
+    # a Program runs as its behaviour text (comments dropped), the text its behaviour digest covers
+    text = program.behaviour_text if isinstance(program, Program) else program
     run_limits = limits
     if timeout_s is not None:
         if not timeout_s > 0:

@@ -26,8 +26,12 @@ class TestCase:
     - statement test (`expected is None`): `code` is statements (usually `assert ...`);
       it passes when they run without raising, fails on AssertionError, errors otherwise.
     - expression test: `code` is one expression, `expected` the literal text of its
-      expected value (as in a doctest's output line). The child reports `repr(value)`;
-      the parent compares it with `expected` (see `expression_passed`).
+      expected value (as in a doctest's output line), compared with the value exactly.
+
+    `entry_point` names the program's function the test is about: a call of that name is
+    always the program's, even where it is also a builtin's name (a problem whose function
+    is `sum`). None: every name the test uses but does not define is the program's, except
+    builtins.
     """
 
     __test__ = False  # not a pytest test class
@@ -35,6 +39,7 @@ class TestCase:
     name: str
     code: str
     expected: str | None = None
+    entry_point: str | None = None
 
 
 @dataclass(frozen=True)

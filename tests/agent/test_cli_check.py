@@ -6,6 +6,7 @@ subprocess with the real sandbox.
 """
 
 import json
+import os
 import subprocess
 import sys
 from sandboxes import make_or_skip
@@ -53,7 +54,15 @@ def test_passing_program_exits_0_with_a_text_report(fake_sandbox, capsys):
 
 def test_an_endless_program_file_is_refused_not_read(capsys):
     status, out, err = run_cli(capsys, "check", SUM_EVENS, "--program", "/dev/zero", "--sandbox", "subprocess")
-    assert status == 2 and "larger than" in err and "/dev/zero" in err
+    assert status == 2 and "not a regular file" in err and "/dev/zero" in err
+
+
+def test_a_fifo_program_or_problem_is_refused_not_waited_on(capsys, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # nobody ever writes: a blocking open() would wait for ever
+    for args in ((SUM_EVENS, "--program", str(fifo)), (str(fifo), "--program", SOLUTION)):
+        status, out, err = run_cli(capsys, "check", *args, "--sandbox", "subprocess")
+        assert status == 2 and "is a FIFO" in err and len(err.strip().splitlines()) == 1
 
 
 def test_json_output_is_exactly_one_object_of_the_documented_shape(fake_sandbox, capsys):
