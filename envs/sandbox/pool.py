@@ -12,12 +12,11 @@ Guarantees, whatever the program does:
   whenever their scratch tmpfs could not be emptied;
 - on the host, only what this sandbox created is ever removed (gvisor's bundle dir, the
   subprocess backend's own mkdtemp scratch); bwrap workers' scratch is their own tmpfs.
-- the child never sees an expected value: it reports what the program returned, as data
-  only builtin types can produce, and the verdict is made here (`envs.asserts`, `verdict`).
-Not guaranteed: statement steps a test could not be converted from (outcomes labelled
-"in-process") run in the program's process, so a program that introspects the harness
-(e.g. `sys._getframe(1).f_locals`) can read the report token and forge their pass; the
-token stops blind forgery only (printing "passed", writing report-shaped lines anywhere).
+- the child never sees a test's code or an expected value: it runs the program and the steps
+  the judge recorded (calls on data), and reports what they returned as data only builtin
+  types can produce; the verdict is made here (`judging.py`). The report token stops blind
+  forgery only (printing "passed", writing report-shaped lines anywhere): a program that
+  finds it can write any report, and still only reports values, never a verdict.
 
 Workers are spawned from one long-lived thread: PR_SET_PDEATHSIG (behind bwrap's
 --die-with-parent) fires when the parent *thread* exits. With bwrap 0.8 and runsc here a
@@ -40,11 +39,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from envs.asserts import plan
 from envs.sandbox.base import SandboxUnavailable
+from envs.sandbox.judging import Execution, Judging
 from envs.sandbox.launch import Launcher, host_pidns
-from envs.sandbox.protocol import ProtocolError, build_request, read_frame, write_frame
-from envs.sandbox.verdict import Ending, decide
+from envs.sandbox.protocol import ProtocolError, build_request, read_frame, step_report_chars, write_frame
+from envs.sandbox.verdict import Ending, read_reports
 from envs.testcase import Limits, TestCase, TestReport
 
 log = logging.getLogger(__name__)
@@ -92,6 +91,7 @@ class WorkerPoolSandbox:
         self._all: set[_Worker] = set()
         self._closed = False
         self.restarts = 0  # workers replaced after death, hang or recycling (for tests/metrics)
+        self.judging = Judging(self._execute)
         try:
             for _ in range(workers):
                 self._idle.put(self._spawn())
@@ -101,17 +101,18 @@ class WorkerPoolSandbox:
 
     # ---- the contract ------------------------------------------------------------------
     def run(self, program: str, tests: Sequence[TestCase], limits: Limits | None = None) -> TestReport:
-        """Run UNTRUSTED `program` then `tests` in one fresh child; one outcome per test."""
-        limits = limits or self.limits
-        tests = tuple(tests)
-        plans = tuple(plan(t) for t in tests)
+        """Judge UNTRUSTED `program` on `tests`; one outcome per test (see `judging.py`)."""
+        return self.judging.run(program, tuple(tests), limits or self.limits)
+
+    def _execute(self, program: str, steps: list, limits: Limits) -> Execution:
+        """One request on an idle worker: `program`, then `steps`, in one fresh child."""
         token = secrets.token_hex(16)
         start = time.monotonic()
         worker = self._acquire()
         notes: list[str] = []
         raw, output = "", ""
         try:
-            for frame in build_request(program, [s for p in plans for s in p.steps], limits, token):
+            for frame in build_request(program, steps, limits, token):
                 write_frame(worker.req_fd, frame, start + HOST_GRACE_S)
             resp = _checked(read_frame(worker.resp_fd, time.monotonic() + limits.timeout_s + HOST_GRACE_S))
         except (ProtocolError, OSError, ValueError) as e:
@@ -132,9 +133,9 @@ class WorkerPoolSandbox:
                 self._replace(worker)
             else:
                 self._release(worker)
-        outcomes, verdict_notes = decide(tests, plans, limits, token, raw, ending)
-        return TestReport(outcomes=outcomes, duration_s=time.monotonic() - start, output=output,
-                          notes=tuple(notes) + verdict_notes)
+        reports = read_reports(raw, token, len(steps), detail_chars=limits.detail_chars,
+                               max_line=step_report_chars(limits))
+        return Execution(reports, output, ending, notes)
 
     def close(self) -> None:
         """Kill every worker and stop the spawner. Idempotent.
