@@ -70,7 +70,7 @@ def _decode(data: Any, depth: int, budget: list[int], ref: Callable[[int], Any] 
             check_hashes(items)
         return cls(items)
     if tag in _MAPPINGS:
-        return _MAPPINGS[tag](_pairs(body, depth, budget, ref))
+        return _MAPPINGS[tag](dict(_pairs(body, depth, budget, ref)))  # Counter(pairs) would count them
     if tag == "D" and type(body) is list and len(body) == 2 and (body[0] is None or body[0] in FACTORIES):
         return collections.defaultdict(FACTORIES.get(body[0]), _pairs(body[1], depth, budget, ref))
     if tag == "q" and type(body) is list and len(body) == 2 and type(body[0]) is list and (
@@ -81,7 +81,14 @@ def _decode(data: Any, depth: int, budget: list[int], ref: Callable[[int], Any] 
     if tag == "c" and type(body) is list and len(body) == 2 and all(type(x) in (int, float) for x in body):
         return complex(body[0], body[1])
     if tag == "g" and type(body) is list and len(body) == 3 and all(type(x) is int for x in body) and body[2]:
-        return range(*body)
+        value = range(*body)
+        try:
+            long = len(value) > MAX_NODES
+        except OverflowError:  # longer than sys.maxsize
+            long = True
+        if long:
+            raise TooCostly("a range too long to hold")  # `1.5 in range(10**18)` would scan it
+        return value
     if tag == "e" and type(body) is list and len(body) == 2 and type(body[1]) is list:
         cls = getattr(builtins, body[0], None) if type(body[0]) is str else None
         if isinstance(cls, type) and issubclass(cls, BaseException):

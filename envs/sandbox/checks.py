@@ -67,12 +67,19 @@ def _sum(values: Any, start: Any = 0) -> Any:
     return sum(values, start)
 
 
+def _round(number: Any, *ndigits: Any) -> Any:
+    if ndigits and type(ndigits[0]) is int and abs(ndigits[0]) > 10_000:
+        raise NeedJudge("rounding to too many digits for the host")  # round(1, -10**9) computes 10**10**9
+    return round(number, *ndigits)
+
+
 FUNCTIONS: dict[str, Callable] = {f"builtins.{name}": _checked(getattr(builtins, name)) for name in (
     "abs", "all", "any", "bool", "chr", "divmod", "enumerate", "float", "int", "isinstance", "len", "list",
-    "max", "min", "ord", "repr", "reversed", "round", "sorted", "str", "tuple", "type", "zip")}
+    "max", "min", "ord", "repr", "reversed", "sorted", "str", "tuple", "type", "zip")}
 FUNCTIONS.update({"builtins.set": _checked(set, keys=list), "builtins.frozenset": _checked(frozenset, keys=list),
                   "builtins.dict": _checked(dict, keys=lambda pairs: [pair[0] for pair in pairs])})
-FUNCTIONS["builtins.sum"] = _sum
+FUNCTIONS["builtins.sum"] = _checked(_sum)
+FUNCTIONS["builtins.round"] = _round
 FUNCTIONS.update({f"math.{name}": getattr(math, name) for name in (
     "isclose", "fabs", "sqrt", "floor", "ceil", "trunc", "isnan", "isinf", "isfinite", "log", "log2", "log10",
     "exp", "fsum", "gcd", "copysign", "hypot")})
@@ -164,6 +171,11 @@ class Recorded:
         self.steps, self.results = steps, results
         self.objects: dict[int, Any] = {}  # identity number -> the test's object, as the host rebuilt it
         self.cache: dict[int, Any] = {}
+        self.first_sent: dict[int, int] = {}  # identity number -> the first step that gave it to the program
+        for index, step in enumerate(steps):
+            for item in _items(step["o"]):
+                if "#" in item:
+                    self.first_sent.setdefault(item["#"], index)
 
     def result(self, index: int) -> Any:
         if index in self.cache:
@@ -178,9 +190,11 @@ class Recorded:
             raise NeedJudge(f"step {index}: {status}")  # not builtin data, skipped, or it changed its arguments
         if "@" in rec:
             kind, number = rec["@"]
-            value = self.objects.get(number) if kind == "a" else self.result(number)
+            if kind == "a" and self.first_sent.get(number, index + 1) > index:
+                raise _Raised("the program's report names an object it was never given", fail=True)
             if kind == "a" and number not in self.objects:
                 raise NeedJudge("an identity the host did not see")
+            value = self.objects[number] if kind == "a" else self.result(number)
         else:
             value = _decoded(rec["v"], self.result)
         self.cache[index] = value

@@ -5,7 +5,7 @@ stdlib only, because inside the sandbox nothing else is guaranteed to exist.
 
 Protocol (frames are a 4-byte big-endian length, then UTF-8 JSON):
 - fd 0 (from the host): two frames per execution: a header {"limits": {...}} this server
-  reads, then a body {"token", "program", "steps": [{"code", "mode"}]} that only the forked
+  reads, then a body {"token", "program", "steps": [{"t", "h", "o"}]} that only the forked
   child reads (fork first: this server never holds a request's program, tests or token, so
   no later child can find them in memory it inherits). The child acks on a pipe once it
   has the whole body; without the ack the request stream may be out of step, and the
@@ -24,15 +24,24 @@ modes) the response says "dirty" and the host recycles the worker; the verdict s
 
 The child: new session, stdin /dev/null, stdout+stderr into one capped capture pipe, the
 report pipe on fd 3, every other fd closed, RLIMIT_CORE=0 and the request's CPU, AS,
-NPROC and FSIZE limits; then the program and each test in one namespace. The deadline
+NPROC and FSIZE limits; then the program, then its steps (`_Steps`). No test code runs here:
+a step is one operation the judge recorded (envs/sandbox/harness.py) on the program's own
+names and objects: ["call", target, args, kwargs], ["attr", target, name], ["item", target,
+key], ["wrap", builtin, args, kwargs] (a builtin as it was before the program ran, applied to
+a program value: `len(f(x))`), ["name", name], ["setattr"/"setitem", ...]; a target is a
+program name or an earlier step's result, arguments are data (envs/values.py), with {"r": k}
+for step k's result and identity numbers for the test's mutable objects. A step of test t
+with "h" set that raises ends the steps of test t (the test would stop there). The deadline
 is enforced here (SIGKILL) and again by the host (it kills the whole worker).
 
 The child reports each step over fd 3 (its report pipe) as one JSON line tagged with the
-per-execution token; a value step reports the value as data built from exact builtin types
-only (`_encode`; decoded by envs/values.py), never a repr the program could shape. This
-server only relays those bytes. The HOST validates them and
-decides every verdict, because the child shares this sandbox, this uid and possibly this
-server's fate (it may kill or stop it). Nothing here decides pass or fail.
+per-execution token: the value as data built from exact builtin types only (`_encode`;
+decoded by envs/values.py), never a repr the program could shape, or that the result is the
+very object of an argument or an earlier result ("@"), or not builtin data ("opaque"), or
+the exception (with its nearest builtin class); and the arguments the call changed in place
+("m"). This server only relays those bytes. The HOST validates them and decides every
+verdict, because the child shares this sandbox, this uid and possibly this server's fate
+(it may kill or stop it). Nothing here decides pass or fail.
 
 Descendant cleanup after each execution: `kill(-1, SIGKILL)` only when the PID namespace
 was proved private at startup (it differs from the host's, which the host passes in, and
@@ -208,7 +217,7 @@ _BUILTINS.update({"copy.copy": copy.copy, "copy.deepcopy": copy.deepcopy})
 _EXCEPTIONS = {name: cls for name, cls in _BUILTINS.items() if isinstance(cls, type) and issubclass(cls, BaseException)}
 
 
-def _encode(value, budget, depth=0, _type=type, _len=len, _items=dict.items, _hex=bytes.hex,
+def _encode(value, budget, depth=0, _type=type, _len=len, _items=dict.items, _hex=bytes.hex, _xhex=bytearray.hex,
             _sequences=_SEQUENCES, _mappings=_MAPPINGS, _factories=_FACTORIES, _list=list):
     """`value` as JSON-ready data built from exact builtin types (see envs/values.py).
 
@@ -247,7 +256,7 @@ def _encode(value, budget, depth=0, _type=type, _len=len, _items=dict.items, _he
         budget[0] -= 2 * _len(value)
         if budget[0] < 0:
             raise _Opaque("a value too large to report")
-        return {"b" if kind is bytes else "B": _hex(value)}
+        return {"b": _hex(value)} if kind is bytes else {"B": _xhex(value)}
     if kind is complex:
         return {"c": [value.real, value.imag]}
     if kind is range:
@@ -278,7 +287,7 @@ def _decode(data, results, _type=type, _dict=dict, _list=list):
         return {"t": tuple, "s": set, "f": frozenset}[tag](_decode(item, results) for item in body)
     if tag in ("d", "C", "O"):
         return {"d": _dict, "C": collections.Counter, "O": collections.OrderedDict}[tag](
-            (_decode(k, results), _decode(v, results)) for k, v in body)
+            _dict((_decode(k, results), _decode(v, results)) for k, v in body))
     if tag == "D":
         factory = _BUILTINS[body[0]] if body[0] is not None else None
         return collections.defaultdict(factory, ((_decode(k, results), _decode(v, results)) for k, v in body[1]))
@@ -368,8 +377,11 @@ class _Steps:
             watched += [(name, a) for name, a in kwargs.items() if _one_of(type(a), _MUTABLE)]
             before = [self.snapshot(a) for _, a in watched]
             value = fn(*args, **kwargs)
-            changed = [[where, now] for (where, a), then in zip(watched, before)
-                       for now in [self.snapshot(a)] if now != then]
+            changed, budget = [], [self.repr_chars]
+            for (where, arg), then in zip(watched, before):
+                now = self.snapshot(arg)
+                if now != then:  # changed in place: its new content, if it fits in the report
+                    changed.append([where, self.snapshot(arg, budget) if now is not None else None])
             return value, changed
         if kind == "attr":
             return getattr(self.target(op[1]), op[2]), ()
@@ -383,9 +395,11 @@ class _Steps:
             return None, ()
         raise ValueError("unknown step %r" % kind)
 
-    def snapshot(self, value):
+    def snapshot(self, value, budget=None):
+        """`value` encoded, to see whether a call changed it (no size cap but the process's
+        limits) or to report its new content (within `budget`); None if it cannot be."""
         try:
-            return _encode(value, [self.repr_chars])
+            return _encode(value, budget if budget is not None else [1 << 40])
         except (_Opaque, RecursionError, ValueError):
             return None
 
@@ -691,16 +705,15 @@ def _wait_or_kill(child, deadline):
 
 
 def _warm_up():
-    """Exercise compile/exec/eval/json once here so every forked child inherits the lazily
+    """Exercise compile/exec and one step here so every forked child inherits the lazily
     initialised parser and allocator state instead of faulting it in (~5x cheaper forks)."""
     ns = {"__name__": "__warmup__"}
-    exec(compile("def f(a, b):\n    return [a + b, {'k': (a, b)}]\n", "<warm-up>", "exec"), ns)
-    exec(compile("assert f(1, 2)[0] == 3", "<warm-up>", "exec"), ns)
-    json.dumps({"k": "test", "i": 0, "s": "value", "v": _encode(eval(compile("f(1, 2)", "<warm-up>", "eval"), ns), [100])})
-    try:
-        exec(compile("assert f(1, 1)[0] == 3, 'x'", "<warm-up>", "exec"), ns)
-    except AssertionError as e:
-        _describe(e, 100)
+    exec(compile("def f(a, b):\n    return [a + len(b), {'k': (a, b)}]\n", "<warm-up>", "exec"), ns)
+    steps = _Steps(ns, lambda rec: json.dumps(rec), 100, 100)
+    step = {"t": 0, "h": False, "o": ["call", "f", [{"v": 1}, {"#": 0, "v": [2]}], []]}
+    value, changed = steps.run(0, json.loads(json.dumps(step))["o"])
+    json.dumps(steps.reply(0, value, changed))
+    _describe(ValueError("x"), 100)
 
 
 def _self_test(ids):

@@ -80,13 +80,13 @@ class Ref:
         return JUDGE.call(self._target, args, kwargs)
 
     def __getitem__(self, key):
-        return JUDGE.emit(["item", self._target, JUDGE.item(key)])
+        return JUDGE.emit(["item", self._target, JUDGE.item(key, sent=True)])
 
     def __setattr__(self, name, value):
-        JUDGE.emit(["setattr", self._target, name, JUDGE.item(value)])
+        JUDGE.emit(["setattr", self._target, name, JUDGE.item(value, sent=True)])
 
     def __setitem__(self, key, value):
-        JUDGE.emit(["setitem", self._target, JUDGE.item(key), JUDGE.item(value)])
+        JUDGE.emit(["setitem", self._target, JUDGE.item(key, sent=True), JUDGE.item(value, sent=True)])
 
     @property
     def __class__(self):  # isinstance() asks for it: looking at the type is looking at the value
@@ -118,6 +118,7 @@ class Judge:
         self.steps, self.values, self.args = [], {}, {}
         self.ids, self.objects, self.sent = {}, [], {}
         self.journal = []  # (identity number, what was sent before): undone with the steps that sent it
+        self.first_sent = {}  # identity number -> the first step that gave the object to the program
         self.test, self.depth, self.halting, self.events = 0, 0, False, None
         self.table, self.fresh, self.compiled = [], False, {}
         self.expected, self.value_repr = None, None
@@ -137,13 +138,13 @@ class Judge:
         return Ref(index)
 
     def call(self, target, args, kwargs):
-        items = [self.item(a) for a in args]
-        named = [[k, self.item(v)] for k, v in kwargs.items()]
+        items = [self.item(a, sent=True) for a in args]
+        named = [[k, self.item(v, sent=True)] for k, v in kwargs.items()]
         watched = list(enumerate(args)) + list(kwargs.items())
         return self.emit(["call", target, items, named], watched)
 
     def wrap(self, name, value):
-        return self.emit(["wrap", name, [self.item(value)], []], [(0, value)])
+        return self.emit(["wrap", name, [self.item(value, sent=True)], []], [(0, value)])
 
     def value(self, index):
         if index in self.values:
@@ -162,10 +163,14 @@ class Judge:
             value = Ref(index, "returned %s" % rec.get("d", "a value that is not a builtin one"))
         elif "@" in rec:
             kind, number = rec["@"]
+            if kind == "a" and self.first_sent.get(number, index + 1) > index:
+                raise OpaqueValue("the program's report names an object it was never given")
             value = self.objects[number] if kind == "a" else self.value(number)
         else:
             value = values.decode(rec["v"])
         for where, state in rec.get("m", ()):  # the call changed an argument in place
+            if state is None:
+                raise OpaqueValue("the call changed an argument in place, and it is too large to report")
             self.update(dict(self.args.get(index, ()))[where], values.decode(state), state)
         self.values[index] = value
         return value
@@ -184,7 +189,10 @@ class Judge:
             self.sent[number] = encoded
 
     # ---- data crossing to the program's process -------------------------------------------
-    def item(self, obj):
+    def item(self, obj, sent=False):
+        """`obj` as an item of a step (`sent`: the program's process will hold it) or of a
+        deferred condition: mutable objects carry an identity number, and their content
+        only when the other side has not got it yet."""
         if type(obj) is Ref:
             return {"v": {"r": self.step_of(obj)}}
         if type(obj) not in MUTABLE:
@@ -193,6 +201,8 @@ class Judge:
         if number is None:
             number = self.ids[id(obj)] = len(self.objects)
             self.objects.append(obj)
+        if sent:
+            self.first_sent.setdefault(number, len(self.steps))
         encoded = self.encode(obj)
         if self.sent.get(number) == encoded:
             return {"#": number}
@@ -284,6 +294,7 @@ class Judge:
     def undo(self, mark, sent_mark):
         """Forget the steps from `mark` on, as if they had never been sent."""
         del self.steps[mark:]
+        self.first_sent = {n: at for n, at in self.first_sent.items() if at < mark}
         if self.events is not None:
             self.events[:] = [e for e in self.events if not (e[0] == "s" and e[1] >= mark)]
         while len(self.journal) > sent_mark:

@@ -84,8 +84,8 @@ Execute = Callable[[str, list, Limits], Execution]
 class Judging:
     """`run(program, tests, limits)` over an `execute` that runs one request in the sandbox."""
 
-    def __init__(self, execute: Execute):
-        self.execute = execute
+    def __init__(self, execute: Execute, execute_judge: Execute):
+        self.execute, self.execute_judge = execute, execute_judge
         self._records: OrderedDict[tuple, dict] = OrderedDict()
         self._lock = threading.Lock()
         self.replays = 0  # executions judged by the judge's replay (for tests and metrics)
@@ -136,7 +136,7 @@ class Judging:
         n = len(request["tests"])
         steps = [{"t": 0, "h": False, "o": ["call", "__judge_begin__", [{"v": json.dumps(request)}], []]}]
         steps += [{"t": i, "h": False, "o": ["call", "__judge_test__", [{"v": i}], []]} for i in range(n)]
-        run = self.execute(_JUDGE_PROGRAM, steps, judge_limits)
+        run = self.execute_judge(_JUDGE_PROGRAM, steps, judge_limits)
         answer: dict = {"steps": [], "tests": [], "failed": None, "n": n}
         results = run.reports.results
         for result in results[1:] if results and results[0] is not None and results[0]["s"] == "value" else []:
@@ -234,7 +234,9 @@ def _judge_failure(run: Execution, finished: list, results: list) -> tuple[str, 
         return "error", f"the judge could not start: {results[0].get('d', '')}", "not run: the judge failed"
     step = results[where] if len(results) > where else None
     if step is not None and step["s"] == "error":
-        return "error", f"the test's own code raised in the judge: {step.get('d', '')}", "not run: the judge failed"
+        return "error", f"the judge failed on this test: {step.get('d', '')}", "not run: the judge failed"
+    if step is not None and step["s"] == "opaque":
+        return "error", f"the judge's record of this test is too large ({step.get('d', '')})", "not run: the judge failed"
     if run.reports.program_error is not None:
         return "error", f"the judge could not start: {run.reports.program_error}", "not run: the judge failed"
     status, first, rest = unreported(run.ending, True)

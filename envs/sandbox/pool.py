@@ -77,7 +77,7 @@ class WorkerPoolSandbox:
     """
 
     def __init__(self, launcher: Launcher, *, workers: int = 2, limits: Limits | None = None,
-                 recycle_after: int = RECYCLE_AFTER):
+                 recycle_after: int = RECYCLE_AFTER, judge_workers: int = 1):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         launcher.check()
@@ -91,7 +91,13 @@ class WorkerPoolSandbox:
         self._all: set[_Worker] = set()
         self._closed = False
         self.restarts = 0  # workers replaced after death, hang or recycling (for tests/metrics)
-        self.judging = Judging(self._execute)
+        # The judge runs tests' own code in workers of its own, started on first use: no
+        # program ever runs there, and no program's worker ever relays what a judge wrote.
+        self._judge_workers = judge_workers
+        self._judges: WorkerPoolSandbox | None = None
+        self._judges_lock = threading.Lock()
+        self._owns_launcher = True
+        self.judging = Judging(self._execute, self._execute_judge if judge_workers else self._execute)
         try:
             for _ in range(workers):
                 self._idle.put(self._spawn())
@@ -103,6 +109,16 @@ class WorkerPoolSandbox:
     def run(self, program: str, tests: Sequence[TestCase], limits: Limits | None = None) -> TestReport:
         """Judge UNTRUSTED `program` on `tests`; one outcome per test (see `judging.py`)."""
         return self.judging.run(program, tuple(tests), limits or self.limits)
+
+    def _execute_judge(self, program: str, steps: list, limits: Limits) -> Execution:
+        with self._judges_lock:
+            if self._judges is None:
+                if self._closed:
+                    raise SandboxUnavailable("sandbox is closed")
+                self._judges = WorkerPoolSandbox(self.launcher, workers=self._judge_workers, limits=self.limits,
+                                                 recycle_after=self.recycle_after, judge_workers=0)
+                self._judges._owns_launcher = False
+        return self._judges._execute(program, steps, limits)
 
     def _execute(self, program: str, steps: list, limits: Limits) -> Execution:
         """One request on an idle worker: `program`, then `steps`, in one fresh child."""
@@ -158,7 +174,12 @@ class WorkerPoolSandbox:
             if w.proc.poll() is None:
                 w.proc.kill()
         self._spawner.shutdown(wait=True)
-        self.launcher.close()
+        with self._judges_lock:
+            judges = self._judges
+        if judges is not None:
+            judges.close()
+        if self._owns_launcher:
+            self.launcher.close()
 
     def __enter__(self) -> "WorkerPoolSandbox":
         return self
