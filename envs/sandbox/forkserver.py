@@ -365,7 +365,7 @@ class _Steps:
             raise NameError("name %r is not defined" % target)
         return self.ns[target]
 
-    def run(self, index, op):
+    def run(self, op):
         kind = op[0]
         if kind == "name":
             return self.target(op[1]), ()
@@ -466,7 +466,7 @@ def _run_steps(program, steps, token, detail_chars, repr_chars, _write=os.write,
             runner.results[i] = _Failed(RuntimeError("not run"))
             continue
         try:
-            value, changed = runner.run(i, step["o"])
+            value, changed = runner.run(step["o"])
         except _SystemExit:
             raise
         except BaseException as e:
@@ -711,7 +711,7 @@ def _warm_up():
     exec(compile("def f(a, b):\n    return [a + len(b), {'k': (a, b)}]\n", "<warm-up>", "exec"), ns)
     steps = _Steps(ns, lambda rec: json.dumps(rec), 100, 100)
     step = {"t": 0, "h": False, "o": ["call", "f", [{"v": 1}, {"#": 0, "v": [2]}], []]}
-    value, changed = steps.run(0, json.loads(json.dumps(step))["o"])
+    value, changed = steps.run(json.loads(json.dumps(step))["o"])
     json.dumps(steps.reply(0, value, changed))
     _describe(ValueError("x"), 100)
 

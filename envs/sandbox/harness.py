@@ -26,11 +26,15 @@ import copy
 import json
 import random
 
-try:  # on the host (unit tests); in the judge's sandbox the judge program defines both first
+try:  # on the host (unit tests); in the judge's sandbox the judge program defines these first
     from envs import values
+    from envs.sandbox import harness_refs as refs
     from envs.sandbox.harness_rewrite import rewrite
 except ImportError:  # pragma: no cover - only inside the sandbox
     pass
+
+Ref, NeedValue, OpaqueValue, Unreported, Unsendable = refs.Ref, refs.NeedValue, refs.OpaqueValue, refs.Unreported, refs.Unsendable
+describe, function_name, program_exception = refs.describe, refs.function_name, refs.program_exception
 
 MUTABLE = (list, dict, set, bytearray, collections.Counter, collections.OrderedDict, collections.defaultdict,
            collections.deque)
@@ -38,72 +42,6 @@ _SCALARS = (type(None), bool, int, float, str)
 _SEQUENCES = ((tuple, "t"), (set, "s"), (frozenset, "f"))
 _MAPPINGS = ((dict, "d"), (collections.Counter, "C"), (collections.OrderedDict, "O"))
 _SEED = 20240601
-
-
-class NeedValue(BaseException):
-    """The test looked at a value the program has not produced yet (BaseException: a test's
-    own `except Exception` must not swallow it)."""
-
-
-class Unreported(BaseException):
-    """A step whose result never came back: the program's process ended before it."""
-
-
-class OpaqueValue(Exception):
-    """The program returned an object that is not a builtin value, and the test looked at it."""
-
-
-class Unsendable(Exception):
-    """A value the test passes to the program that is not data (a function, a test's object)."""
-
-
-class Ref:
-    """A program name, or the value of a step, that the judge cannot look at (yet)."""
-
-    __slots__ = ("_target", "_detail")
-
-    def __init__(self, target, detail=None):
-        object.__setattr__(self, "_target", target)
-        object.__setattr__(self, "_detail", detail)  # set: the value is known, and not a builtin one
-
-    def _look(self, *_):
-        if self._detail is not None:
-            raise OpaqueValue(self._detail)
-        raise NeedValue()
-
-    def __getattr__(self, name):
-        if name.startswith("__") and name.endswith("__"):
-            self._look()
-        return JUDGE.emit(["attr", self._target, name])
-
-    def __call__(self, *args, **kwargs):
-        return JUDGE.call(self._target, args, kwargs)
-
-    def __getitem__(self, key):
-        return JUDGE.emit(["item", self._target, JUDGE.item(key, sent=True)])
-
-    def __setattr__(self, name, value):
-        JUDGE.emit(["setattr", self._target, name, JUDGE.item(value, sent=True)])
-
-    def __setitem__(self, key, value):
-        JUDGE.emit(["setitem", self._target, JUDGE.item(key, sent=True), JUDGE.item(value, sent=True)])
-
-    @property
-    def __class__(self):  # isinstance() asks for it: looking at the type is looking at the value
-        self._look()
-
-
-for _name in ("bool", "len", "iter", "next", "reversed", "contains", "hash", "eq", "ne", "lt", "le", "gt", "ge",
-              "str", "repr", "format", "bytes", "int", "float", "complex", "index", "round", "abs", "neg", "pos",
-              "invert", "add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "divmod", "pow", "lshift",
-              "rshift", "and", "or", "xor", "radd", "rsub", "rmul", "rmatmul", "rtruediv", "rfloordiv", "rmod",
-              "rdivmod", "rpow", "rlshift", "rrshift", "rand", "ror", "rxor", "iadd", "isub", "imul", "itruediv",
-              "ifloordiv", "imod", "ipow", "ilshift", "irshift", "iand", "ior", "ixor", "enter", "exit", "delitem",
-              "delattr", "reduce", "reduce_ex", "getstate", "copy", "deepcopy", "dir", "sizeof", "fspath",
-              "length_hint", "trunc", "floor", "ceil", "await", "aiter", "anext"):
-    setattr(Ref, "__%s__" % _name, Ref._look)
-Ref.__copy__ = lambda self: JUDGE.wrap("copy.copy", self)  # copying the program's value: its own business
-Ref.__deepcopy__ = lambda self, memo: JUDGE.wrap("copy.deepcopy", self)
 
 
 class Judge:
@@ -343,8 +281,8 @@ class Judge:
     def start(self):
         random.seed(_SEED)
         self.scope = {"__builtins__": builtins, "__name__": "__main__", "__judge_assert__": self.check_assert,
-                      "__judge_expr__": self.check_expr, "__judge_wrap__": judge_wrap,
-                      "__judge_checked__": judge_checked, "__judge_compare__": judge_compare}
+                      "__judge_expr__": self.check_expr, "__judge_wrap__": refs.judge_wrap,
+                      "__judge_checked__": refs.judge_checked, "__judge_compare__": refs.judge_compare}
 
     def run_test(self, index):
         """Test `index` (tests run in order, in one namespace): its result and the steps it added."""
@@ -385,44 +323,6 @@ class Judge:
         if self.fresh and status != "unreported":
             status, detail = "incomplete", ""
         return {"status": status, "detail": detail, "value": self.value_repr, "last": len(self.steps)}
-
-
-JUDGE = None  # the run in progress (one per process)
-
-
-def judge_wrap(name, func, value):
-    """`len(x)`, `list(x)` and the like on a program value (pending, or not a builtin one: a
-    generator): a step the program's process runs, on its own object."""
-    if type(value) is Ref:
-        return JUDGE.wrap(name, value)
-    return func(value)
-
-
-def judge_checked(name, value):
-    if type(value) is Ref:
-        value._look()
-    return getattr(builtins, name)(value)
-
-
-_COMPARE = {"Eq": lambda a, b: a == b, "NotEq": lambda a, b: a != b, "Lt": lambda a, b: a < b,
-            "LtE": lambda a, b: a <= b, "Gt": lambda a, b: a > b, "GtE": lambda a, b: a >= b,
-            "Is": lambda a, b: a is b, "IsNot": lambda a, b: a is not b, "In": lambda a, b: a in b,
-            "NotIn": lambda a, b: a not in b}
-
-
-def judge_compare(ops, left, *rights):
-    """A comparison chain with `is`/`is not` in it, as Python evaluates it, except that
-    identity is not decided on a value the program has not produced yet."""
-    result = True
-    for op, right in zip(ops, rights):
-        right = right()
-        if op in ("Is", "IsNot") and (type(left) is Ref or type(right) is Ref):
-            (left if type(left) is Ref else right)._look()
-        result = _COMPARE[op](left, right)
-        if not result:
-            return result
-        left = right
-    return result
 
 
 def _pending(value, depth=0):
@@ -481,59 +381,20 @@ def failure(entry, decided):
     return text + (" (got %s)" % ", ".join(got) if got else "")
 
 
-def describe(exc, bare=False, program=False):
-    """"Type: message" (or the message alone); an exception the program raised is described
-    as the program's process described it."""
-    if program and getattr(exc, "program_detail", None):
-        return exc.program_detail
-    try:
-        message = str(exc)
-    except BaseException:
-        message = "<unprintable>"
-    if bare and message:
-        return message
-    return "%s: %s" % (type(exc).__name__, message) if message else type(exc).__name__
-
-
-def program_exception(rec):
-    """The exception a step raised in the program's process, raised again here: the nearest
-    builtin class (so the test's own `except ValueError` works), the program's message."""
-    base = getattr(builtins, str(rec.get("e")), None)
-    if not (isinstance(base, type) and issubclass(base, BaseException)) or base in (SystemExit, KeyboardInterrupt,
-                                                                                      GeneratorExit):
-        base = Exception
-    try:
-        exc = type("ProgramError", (base,), {})(rec.get("d", ""))
-    except TypeError:  # a builtin exception with a required signature (UnicodeDecodeError)
-        exc = Exception(rec.get("d", ""))
-    exc.program_detail = rec.get("d", "")
-    return exc
-
-
-def function_name(func):
-    """"module.name" of a builtin or standard-library function, so the host can find its own
-    copy; None for anything else (a test's helper, a lambda)."""
-    module, name = getattr(func, "__module__", None), getattr(func, "__qualname__", None)
-    if type(func).__name__ not in ("builtin_function_or_method", "type") or not module or not name:
-        return None
-    return "%s.%s" % (module, name)
-
-
 def __judge_begin__(request):
     """The judge's entry points, one step each, so that a test that never ends costs only the
     tests from it on: begin with the request (JSON text), then each test in order."""
-    global JUDGE
-    JUDGE = Judge(json.loads(request))
-    JUDGE.start()
+    refs.current.judge = Judge(json.loads(request))
+    refs.current.judge.start()
     return ""
 
 
 def __judge_test__(index):
-    return json.dumps(JUDGE.run_test(index))
+    return json.dumps(refs.current.judge.run_test(index))
 
 
 def judge_all(request):
     """All of a request at once, as the host assembles it: {"steps", "tests"} (for tests)."""
     __judge_begin__(request)
-    tests = [json.loads(__judge_test__(i)) for i in range(len(JUDGE.tests))]
+    tests = [json.loads(__judge_test__(i)) for i in range(len(refs.current.judge.tests))]
     return {"steps": [step for test in tests for step in test.pop("steps")], "tests": tests}

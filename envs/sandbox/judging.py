@@ -43,12 +43,12 @@ _HERE = Path(__file__).resolve().parent
 
 
 def judge_program() -> str:
-    """The judge's program: three stdlib-only modules (values, harness_rewrite, harness),
-    each in its own namespace, and the harness's `__judge__`. Nothing of the program under
-    test is in it."""
+    """The judge's program: four stdlib-only modules (values, harness_rewrite, harness_refs,
+    harness), each in its own namespace, and the harness's entry points. Nothing of the
+    program under test is in it."""
     source = {name: path.read_text() for name, path in (
         ("values", _HERE.parent / "values.py"), ("rewrite", _HERE / "harness_rewrite.py"),
-        ("harness", _HERE / "harness.py"))}
+        ("refs", _HERE / "harness_refs.py"), ("harness", _HERE / "harness.py"))}
     return "\n".join([
         "import types as _types",
         "def _module(name, source, **names):",
@@ -58,7 +58,9 @@ def judge_program() -> str:
         "    return module",
         f"values = _module('values', {source['values']!r})",
         f"harness_rewrite = _module('harness_rewrite', {source['rewrite']!r})",
-        f"harness = _module('harness', {source['harness']!r}, values=values, rewrite=harness_rewrite.rewrite)",
+        f"refs = _module('harness_refs', {source['refs']!r})",
+        f"harness = _module('harness', {source['harness']!r}, values=values, refs=refs, "
+        "rewrite=harness_rewrite.rewrite)",
         "__judge_begin__, __judge_test__ = harness.__judge_begin__, harness.__judge_test__",
     ]) + "\n"
 

@@ -47,7 +47,7 @@ def child(program: str, steps: list) -> list[dict]:
     lines.append(json.dumps({"k": "program", "ok": True, "t": "T"}))
     for i, step in enumerate(steps):
         try:
-            value, changed = runner.run(i, step["o"])
+            value, changed = runner.run(step["o"])
         except Exception as exc:  # noqa: BLE001 -- the program's own exceptions
             runner.results[i] = FORKSERVER._Failed(exc)
             runner.report({"k": "step", "i": i, "s": "error", "d": FORKSERVER._describe(exc, 300),
