@@ -112,8 +112,8 @@ def render_text(result: dict) -> str:
     if not result["tests"]:
         lines.append("  (no tests)")
     lines.append(
-        f"{result['passed']}/{result['total']} tests passed ({result['judged_in_host']} judged in the host, "
-        f"{result['total'] - result['judged_in_host']} in the program's process); "
+        f"{result['passed']}/{result['total']} tests passed ({result['judged_in_host']} judged outside the "
+        f"program's process, {result['total'] - result['judged_in_host']} in it); "
         f"lint {'ok' if lint['ok'] else 'has errors'}"
     )
     return "\n".join(lines)

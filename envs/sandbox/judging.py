@@ -179,17 +179,22 @@ class Judging:
 
     def _replayed(self, program: str, tests: tuple, limits: Limits, steps: list, run: Execution,
                   notes: list[str]) -> list[Verdict]:
-        """Verdicts from the judge's replays (see the module docstring)."""
+        """Verdicts from the judge's replays (see the module docstring). When time runs out, a
+        test the last replay had decided keeps its verdict; the others time out."""
         deadline = time.monotonic() + limits.timeout_s
         request = {"mode": "replay", "tests": [[t.code, t.expected, t.entry_point] for t in tests]}
+        last = None  # the last whole answer, and the run it judged
         for rounds in range(1, MAX_ROUNDS + 1):
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             results = run.reports.results[:_reported(run.reports.results)]
             answer = self.judge(dict(request, steps=steps, results=results), limits, left)
-            done = answer["failed"] is not None or not any(t["status"] == "incomplete" for t in answer["tests"])
-            if done or answer["steps"] == steps:
+            if answer["failed"] is not None and answer["failed"][0] == "timeout" and last is not None:
+                break  # out of time inside the judge: the last whole answer stands
+            last = answer, run
+            if answer["failed"] is not None or answer["steps"] == steps or not any(
+                    t["status"] == "incomplete" for t in answer["tests"]):
                 notes.append(f"judged by the judge's replay after {rounds} run(s) of the program")
                 return self._final(answer, run)
             steps = answer["steps"]
@@ -201,7 +206,9 @@ class Judging:
             if run.reports.program_error is not None:
                 return [("error", f"program raised: {run.reports.program_error}", None)] * len(tests)
         notes.append("judging ran out of time")
-        return [("timeout", _OUT_OF_ROUNDS, None)] * len(tests)
+        if last is None:
+            return [("timeout", _OUT_OF_ROUNDS, None)] * len(tests)
+        return self._final(*last)
 
     def _final(self, answer: dict, run: Execution) -> list[Verdict]:
         reached = _reported(run.reports.results) if run.reports.program_ok else -1
