@@ -251,3 +251,13 @@ def test_work_on_a_programs_value_runs_under_a_time_limit(sandbox):
     took = time.monotonic() - start
     assert report.outcomes[0].status == "timeout" and took < 3 * LIMITS.timeout_s + 2, (report.outcomes, took)
     assert sandbox.run("def f(x):\n    return 3 if x == 3 else 0\n", tests).all_passed
+
+
+def test_the_judge_runs_in_workers_where_no_program_ever_runs(sandbox):
+    """The judge's answers hold expected values: they never pass through a worker (nor a
+    fork-server's memory) that runs programs."""
+    tests = (TestCase("t", "EXPECTED = 'judge-only'\nassert f() == EXPECTED", entry_point="f"),)
+    assert sandbox.run("def f():\n    return 'judge-only'\n", tests).all_passed
+    judges = {w.proc.pid: w.executions for w in sandbox._judges._all}
+    programs = {w.proc.pid: w.executions for w in sandbox._all}
+    assert judges and sum(judges.values()) > 0 and not judges.keys() & programs.keys()
