@@ -1,10 +1,11 @@
 """The judge: a test's own code, run in a sandboxed process that never loads the program.
 
-Stdlib only. The host sends this file (with envs/values.py and harness_rewrite.py) as the
-program of a judge execution (`judge_program()` builds that text) and calls
-`__judge__(request)`; nothing else ever runs in that process. The program's names are bound
-to `Ref`s: calling one records a step (a call, attribute, item or builtin for the program's
-process to run on data) and gives back a Ref to its future value.
+Stdlib only. The host sends this file (with envs/values.py, harness_rewrite.py and
+harness_refs.py) as the program of a judge execution (`judging.judge_program()` builds that
+text) and calls `__judge_begin__(request)`, then `__judge_test__(i)` for each test; nothing
+else ever runs in that process. The program's names are bound to `Ref`s: calling one records
+a step (a call, attribute, item or builtin for the program's process to run on data) and
+gives back a Ref to its future value.
 
 Two modes, one per request:
 - "record" (once per test list, before any program): each test runs with every step's value
@@ -33,7 +34,8 @@ try:  # on the host (unit tests); in the judge's sandbox the judge program defin
 except ImportError:  # pragma: no cover - only inside the sandbox
     pass
 
-Ref, NeedValue, OpaqueValue, Unreported, Unsendable = refs.Ref, refs.NeedValue, refs.OpaqueValue, refs.Unreported, refs.Unsendable
+Ref, NeedValue, OpaqueValue, Unreported, Unsendable = (refs.Ref, refs.NeedValue, refs.OpaqueValue, refs.Unreported,
+                                                       refs.Unsendable)
 describe, function_name, program_exception = refs.describe, refs.function_name, refs.program_exception
 
 MUTABLE = (list, dict, set, bytearray, collections.Counter, collections.OrderedDict, collections.defaultdict,
