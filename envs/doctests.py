@@ -28,6 +28,7 @@ import io
 import re
 import tokenize
 
+from envs.code_limits import parse_bounded
 from envs.testcase import TestCase
 
 # Separators between a call and its expected value, longest first so `==>` wins over `==`.
@@ -37,6 +38,9 @@ _SEPARATOR = re.compile(
 _LOWER_BOOL = re.compile(r"(true|false)(?![\w'\"])")
 _FOR_LINE = re.compile(r"^For\s+(?P<args>.*?)\s*,?\s*(?:the\s+)?(?:output|result)\s+should\s+be\s+(?P<out>.*)$")
 _ASSIGNMENT = re.compile(r"\s*[A-Za-z_]\w*\s*[=:]\s*")
+_EXAMPLE = "a docstring example"
+_MAX_EXAMPLE_CHARS = 10_000
+_MAX_LINE_CHARS = 2_000
 _MAX_CALL_LINES = 12  # a prose call may span this many docstring lines (`get_row([\n ...\n], 1)`)
 
 
@@ -44,7 +48,8 @@ def docstring_tests(prompt: str, entry_point: str) -> tuple[TestCase, ...]:
     """Expression tests from the examples in `entry_point`'s docstring, in docstring order.
 
     Returns () when the prompt has no such function, no docstring or no usable example.
-    Never executes anything; duplicates (same code and expected value) are dropped.
+    Never executes anything; duplicates (same code and expected value) are dropped. Raises
+    `CodeTooComplex` for a prompt or example too large or too deeply nested to parse safely.
     """
     found = _entry_function(prompt, entry_point)
     if found is None:
@@ -56,14 +61,14 @@ def docstring_tests(prompt: str, entry_point: str) -> tuple[TestCase, ...]:
     for code, expected in examples:
         if (code, expected) not in seen:
             seen.add((code, expected))
-            tests.append(TestCase(name=code, code=code, expected=expected))
+            tests.append(TestCase(name=code, code=code, expected=expected, entry_point=entry_point))
     return tuple(tests)
 
 
 def _entry_function(prompt: str, entry_point: str) -> tuple[list[str], int, int] | None:
     """(raw docstring lines, stripped; required and total positional parameter counts)."""
     try:
-        tree = ast.parse(prompt)
+        tree = parse_bounded(prompt, what="the prompt")
     except SyntaxError:
         return None
     functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == entry_point]
@@ -81,7 +86,9 @@ def _entry_function(prompt: str, entry_point: str) -> tuple[list[str], int, int]
     raw = re.sub(r"^[rRuUbBfF]*('''|\"\"\"|'|\")", "", raw)
     raw = re.sub(r"('''|\"\"\"|'|\")$", "", raw)
     params = fn.args.posonlyargs + fn.args.args
-    return [line.strip() for line in raw.split("\n")], len(params) - len(fn.args.defaults), len(params)
+    # a line longer than any example is prose or data; scanning it for literals is quadratic
+    lines = [line.strip() if len(line) <= _MAX_LINE_CHARS else "" for line in raw.split("\n")]
+    return lines, len(params) - len(fn.args.defaults), len(params)
 
 
 def _literal(text: str) -> bool:
@@ -222,8 +229,10 @@ class _Scanner:
         return i
 
     def _doctest_example(self, source: str, outputs: list[str]) -> tuple[str, str] | None:
+        if len(source) > _MAX_EXAMPLE_CHARS:  # no reader's example; re-parsing its prefixes is quadratic
+            return None
         try:
-            tree = ast.parse(source, mode="eval").body
+            tree = parse_bounded(source, mode="eval", what=_EXAMPLE).body
         except SyntaxError:
             tree = None
         if tree is not None:
@@ -244,7 +253,7 @@ class _Scanner:
         # No output line (or no parse): a `>>> f(x) y` typo; split after the call.
         for end in (m.end() for m in re.finditer(r"\)", source)):
             try:
-                call = ast.parse(source[:end], mode="eval").body
+                call = parse_bounded(source[:end], mode="eval", what=_EXAMPLE).body
             except SyntaxError:
                 continue
             expected = _expected_after(source[end:])
@@ -342,7 +351,7 @@ def _assigned_values(text: str, *, allow_tail: bool) -> list[str] | None:
 def _literal_arguments(code: str) -> int | None:
     """The number of arguments of the call `code` if all are literals (no keywords), else None."""
     try:
-        call = ast.parse(code.strip(), mode="eval").body
+        call = parse_bounded(code.strip(), mode="eval", what=_EXAMPLE).body
     except SyntaxError:
         return None
     if not isinstance(call, ast.Call) or call.keywords:

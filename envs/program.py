@@ -8,8 +8,9 @@ text identifies a state everywhere (tree transpositions, the lint cache, rollout
 
 from __future__ import annotations
 
-import ast
 import hashlib
+import io
+import tokenize
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -53,21 +54,28 @@ class Program:
         return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
 
     @cached_property
-    def behaviour_digest(self) -> str:
-        """Hash of what the program does, as far as the text can tell: its syntax tree without
-        comments, formatting or docstrings. Programs that differ only there run the same, so a
-        search executes one of them (`digest` when the text does not parse)."""
+    def behaviour_text(self) -> str:
+        """The text the sandbox runs: this program without its comments, every other character
+        (docstrings, line and column positions) kept. A program can observe all of those
+        (`__doc__`, `f_lineno`, `co_positions`, its own text in memory) but no comment it is
+        never shown, so programs with equal behaviour texts behave alike. The text itself
+        when it does not tokenize."""
         try:
-            tree = ast.parse(self.text)
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
-            return self.digest
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
-                    and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                    and isinstance(body[0].value.value, str)):
-                node.body = body[1:] or [ast.Pass()]
-        return hashlib.sha256(ast.dump(tree).encode("utf-8", "surrogatepass")).hexdigest()
+            tokens = list(tokenize.generate_tokens(io.StringIO(self.text).readline))
+        except (tokenize.TokenError, SyntaxError, ValueError):
+            return self.text
+        lines = list(self.lines)
+        for token in tokens:
+            if token.type == tokenize.COMMENT:
+                row, column = token.start  # a comment ends its line; what precedes it is whole tokens
+                lines[row - 1] = lines[row - 1][:column].rstrip()
+        return "\n".join(lines) + "\n" if lines else ""
+
+    @cached_property
+    def behaviour_digest(self) -> str:
+        """Hash of `behaviour_text`: programs that differ only in comments share it, and a search
+        executes one of them (their runs are the same run: the sandbox executes that text)."""
+        return hashlib.sha256(self.behaviour_text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def __len__(self) -> int:
         return len(self.lines)

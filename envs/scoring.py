@@ -41,7 +41,8 @@ def score(
     tests = tuple(tests)
     if not tests:
         return TestReport(outcomes=())
-    text = program.text if isinstance(program, Program) else program
+    # a Program runs as its behaviour text (comments dropped), the text its behaviour digest covers
+    text = program.behaviour_text if isinstance(program, Program) else program
     if timeout_s is not None and not timeout_s > 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
     report = sandbox.run(text, tests, timeout_s)

@@ -1,17 +1,18 @@
 """What a test is, what running it produced, and the limits it runs under.
 
 These types cross the sandbox boundary: the problem loaders produce `TestCase`s, the
-sandbox returns a `TestReport`, scoring and the search read it. The verdict of an
-expression test (one with `expected`) is decided here, in the trusted parent, by
-`expression_passed`: the untrusted child only reports the repr of the value it computed.
+sandbox returns a `TestReport`, scoring and the search read it. How the sandbox decides a
+verdict is in `envs/sandbox/judging.py`; an expression test (one with `expected`) passes
+when its value equals the expected literal as `envs.values.exactly_equal` says.
 """
 
 from __future__ import annotations
 
 import ast
-import math
 from dataclasses import dataclass, field
 from typing import Literal
+
+from envs.values import exactly_equal
 
 TestStatus = Literal["pass", "fail", "error", "timeout"]
 Judged = Literal["parent", "in-process"]
@@ -26,8 +27,12 @@ class TestCase:
     - statement test (`expected is None`): `code` is statements (usually `assert ...`);
       it passes when they run without raising, fails on AssertionError, errors otherwise.
     - expression test: `code` is one expression, `expected` the literal text of its
-      expected value (as in a doctest's output line). The child reports `repr(value)`;
-      the parent compares it with `expected` (see `expression_passed`).
+      expected value (as in a doctest's output line), compared with the value exactly.
+
+    `entry_point` names the program's function the test is about: a call of that name is
+    always the program's, even where it is also a builtin's name (a problem whose function
+    is `sum`). None: every name the test uses but does not define is the program's, except
+    builtins.
     """
 
     __test__ = False  # not a pytest test class
@@ -35,6 +40,7 @@ class TestCase:
     name: str
     code: str
     expected: str | None = None
+    entry_point: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,10 @@ class TestOutcome:
     name: str
     status: TestStatus
     detail: str = ""  # short, human-readable: the assertion, exception line or why not run
-    # "parent": decided here from values the program returned (unforgeable by the program);
-    # "in-process": (partly) decided inside the program's process, so a program could forge it.
+    # "parent": decided outside the program's process (the host, or the sandboxed judge that
+    # never loads the program), from values the program returned; "in-process": decided
+    # inside it, so a program could forge it. The sandbox decides every test outside; test
+    # doubles that run tests in their own process say "in-process".
     judged: Judged = "in-process"
     # Expression tests only: repr() of the builtin value the child reported, decoded in the parent
     # (envs.values); None otherwise. Lets the parent compare programs by behaviour (agent.search.selection).
@@ -101,10 +109,7 @@ class Limits:
     file_size_mb: int = 4  # RLIMIT_FSIZE: largest file the program may write
     output_bytes: int = 64 * 1024  # stdout+stderr kept per execution; the rest is dropped
     detail_chars: int = 300  # cap on each outcome's human-readable detail
-    repr_chars: int = 20_000  # cap on the repr an expression test reports (longer: fail)
-
-
-_FLOAT_REL_TOL = 1e-6  # HumanEval's own checks compare floats with 1e-6 tolerances
+    repr_chars: int = 20_000  # cap on one reported value's size (larger: not reported, the test fails)
 
 
 def _literal(text: str) -> tuple[bool, object]:
@@ -114,39 +119,15 @@ def _literal(text: str) -> tuple[bool, object]:
         return False, None
 
 
-def _close(a: object, b: object) -> bool:
-    """Structural equality with float tolerance; types must agree (True is not 1)."""
-    if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, bool) or isinstance(b, bool):
-            return False
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            return math.isclose(a, b, rel_tol=_FLOAT_REL_TOL, abs_tol=_FLOAT_REL_TOL)
-        return False
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
-    return a == b
-
-
 def expression_passed(actual_repr: str, expected: str) -> bool:
-    """Decide an expression test from the child's repr of the value and the expected text.
+    """Decide an expression test from a repr of the value and the expected text (for test
+    doubles that run tests in their own process; the sandbox compares values).
 
     Passes when the reprs are identical (doctest semantics, modulo surrounding whitespace),
-    or when both parse as Python literals that are equal, same types, floats within 1e-6.
-    `actual_repr` is untrusted text; `ast.literal_eval` only builds literals from it.
+    or when both parse as Python literals that are `exactly_equal` (no float tolerance).
     """
     if actual_repr.strip() == expected.strip():
         return True
     ok_a, a = _literal(actual_repr)
     ok_e, e = _literal(expected)
-    return ok_a and ok_e and _close(a, e)
-
-
-def value_passed(actual: object, expected: str) -> bool:
-    """Decide an expression test from the decoded value (builtin types only, see
-    `envs.values`) and the expected literal text: equal, same types, floats within 1e-6."""
-    ok, wanted = _literal(expected)
-    return ok and _close(actual, wanted)
+    return ok_a and ok_e and exactly_equal(a, e)

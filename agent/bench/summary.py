@@ -90,8 +90,9 @@ def _paired_with_sampling(records: list[dict], strategies: list[str], budgets: l
 
 
 def _judged(records: list[dict]) -> dict:
-    """Of the visible tests run on the returned programs, how many the host judged (from values
-    the program returned) and how many ran in the program's own process (forgeable)."""
+    """Of the visible tests run on the returned programs, how many were judged outside the
+    program's process (the host or the judge, from values it returned) and how many inside it
+    (forgeable; the sandbox judges none there)."""
     reports = [r["visible"] for r in records if r.get("visible") and "judged_in_host" in r["visible"]]
     total = sum(v["total"] for v in reports)
     host = sum(v["judged_in_host"] for v in reports)
@@ -245,7 +246,7 @@ def render_markdown(summary: dict) -> str:
                   f"budgets in {_budget_words(run.get('budget_kind'), summary.get('tree_budgets', []))}", ""]
     judged = summary.get("visible_tests_judged") or {}
     lines += [f"{summary['problems']} problems. Visible tests of the returned programs: {judged.get('in_host', 0)} "
-              f"judged in the host, {judged.get('in_process', 0)} in the program's own process.", ""]
+              f"judged outside the program's process, {judged.get('in_process', 0)} in it.", ""]
     if summary["contaminated_excluded"]:
         lines += [f"Excluded (in the model's training data): {', '.join(summary['contaminated_excluded'])}", ""]
     lines += ["| strategy | budget | problems | deployable pass@1 | oracle coverage | visible solved | "

@@ -112,8 +112,8 @@ def render_text(result: dict) -> str:
     if not result["tests"]:
         lines.append("  (no tests)")
     lines.append(
-        f"{result['passed']}/{result['total']} tests passed ({result['judged_in_host']} judged in the host, "
-        f"{result['total'] - result['judged_in_host']} in the program's process); "
+        f"{result['passed']}/{result['total']} tests passed ({result['judged_in_host']} judged outside the "
+        f"program's process, {result['total'] - result['judged_in_host']} in it); "
         f"lint {'ok' if lint['ok'] else 'has errors'}"
     )
     return "\n".join(lines)
@@ -123,14 +123,18 @@ MAX_PROGRAM_BYTES = 1024 * 1024  # a program larger than this is refused (and /d
 
 
 def _read_program(path: Path) -> str:
+    from envs.user_files import NotARegularFile, open_regular
+
     try:
-        with path.open("rb") as file:
+        with open_regular(path) as file:  # a FIFO or device is refused, never waited on
             data = file.read(MAX_PROGRAM_BYTES + 1)
         if len(data) > MAX_PROGRAM_BYTES:
             raise UsageError(f"{path}: larger than {MAX_PROGRAM_BYTES} bytes; not a program to check")
         return data.decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
+    except NotARegularFile as exc:
+        raise UsageError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the program: {exc}") from None
 

@@ -17,8 +17,8 @@ What the loop guarantees, for every strategy:
   the sampler. A call whose prompt the tokens left cannot pay for is refused by the policy,
   unrun, and the search ends there at its budget (or passes that checkpoint and asks again).
 - Every new node is evaluated once (the tree is the cache: one node per program digest), and
-  programs that differ only in comments, formatting or docstrings are run once between them
-  (`Program.behaviour_digest`).
+  programs that differ only in comments are run once between them (`Program.behaviour_digest`:
+  docstrings and positions count, since a program can read them).
 - The search stops when a node passes every visible test ("solved"), the budget is spent
   ("budget"), the strategy has nothing left to expand ("exhausted": the tree strategies
   re-expand nodes, so in practice only at max_depth 0 or MCTS idling), or on KeyboardInterrupt
@@ -215,7 +215,7 @@ class _Run:
         for digest in digests:
             program = self.tree.node(digest).program
             report = self.reports.get(program.behaviour_digest)
-            if report is None:  # run once per behaviour: comments, formatting, docstrings aside
+            if report is None:  # run once per behaviour: comments aside
                 with self.meter.timed("sandbox"):
                     report = self.evaluate(program)
                 self.counts["evaluations"] += 1

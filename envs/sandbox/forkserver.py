@@ -7,7 +7,7 @@ the launchers bind beside this file.
 
 Protocol (frames are a 4-byte big-endian length, then UTF-8 JSON):
 - fd 0 (from the host): two frames per execution: a header {"limits": {...}} this server
-  reads, then a body {"token", "program", "steps": [{"code", "mode"}]} that only the forked
+  reads, then a body {"token", "program", "steps": [{"t", "h", "o"}]} that only the forked
   child reads. The child acks on a pipe once it has the whole body; without the ack the
   request stream may be out of step, and the response says "dirty" (the host then
   replaces this worker).
@@ -42,14 +42,22 @@ recycles the worker; the verdict stands.
 
 The child: new session, stdin /dev/null, stdout+stderr into the output stream, the report
 stream on fd 3, every other fd closed, RLIMIT_CORE=0, RLIMIT_NOFILE=`_MAX_OPEN_FILES` and
-the request's CPU, AS, NPROC and FSIZE limits; then the program and each test in one
-namespace. The deadline is enforced here (SIGKILL) and again by the host (it kills the
-whole worker).
+the request's CPU, AS, NPROC and FSIZE limits; then the program, then its steps (`_Steps`).
+No test code runs here: a step is one operation the judge recorded (envs/sandbox/harness.py)
+on the program's own names and objects: ["call", target, args, kwargs], ["attr", target, name],
+["item", target, key], ["wrap", builtin, args, kwargs] (a builtin as it was before the program
+ran, applied to a program value: `len(f(x))`), ["name", name], ["setattr"/"setitem", ...]; a
+target is a program name or an earlier step's result, arguments are data (envs/values.py), with
+{"r": k} for step k's result and identity numbers for the test's mutable objects. A step of
+test t with "h" set that raises ends the steps of test t (the test would stop there). The
+deadline is enforced here (SIGKILL) and again by the host (it kills the whole worker).
 
-The child reports each step over fd 3 (its report pipe) as one JSON line tagged with the
-per-execution token; a value step reports the value as data built from exact builtin types
-only (`_encode`; decoded by envs/values.py), never a repr the program could shape. The HOST
-reads and validates them and
+The child reports each step over fd 3 (its report pipe, read by the host directly) as one JSON
+line tagged with the per-execution token: the value as data built from exact builtin types only
+(`_encode`; decoded by envs/values.py), never a repr the program could shape, or that the
+result is the very object of an argument or an earlier result ("@"), or not builtin data
+("opaque"), or the exception (with its nearest builtin class); and the arguments the call
+changed in place ("m"). This server never reads those bytes. The HOST validates them and
 decides every verdict, because the child shares this sandbox, this uid and possibly this
 server's fate (it may kill or stop it). Nothing here decides pass or fail.
 
@@ -61,6 +69,7 @@ orphans re-parented to this server (it is a child subreaper) are killed until no
 
 import builtins
 import collections
+import copy
 import ctypes
 import io
 import json
@@ -203,7 +212,7 @@ def _child_main(lim, req_fd, ack_w, streams, scratch, ids):
         sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), errors="backslashreplace", write_through=True)
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), errors="backslashreplace", write_through=True)
         sys.argv = ["program"]
-        _run_tests(req["program"], req["steps"], req.pop("token"), lim["detail_chars"], lim["repr_chars"])
+        _run_steps(req["program"], req["steps"], req.pop("token"), lim["detail_chars"], lim["repr_chars"])
     except BaseException:  # SystemExit included: the host calls unreported tests a premature exit
         pass
     os._exit(0)
@@ -223,13 +232,20 @@ class _Opaque(Exception):
     """The value is not made of exact builtin types (or is too big): it is not reported."""
 
 
-_DICT_TYPES = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)
-_TAGS = ((tuple, "t"), (set, "s"), (frozenset, "f"))
 _TYPE_NAME = type.__dict__["__name__"].__get__  # a metaclass cannot override this one
+_MRO = type.__dict__["__mro__"].__get__
+_SEQUENCES = ((tuple, "t"), (set, "s"), (frozenset, "f"))
+_MAPPINGS = ((dict, "d"), (collections.Counter, "C"), (collections.OrderedDict, "O"))
+_FACTORIES = {t: t.__name__ for t in (int, float, str, bytes, list, dict, set, frozenset, tuple, bool, complex)}
+_MUTABLE = (list, dict, set, bytearray, collections.Counter, collections.OrderedDict, collections.defaultdict,
+            collections.deque)
+_BUILTINS = dict(builtins.__dict__)  # as before any program ran: steps look builtins up here
+_BUILTINS.update({"copy.copy": copy.copy, "copy.deepcopy": copy.deepcopy})
+_EXCEPTIONS = {name: cls for name, cls in _BUILTINS.items() if isinstance(cls, type) and issubclass(cls, BaseException)}
 
 
-def _encode(value, budget, depth=0, _type=type, _len=len, _items=dict.items, _hex=bytes.hex,
-            _dict_types=_DICT_TYPES, _tags=_TAGS):
+def _encode(value, budget, depth=0, _type=type, _len=len, _items=dict.items, _hex=bytes.hex, _xhex=bytearray.hex,
+            _sequences=_SEQUENCES, _mappings=_MAPPINGS, _factories=_FACTORIES, _list=list):
     """`value` as JSON-ready data built from exact builtin types (see envs/values.py).
 
     Exact type checks, and only builtin methods bound before the program ran, so no method
@@ -250,31 +266,208 @@ def _encode(value, budget, depth=0, _type=type, _len=len, _items=dict.items, _he
         return value
     if kind is list:
         return [_encode(item, budget, depth + 1) for item in value]
-    for container, tag in _tags:
+    for container, tag in _sequences:
         if kind is container:
             return {tag: [_encode(item, budget, depth + 1) for item in value]}
-    for mapping in _dict_types:
+    for mapping, tag in _mappings:
         if kind is mapping:
-            return {"d": [[_encode(k, budget, depth + 1), _encode(v, budget, depth + 1)]
-                          for k, v in _items(value)]}
-    if kind is bytes:
+            return {tag: _encode_pairs(_items(value), budget, depth)}
+    if kind is collections.defaultdict:
+        factory = value.default_factory
+        if factory is not None and _type(factory) is not type or factory is not None and factory not in _factories:
+            raise _Opaque("a defaultdict whose factory is not a builtin type")
+        return {"D": [None if factory is None else _factories[factory], _encode_pairs(_items(value), budget, depth)]}
+    if kind is collections.deque:
+        return {"q": [[_encode(item, budget, depth + 1) for item in _list(value)], value.maxlen]}
+    if kind is bytes or kind is bytearray:
         budget[0] -= 2 * _len(value)
         if budget[0] < 0:
             raise _Opaque("a value too large to report")
-        return {"b": _hex(value)}
+        return {"b": _hex(value)} if kind is bytes else {"B": _xhex(value)}
     if kind is complex:
         return {"c": [value.real, value.imag]}
-    raise _Opaque("a %s, not a builtin value" % _TYPE_NAME(kind))
+    if kind is range:
+        return {"g": [value.start, value.stop, value.step]}
+    name = _TYPE_NAME(kind)
+    if _EXCEPTIONS.get(name) is kind:  # a builtin exception object: its class and arguments
+        args = BaseException.__dict__["args"].__get__(value)
+        return {"e": [name, [_encode(arg, budget, depth + 1) for arg in args]]}
+    raise _Opaque("a %s, not a builtin value" % name)
 
 
-def _run_tests(program, steps, token, detail_chars, repr_chars, _write=os.write, _dumps=json.dumps,
-               _compile=compile, _exec=exec, _eval=eval, _encode=_encode, _Opaque=_Opaque,
-               _AssertionError=AssertionError, _SystemExit=SystemExit, _ValueError=ValueError):
+def _encode_pairs(items, budget, depth):
+    return [[_encode(k, budget, depth + 1), _encode(v, budget, depth + 1)] for k, v in items]
+
+
+def _decode(data, results, _type=type, _dict=dict, _list=list):
+    """A value the judge sent (envs/values.py), rebuilt for the program: the same builtin
+    types; {"r": k} is step k's own result object. Raises on anything off-shape."""
+    kind = _type(data)
+    if data is None or kind is bool or kind is int or kind is float or kind is str:
+        return data
+    if kind is list:
+        return [_decode(item, results) for item in data]
+    (tag, body), = data.items()
+    if tag == "r":
+        return results.get(body)
+    if tag in ("t", "s", "f"):
+        return {"t": tuple, "s": set, "f": frozenset}[tag](_decode(item, results) for item in body)
+    if tag in ("d", "C", "O"):
+        return {"d": _dict, "C": collections.Counter, "O": collections.OrderedDict}[tag](
+            _dict((_decode(k, results), _decode(v, results)) for k, v in body))
+    if tag == "D":
+        factory = _BUILTINS[body[0]] if body[0] is not None else None
+        return collections.defaultdict(factory, ((_decode(k, results), _decode(v, results)) for k, v in body[1]))
+    if tag == "q":
+        return collections.deque([_decode(item, results) for item in body[0]], body[1])
+    if tag in ("b", "B"):
+        return (bytes if tag == "b" else bytearray).fromhex(body)
+    if tag == "c":
+        return complex(*body)
+    if tag == "g":
+        return range(*body)
+    raise ValueError("unknown value tag")
+
+
+class _Results(dict):
+    """Step index -> the object it produced; a failed step raises its exception again."""
+
+    def get(self, index):
+        value = self[index]
+        if type(value) is _Failed:
+            raise value.exc
+        return value
+
+
+class _Failed:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc):
+        self.exc = exc
+
+
+def _builtin_base(exc, _type=type, _mro=_MRO, _name=_TYPE_NAME, _exceptions=_EXCEPTIONS):
+    """Name of the nearest builtin exception class `exc` is an instance of."""
+    for cls in _mro(_type(exc)):
+        if _exceptions.get(_name(cls)) is cls:
+            return _name(cls)
+    return "BaseException"
+
+
+class _Steps:
+    """Runs one execution's steps (envs/sandbox/harness.py makes them) against the program's
+    namespace: every step is a call, attribute, item or builtin applied to data the judge
+    sent or to objects earlier steps produced. No test code runs here."""
+
+    def __init__(self, ns, report, detail_chars, repr_chars):
+        self.ns, self.report = ns, report
+        self.detail_chars, self.repr_chars = detail_chars, repr_chars
+        self.results = _Results()
+        self.objects = {}  # identity number -> the object the judge calls it (kept alive)
+        self.known = {}  # id(object) -> ["a", n] or ["r", step]: identity of what was reported
+
+    def item(self, item, _type=type):
+        if "#" not in item:
+            return _decode(item["v"], self.results)
+        number = item["#"]
+        if "v" not in item:
+            return self.objects[number]
+        fresh = _decode(item["v"], self.results)
+        old = self.objects.get(number)
+        if old is not None and _type(old) is _type(fresh) and _type(old) in (list, bytearray):
+            old[:] = fresh  # the test changed its object: so does the program's view of it
+            return old
+        if old is not None and _type(old) is _type(fresh) and _type(old) is not collections.deque:
+            old.clear()
+            old.update(fresh)
+            return old
+        self.objects[number] = fresh
+        self.known[id(fresh)] = ["a", number]
+        return fresh
+
+    def target(self, target):
+        if type(target) is int:
+            return self.results.get(target)
+        if target not in self.ns:
+            raise NameError("name %r is not defined" % target)
+        return self.ns[target]
+
+    def run(self, op):
+        kind = op[0]
+        if kind == "name":
+            return self.target(op[1]), ()
+        if kind in ("call", "wrap"):
+            fn = _BUILTINS[op[1]] if kind == "wrap" else self.target(op[1])
+            args = [self.item(a) for a in op[2]]
+            kwargs = {name: self.item(a) for name, a in op[3]}
+            watched = [(i, a) for i, a in enumerate(args) if _one_of(type(a), _MUTABLE)]
+            watched += [(name, a) for name, a in kwargs.items() if _one_of(type(a), _MUTABLE)]
+            before = [self.snapshot(a) for _, a in watched]
+            value = fn(*args, **kwargs)
+            changed, budget = [], [self.repr_chars]
+            for (where, arg), then in zip(watched, before):
+                now = self.snapshot(arg)
+                if now != then:  # changed in place: its new content, if it fits in the report
+                    changed.append([where, self.snapshot(arg, budget) if now is not None else None])
+            return value, changed
+        if kind == "attr":
+            return getattr(self.target(op[1]), op[2]), ()
+        if kind == "item":
+            return self.target(op[1])[self.item(op[2])], ()
+        if kind == "setattr":
+            setattr(self.target(op[1]), op[2], self.item(op[3]))
+            return None, ()
+        if kind == "setitem":
+            self.target(op[1])[self.item(op[2])] = self.item(op[3])
+            return None, ()
+        raise ValueError("unknown step %r" % kind)
+
+    def snapshot(self, value, budget=None):
+        """`value` encoded, to see whether a call changed it (no size cap but the process's
+        limits) or to report its new content (within `budget`); None if it cannot be."""
+        try:
+            return _encode(value, budget if budget is not None else [1 << 40])
+        except (_Opaque, RecursionError, ValueError):
+            return None
+
+    def reply(self, index, value, changed, _type=type):
+        rec = {"k": "step", "i": index, "s": "value"}
+        if changed:
+            rec["m"] = changed
+        same = None if _one_of(_type(value), _IMMUTABLE) else self.known.get(id(value))
+        if same is not None:
+            rec["@"] = same
+            return rec
+        try:
+            rec["v"] = _encode(value, [self.repr_chars])
+        except _Opaque as e:
+            rec.update(s="opaque", d=e.args[0])
+        except RecursionError:
+            rec.update(s="opaque", d="a value nested too deeply")
+        except ValueError:  # json: an int beyond the str-conversion digit limit
+            rec.update(s="opaque", d="an int too large to report")
+        self.known[id(value)] = ["r", index]
+        return rec
+
+
+_IMMUTABLE = (type(None), bool, int, float, str, bytes, tuple, frozenset, complex, range)
+
+
+def _one_of(kind, types):
+    """`kind in types` by identity: `in` would call a program metaclass's __eq__."""
+    for t in types:
+        if kind is t:
+            return True
+    return False
+
+
+def _run_steps(program, steps, token, detail_chars, repr_chars, _write=os.write, _dumps=json.dumps,
+               _compile=compile, _exec=exec, _Steps=_Steps, _Failed=_Failed, _SystemExit=SystemExit):
     """Exec the program, then each step; one token-tagged report line per step on fd 3.
 
     The callables are bound as defaults so a program that rebinds builtins cannot reach
     them by name. A program that walks frames or the gc CAN find the token and write any
-    report: that is why value steps report only data and the parent decides (pool.py).
+    report: that is why steps report only data and the host decides (envs/sandbox/judging.py).
     """
 
     def report(rec):
@@ -292,35 +485,25 @@ def _run_tests(program, steps, token, detail_chars, repr_chars, _write=os.write,
         report({"k": "program", "ok": False, "d": _describe(e, detail_chars)})
         return
     report({"k": "program", "ok": True})
+    runner = _Steps(ns, report, detail_chars, repr_chars)
+    halted = set()
     for i, step in enumerate(steps):
-        rec = {"k": "test", "i": i}
+        if step["t"] in halted:  # an earlier call of this test raised where the test would stop
+            report({"k": "step", "i": i, "s": "skip"})
+            runner.results[i] = _Failed(RuntimeError("not run"))
+            continue
         try:
-            if step["mode"] == "value":
-                value = _eval(_compile(step["code"], "<test %d>" % i, "eval"), ns)
-                try:
-                    rec.update(s="value", v=_encode(value, [repr_chars]))
-                    report(rec)
-                    continue
-                except _Opaque as e:
-                    rec.update(s="opaque", d=e.args[0])
-                except RecursionError:
-                    rec.update(s="opaque", d="a value nested too deeply")
-                except _ValueError:  # json: an int beyond the str-conversion digit limit
-                    rec.pop("v", None)
-                    rec.update(s="opaque", d="an int too large to report")
-            else:
-                _exec(_compile(step["code"], "<test %d>" % i, "exec"), ns)
-                rec["s"] = "pass"
+            value, changed = runner.run(step["o"])
         except _SystemExit:
             raise
-        except _AssertionError as e:
-            detail = _describe(e, detail_chars)
-            if detail == "AssertionError":  # a bare assert: show the test instead
-                detail = ("assertion failed: " + step["code"])[:detail_chars]
-            rec.update(s="fail", d=detail)
         except BaseException as e:
-            rec.update(s="error", d=_describe(e, detail_chars))
-        report(rec)
+            runner.results[i] = _Failed(e)
+            if step.get("h"):
+                halted.add(step["t"])
+            report({"k": "step", "i": i, "s": "error", "d": _describe(e, detail_chars), "e": _builtin_base(e)})
+            continue
+        runner.results[i] = value
+        report(runner.reply(i, value, changed))
 
 
 # ---- the server side of one execution -----------------------------------------------------
@@ -357,16 +540,15 @@ def run_one(lim, req_fd, streams, private, scratch, ids):
 
 
 def _warm_up():
-    """Exercise compile/exec/eval/json once here so every forked child inherits the lazily
+    """Exercise compile/exec and one step here so every forked child inherits the lazily
     initialised parser and allocator state instead of faulting it in (~5x cheaper forks)."""
     ns = {"__name__": "__warmup__"}
-    exec(compile("def f(a, b):\n    return [a + b, {'k': (a, b)}]\n", "<warm-up>", "exec"), ns)
-    exec(compile("assert f(1, 2)[0] == 3", "<warm-up>", "exec"), ns)
-    json.dumps({"k": "test", "i": 0, "s": "value", "v": _encode(eval(compile("f(1, 2)", "<warm-up>", "eval"), ns), [100])})
-    try:
-        exec(compile("assert f(1, 1)[0] == 3, 'x'", "<warm-up>", "exec"), ns)
-    except AssertionError as e:
-        _describe(e, 100)
+    exec(compile("def f(a, b):\n    return [a + len(b), {'k': (a, b)}]\n", "<warm-up>", "exec"), ns)
+    steps = _Steps(ns, lambda rec: json.dumps(rec), 100, 100)
+    step = {"t": 0, "h": False, "o": ["call", "f", [{"v": 1}, {"#": 0, "v": [2]}], []]}
+    value, changed = steps.run(json.loads(json.dumps(step))["o"])
+    json.dumps(steps.reply(0, value, changed))
+    _describe(ValueError("x"), 100)
 
 
 def _self_test(ids):

@@ -14,12 +14,11 @@ Guarantees, whatever the program does:
   whenever their scratch tmpfs could not be emptied;
 - on the host, only what this sandbox created is ever removed (gvisor's bundle dir, the
   subprocess backend's own mkdtemp scratch); bwrap workers' scratch is their own tmpfs.
-- the child never sees an expected value: it reports what the program returned, as data
-  only builtin types can produce, and the verdict is made here (`envs.asserts`, `verdict`).
-Not guaranteed: statement steps a test could not be converted from (outcomes labelled
-"in-process") run in the program's process, so a program that introspects the harness
-(e.g. `sys._getframe(1).f_locals`) can read the report token and forge their pass; the
-token stops blind forgery only (printing "passed", writing report-shaped lines anywhere).
+- the child never sees a test's code or an expected value: it runs the program and the steps
+  the judge recorded (calls on data), and reports what they returned as data only builtin
+  types can produce; the verdict is made here (`judging.py`). The report token stops blind
+  forgery only (printing "passed", writing report-shaped lines anywhere): a program that
+  finds it can write any report, and still only reports values, never a verdict.
 
 Workers are spawned from one long-lived thread: PR_SET_PDEATHSIG (behind bwrap's
 --die-with-parent) fires when the parent *thread* exits. With bwrap 0.8 and runsc here a
@@ -44,11 +43,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from envs.asserts import plan
 from envs.sandbox.base import SandboxUnavailable
+from envs.sandbox.judging import Execution, Judging
 from envs.sandbox.launch import Launcher, Streams, host_pidns
-from envs.sandbox.protocol import ProtocolError, build_request, collect, read_frame, report_cap, write_frame
-from envs.sandbox.verdict import Ending, decide
+from envs.sandbox.protocol import ProtocolError, build_request, collect, read_frame, report_cap, step_report_chars, write_frame
+from envs.sandbox.verdict import Ending, read_reports
 from envs.testcase import Limits, TestCase, TestReport
 
 log = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ class WorkerPoolSandbox:
     """
 
     def __init__(self, launcher: Launcher, *, workers: int = 2, limits: Limits | None = None,
-                 recycle_after: int = RECYCLE_AFTER):
+                 recycle_after: int = RECYCLE_AFTER, judge_workers: int = 1):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         launcher.check()
@@ -98,6 +97,13 @@ class WorkerPoolSandbox:
         self._all: set[_Worker] = set()
         self._closed = False
         self.restarts = 0  # workers replaced after death, hang or recycling (for tests/metrics)
+        # The judge runs tests' own code in workers of its own, started on first use: no
+        # program ever runs there, and no program's worker ever relays what a judge wrote.
+        self._judge_workers = judge_workers
+        self._judges: WorkerPoolSandbox | None = None
+        self._judges_lock = threading.Lock()
+        self._owns_launcher = True
+        self.judging = Judging(self._execute, self._execute_judge if judge_workers else self._execute)
         try:
             for _ in range(workers):
                 self._idle.put(self._spawn())
@@ -107,7 +113,7 @@ class WorkerPoolSandbox:
 
     # ---- the contract ------------------------------------------------------------------
     def run(self, program: str, tests: Sequence[TestCase], timeout_s: float | None = None) -> TestReport:
-        """Run UNTRUSTED `program` then `tests` in one fresh child; one outcome per test.
+        """Judge UNTRUSTED `program` on `tests`; one outcome per test (see `judging.py`).
 
         The limits are this sandbox's (`self.limits`, given at construction); `timeout_s`
         replaces the wall clock only, and lifts the CPU limit to at least that many seconds
@@ -117,14 +123,25 @@ class WorkerPoolSandbox:
             raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
         limits = self.limits if timeout_s is None else dataclasses.replace(
             self.limits, timeout_s=float(timeout_s), cpu_s=max(self.limits.cpu_s, math.ceil(timeout_s)))
-        tests = tuple(tests)
-        plans = tuple(plan(t) for t in tests)
+        return self.judging.run(program, tuple(tests), limits)
+
+    def _execute_judge(self, program: str, steps: list, limits: Limits) -> Execution:
+        with self._judges_lock:
+            if self._judges is None:
+                if self._closed:
+                    raise SandboxUnavailable("sandbox is closed")
+                self._judges = WorkerPoolSandbox(self.launcher, workers=self._judge_workers, limits=self.limits,
+                                                 recycle_after=self.recycle_after, judge_workers=0)
+                self._judges._owns_launcher = False
+        return self._judges._execute(program, steps, limits)
+
+    def _execute(self, program: str, steps: list, limits: Limits) -> Execution:
+        """One request on an idle worker: `program`, then `steps`, in one fresh child."""
         token = secrets.token_hex(16)
         start = time.monotonic()
         worker = self._acquire()
         notes: list[str] = []
         raw, output = "", ""
-        steps = [s for p in plans for s in p.steps]
         try:
             for frame in build_request(program, steps, limits, token):
                 write_frame(worker.req_fd, frame, start + HOST_GRACE_S)
@@ -150,9 +167,9 @@ class WorkerPoolSandbox:
                 self._replace(worker)
             else:
                 self._release(worker)
-        outcomes, verdict_notes = decide(tests, plans, limits, token, raw, ending)
-        return TestReport(outcomes=outcomes, duration_s=time.monotonic() - start, output=output,
-                          notes=tuple(notes) + verdict_notes)
+        reports = read_reports(raw, token, len(steps), detail_chars=limits.detail_chars,
+                               max_line=step_report_chars(limits))
+        return Execution(reports, output, ending, notes)
 
     def close(self) -> None:
         """Kill every worker and stop the spawner. Idempotent.
@@ -175,7 +192,12 @@ class WorkerPoolSandbox:
             if w.proc.poll() is None:
                 w.proc.kill()
         self._spawner.shutdown(wait=True)
-        self.launcher.close()
+        with self._judges_lock:
+            judges = self._judges
+        if judges is not None:
+            judges.close()
+        if self._owns_launcher:
+            self.launcher.close()
 
     def __enter__(self) -> "WorkerPoolSandbox":
         return self

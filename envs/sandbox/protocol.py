@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from envs.asserts import Step
 from envs.testcase import Limits
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024  # far above any honest response (output and reports are capped)
@@ -84,7 +83,13 @@ def read_exact(fd: int, n: int, deadline: float, *, who: str = "worker") -> byte
 
 
 
-def build_request(program: str, steps: Sequence[Step], limits: Limits, token: str) -> tuple[dict, dict]:
+def step_report_chars(limits: Limits) -> int:
+    """The longest report line one step may write: a value and the arguments it changed (each
+    capped at `repr_chars` characters, JSON-escaped) and a detail."""
+    return JSON_ESCAPE_FACTOR * (2 * limits.repr_chars + limits.detail_chars) + REPORT_OVERHEAD_BYTES
+
+
+def build_request(program: str, steps: Sequence[dict], limits: Limits, token: str) -> tuple[dict, dict]:
     """(header, body) frames for one execution: the fork-server reads only the header (the
     limits); the child it forks reads the body."""
     header = {
@@ -98,13 +103,13 @@ def build_request(program: str, steps: Sequence[Step], limits: Limits, token: st
             "repr_chars": limits.repr_chars,
         },
     }
-    body = {"token": token, "program": program, "steps": [{"code": s.code, "mode": s.mode} for s in steps]}
+    body = {"token": token, "program": program, "steps": list(steps)}
     return header, body
 
 
 def report_cap(limits: Limits, n_steps: int) -> int:
     """Bytes of report lines kept per execution: an honest child's worst case, no more."""
-    return (n_steps + 1) * (JSON_ESCAPE_FACTOR * (limits.repr_chars + limits.detail_chars) + REPORT_OVERHEAD_BYTES)
+    return (n_steps + 1) * step_report_chars(limits)
 
 
 @dataclass

@@ -6,8 +6,10 @@ subprocess with the real sandbox.
 """
 
 import json
+import os
 import subprocess
 import sys
+import time
 from sandboxes import make_or_skip
 from pathlib import Path
 
@@ -48,12 +50,20 @@ def test_passing_program_exits_0_with_a_text_report(fake_sandbox, capsys):
     assert fake_sandbox == ["subprocess"]
     assert "lint: ok" in out and "PASS    sum_evens([1, 2, 3, 4])" in out
     assert out.strip().splitlines()[-1].startswith("3/3 tests passed (")
-    assert "judged in the host" in out and out.strip().endswith("lint ok")
+    assert "judged outside the program's process" in out and out.strip().endswith("lint ok")
 
 
 def test_an_endless_program_file_is_refused_not_read(capsys):
     status, out, err = run_cli(capsys, "check", SUM_EVENS, "--program", "/dev/zero", "--sandbox", "subprocess")
-    assert status == 2 and "larger than" in err and "/dev/zero" in err
+    assert status == 2 and "not a regular file" in err and "/dev/zero" in err
+
+
+def test_a_fifo_program_or_problem_is_refused_not_waited_on(capsys, tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # nobody ever writes: a blocking open() would wait for ever
+    for args in ((SUM_EVENS, "--program", str(fifo)), (str(fifo), "--program", SOLUTION)):
+        status, out, err = run_cli(capsys, "check", *args, "--sandbox", "subprocess")
+        assert status == 2 and "is a FIFO" in err and len(err.strip().splitlines()) == 1
 
 
 def test_json_output_is_exactly_one_object_of_the_documented_shape(fake_sandbox, capsys):
@@ -167,3 +177,27 @@ def test_subprocess_real_sandbox_exit_0_and_1():
     failing = agent("check", str(EXAMPLES / "second_largest.json"), "--program",
                     str(EXAMPLES / "second_largest_naive.py"), "--hidden")
     assert failing.returncode == 1 and "FAIL" in failing.stdout and "3/8 tests passed" in failing.stdout
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize("program, test", [
+    ("def f(x):\n    return 10 ** 15\n", "assert sum(range(f(3))) == 3"),  # work on the program's value
+    ("def f(x):\n    while True:\n        pass\n", "assert f(3) == 3"),  # the program's own time
+    ("def f(x):\n    return x + 1\n", "x = f(0)\nwhile x < 10 ** 6:\n    x = f(x)\nassert x > 0"),  # replay after replay
+])
+def test_a_check_ends_within_three_timeouts_plus_lint(tmp_path, program, test):
+    make_or_skip("bwrap", workers=1).close()
+    problem = tmp_path / "p.json"
+    problem.write_text(json.dumps({"id": "slow", "prompt": "p", "entry_point": "f", "tests": [test], "timeout_s": 1}))
+    source = tmp_path / "p.py"
+    source.write_text(program)
+    lint = [sys.executable, "-c", "from agent import wiring\nfrom envs.program import Program\n"
+            f"wiring.build_lint_gate().check(Program.from_text({program!r}))"]
+    start = time.monotonic()
+    subprocess.run(lint, cwd=ROOT, timeout=120, check=True)  # what the check spends before its sandbox
+    lint_s = time.monotonic() - start
+    start = time.monotonic()
+    done = agent("check", str(problem), "--program", str(source))
+    took = time.monotonic() - start
+    assert done.returncode == 1 and "TIMEOUT" in done.stdout, (done.stdout, done.stderr)
+    assert took < 3 * 1 + lint_s + 3, (took, lint_s)  # 3 s: starting the sandbox's workers

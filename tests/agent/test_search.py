@@ -53,10 +53,10 @@ def test_lint_rejected_and_unparsable_proposals_are_counted_not_added():
     assert result.counters.nodes == len(result.tree) == result.counters.evaluations + result.counters.evaluations_reused
 
 
-def test_programs_that_differ_only_in_comments_or_docstrings_run_once():
+def test_programs_that_differ_only_in_comments_run_once():
     same = [Candidate(("def add(a, b):", "    return a - b  # guess"), -1.0),
-            Candidate(("def add(a, b):", '    """Subtract."""', "    return a - b"), -1.1),
-            Candidate(("def add(a, b):", "    return a-b"), -1.2)]
+            Candidate(("def add(a, b):", "    return a - b  # another guess"), -1.1),
+            Candidate(("def add(a, b):", "    return a - b"), -1.2)]
     evaluator = InProcessEvaluator(ADD.tests)
     calls = []
     result = run("sample", policy=ScriptedPolicy({}, programs=same), budget=Budget(samples=3), batch_size=3,
@@ -64,6 +64,21 @@ def test_programs_that_differ_only_in_comments_or_docstrings_run_once():
     assert result.counters.nodes == 4 and len(calls) == 2  # the root, then one of the three variants
     assert result.counters.evaluations == 2 and result.counters.evaluations_reused == 2
     assert {n.score for n in result.tree.nodes() if n.digest != result.tree.root} == {1 / 3}
+
+
+def test_programs_that_differ_in_what_they_can_read_run_apart():
+    """A docstring (`__doc__`) and a line number (`f_lineno`) are visible to the program: two
+    programs that differ only there may behave differently, so each is run."""
+    reads_doc = [Candidate(("def add(a, b):", '    """%s"""' % doc, "    return len(add.__doc__)"), -1.0 - i)
+                 for i, doc in enumerate(("abc", "ab"))]
+    reads_line = [Candidate(("import sys", "def add(a, b):", *[""] * blank, "    return sys._getframe().f_lineno"),
+                            -2.0 - blank) for blank in (0, 1)]
+    evaluator = InProcessEvaluator(ADD.tests)
+    calls = []
+    result = run("sample", policy=ScriptedPolicy({}, programs=reads_doc + reads_line), budget=Budget(samples=4),
+                 batch_size=4, evaluate=lambda program: calls.append(program) or evaluator(program))
+    assert result.counters.nodes == 5 and len(calls) == 5 and result.counters.evaluations_reused == 0
+    assert len({program.behaviour_digest for program in calls}) == 5
 
 
 def test_beam_width_one_follows_the_distractor_and_runs_out():

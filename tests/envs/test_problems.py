@@ -2,6 +2,8 @@
 
 import gzip
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -36,10 +38,10 @@ def test_both_test_forms_load_and_unnamed_tests_are_named_after_their_code(tmp_p
                 hidden_tests=[{"name": "big", "code": "add(10**6, 1)", "expected": "1000001"}])
     problem = load_problem(write(tmp_path, data))
     assert problem.tests == (
-        TestCase("assert add(1, 2) == 3", "assert add(1, 2) == 3"),
-        TestCase("add(2, 2)", "add(2, 2)", "4"),
+        TestCase("assert add(1, 2) == 3", "assert add(1, 2) == 3", entry_point="add"),
+        TestCase("add(2, 2)", "add(2, 2)", "4", entry_point="add"),
     )
-    assert problem.hidden_tests == (TestCase("big", "add(10**6, 1)", "1000001"),)
+    assert problem.hidden_tests == (TestCase("big", "add(10**6, 1)", "1000001", entry_point="add"),)
     assert (problem.starter_code, problem.timeout_s) == ("", None)  # None: the sandbox's own limit
 
 
@@ -124,8 +126,8 @@ HE_RECORD = {
 
 def test_humaneval_record_has_docstring_tests_visible_and_its_check_hidden(tmp_path):
     problem = load_problem(write(tmp_path, HE_RECORD))
-    assert problem.tests == (TestCase("inc(1)", "inc(1)", "2"),)
-    assert problem.hidden_tests == (TestCase("check", HE_RECORD["test"] + "\ncheck(inc)\n"),)
+    assert problem.tests == (TestCase("inc(1)", "inc(1)", "2", entry_point="inc"),)
+    assert problem.hidden_tests == (TestCase("check", HE_RECORD["test"] + "\ncheck(inc)\n", entry_point="inc"),)
     assert problem.starter_code == HE_RECORD["prompt"] and problem.id == "HumanEval/x"
     namespace: dict = {}
     exec(problem.starter_code + HE_RECORD["canonical_solution"] + problem.hidden_tests[0].code, namespace)
@@ -351,9 +353,41 @@ def test_bad_input_is_one_clear_error(tmp_path, text, reason):
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
 
 
-def test_a_device_file_is_read_with_a_bound():
-    with pytest.raises(ProblemError, match="larger than"):
+def test_a_device_file_is_refused_not_read():
+    with pytest.raises(ProblemError, match="not a regular file"):
         load_problem("/dev/zero")
+
+
+@pytest.mark.parametrize("name", ["p.json", "p.jsonl"])
+def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path, name):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)  # nobody ever writes: open() in blocking mode would wait for ever
+    loader = load_problem if name.endswith(".json") else load_problems
+    with pytest.raises(ProblemError, match="is a FIFO"):
+        loader(fifo)
+
+
+@pytest.mark.parametrize("record, field", [
+    (dict(MINIMAL, tests=["assert add(1, 2) == " + "+".join(["1"] * 600)]), "tests[0].code"),
+    (dict(MINIMAL, tests=["assert add(" + "[" * 150 + "]" * 150 + ", 1)"]), "tests[0].code"),
+    (dict(MINIMAL, tests=["; ".join(f"assert add({i}, 0) == {i}" for i in range(100_000))]), "tests[0].code"),
+    ({"task_id": 1, "text": "t", "code": "def f(x):\n    return " + "-" * 100_000 + "x\n",
+      "test_list": ["assert f(1) == -1"]}, "'code'"),
+    ({"task_id": 1, "text": "t", "code": "def f(x):\n    return x\n",
+      "test_list": ["assert f(1) == " + "-" * 100_000 + "1"]}, "'test_list[0]'"),
+    ({"task_id": "HumanEval/0", "entry_point": "f", "test": "def check(c):\n    assert c(1) == 1\n",
+      "prompt": "def f(x):\n    return " + "-" * 100_000 + "x\n"}, "'prompt'"),
+    ({"task_id": "HumanEval/0", "entry_point": "f", "test": "def check(c):\n    assert c(1) == 1\n",
+      "prompt": "def f(x):\n    \"\"\"\n    >>> f(" + "-" * 1_500 + "1)\n    1\n    \"\"\"\n"}, "'prompt'"),
+    ({"task_id": "HumanEval/0", "entry_point": "f", "prompt": "def f(x):\n    pass\n",
+      "test": "def check(c):\n    assert c(1) == " + "+".join(["1"] * 600) + "\n"}, "'test'"),
+])
+def test_code_too_large_or_too_deep_is_refused_with_one_line_at_once(tmp_path, record, field):
+    start = time.monotonic()
+    message = error_of(tmp_path, record)
+    assert field in message and "\n" not in message
+    assert any(why in message for why in ("nested", "characters long")), message
+    assert time.monotonic() - start < 5
 
 
 def test_control_characters_in_test_names_are_escaped(tmp_path):

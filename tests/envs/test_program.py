@@ -40,3 +40,16 @@ def test_rejects_line_breaks_inside_lines():
 
 def test_list_input_is_stored_as_tuple():
     assert Program(["a", "b"]).lines == ("a", "b")
+
+
+def test_behaviour_text_drops_comments_and_keeps_every_position_and_docstring():
+    program = Program.from_text('x = 1  # set\n# alone\ns = """a # not a comment\n  b """  # c\n'
+                                'def f():\n    """doc"""\n    return 1\n')
+    assert program.behaviour_text == 'x = 1\n\ns = """a # not a comment\n  b """\ndef f():\n    """doc"""\n    return 1\n'
+    same = Program.from_text(program.text.replace("# set", "# another"))
+    assert same.behaviour_digest == program.behaviour_digest != same.digest
+    other_doc = Program.from_text(program.text.replace('"""doc"""', '"""dox"""'))
+    other_line = Program.from_text("\n" + program.text)
+    assert len({program.behaviour_digest, other_doc.behaviour_digest, other_line.behaviour_digest}) == 3
+    broken = Program.from_text("def f(:\n  # x\n")
+    assert broken.behaviour_text == broken.text

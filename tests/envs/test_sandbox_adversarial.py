@@ -128,7 +128,7 @@ os.write(3, ''.join(json.dumps(l) + '\\n' for l in lines).encode())
 os._exit(0)
 """
     report = wrong_then_honest(sandbox, wrong)
-    assert any("malformed" in n for n in report.notes), report.notes
+    assert any("ignored" in n for n in report.notes), report.notes  # reports carry values, never verdicts
 
 
 def test_answer_key_is_not_in_the_sandbox(sandbox, humaneval):

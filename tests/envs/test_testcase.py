@@ -1,4 +1,4 @@
-"""The parent-side verdict for expression tests, and report arithmetic."""
+"""The expression-test comparison test doubles use, and report arithmetic."""
 
 from envs.testcase import TestOutcome, TestReport, expression_passed
 
@@ -8,10 +8,12 @@ def test_identical_repr_passes():
     assert expression_passed("'abc'", "'abc'")
 
 
-def test_literals_compare_structurally_with_float_tolerance():
-    assert expression_passed("(1, 2.0000000001)", "(1, 2.0)")
+def test_literals_compare_structurally_without_tolerance():
+    assert expression_passed("(1, 2.0)", "(1, 2)")  # 2.0 == 2, as Python says
     assert expression_passed("{'a': [1, 2]}", "{'a': [1,2]}")
     assert not expression_passed("2.1", "2.0")
+    assert not expression_passed("(1, 2.0000000001)", "(1, 2.0)")
+    assert not expression_passed("1.0000009", "1") and not expression_passed("-9e-07", "1e-09")
 
 
 def test_types_must_agree():
