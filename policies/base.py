@@ -227,7 +227,10 @@ class Policy(Protocol):
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         caps: CallCaps = CallCaps()) -> ProposalBatch:
-        """n whole programs from the starter state (the repeated-sampling baseline)."""
+        """n whole programs from the starter state (the repeated-sampling baseline). Program r
+        of the call is draw `seed + r` of the problem's stream: the same seed and row give the
+        same program whatever else the call holds, so a caller that passes `stream + k` gets
+        draws k, k+1, ... (the search's fresh programs are then the draws sampling makes)."""
         ...
 
     def propose_calls(self, problem: Problem, n: int, *, seed: int = 0) -> "ProposedCalls | None":

@@ -97,8 +97,10 @@ class LMPolicy(Policy):
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
                         caps: CallCaps = CallCaps()) -> ProposalBatch:
         prompt = self.fmt.render_program_prompt(problem)
+        if seed is None:
+            seed = _fresh_seed()
         return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], [n], seed,
-                         caps, problem.entry_point)
+                         caps, problem.entry_point, row_seeds=True)
 
     def propose_calls(self, problem: Problem, n: int, *, seed: int = 0, max_new_tokens: int = 96) -> ProposedCalls:
         """Example calls of the entry function, n answers to `policies.calls.calls_prompt` in one
@@ -202,14 +204,15 @@ class LMPolicy(Policy):
         return clipped
 
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, counts: list[int], seed: int | None,
-             caps: CallCaps, entry: str = "") -> ProposalBatch:
+             caps: CallCaps, entry: str = "", *, row_seeds: bool = False) -> ProposalBatch:
         """Sample counts[j] rows of prompts[j], all in one batch, each at most `caps.sample_length`
         tokens. With `caps.tokens`, a call whose prompt (what the prefix cache does not hold) and
         one token a row would cost more is refused before it runs (`ProposalBatch.refused`):
-        encoding a prompt that leaves nothing to generate would only overshoot the budget."""
+        encoding a prompt that leaves nothing to generate would only overshoot the budget.
+        `row_seeds`: row r draws with its own generator, seeded `seed + r` (`Policy.sample_programs`)."""
         start = time.perf_counter()
         if seed is None:  # draw one and report it, so any call can be replayed
-            seed = int.from_bytes(os.urandom(6), "little")
+            seed = _fresh_seed()
         new_tokens = caps.sample_length(self.params.max_new_tokens)
         ids = [encode_prompt(self.loaded.tokenizer, p.text) for p in prompts]
         limit = max_positions(self.loaded.model)
@@ -235,6 +238,7 @@ class LMPolicy(Policy):
             ignore_eos=self.ignore_eos,
             prefix_cache=self.prefix_cache,
             doomed=self._doomed_check([prompts[j] for j in fits], [counts[j] for j in fits]) if caps.stop_doomed else None,
+            row_seeds=[seed + r for r in range(sum(counts[j] for j in fits))] if row_seeds else None,
         )
         generate_s = time.perf_counter() - start
         proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, counts, entry, new_tokens)
@@ -254,6 +258,10 @@ class LMPolicy(Policy):
                 decoded_positions=samples.decoded_positions, parse_s=time.perf_counter() - start - generate_s,
             ),
         )
+
+
+def _fresh_seed() -> int:
+    return int.from_bytes(os.urandom(6), "little")
 
 
 def _group_sizes(groups: Sequence[ProposeGroup], rows: list[int]) -> list[int]:

@@ -119,6 +119,7 @@ def generate_samples(
     ignore_eos: bool = False,
     prefix_cache=None,
     doomed: Callable[[int, str], bool] | None = None,
+    row_seeds: Sequence[int] | None = None,
 ) -> Samples:
     """Sample n continuations of each prompt (see the module docstring). Deterministic per seed.
 
@@ -131,7 +132,11 @@ def generate_samples(
     doomed(row, text so far), given when `caps.stop_doomed`: checked when a row completes a line
     (with the stop strings, every STOP_CHECK_EVERY steps); True stops the row there, its text kept
     ("doomed"): the format saw an error that no later line can repair, so the rest of the sample
-    would be paid for nothing."""
+    would be paid for nothing.
+    row_seeds: one seed per row: each row then draws its tokens with its own generator (one
+    uniform number a step, inverse CDF), so what a row writes depends only on its prompt and its
+    seed, not on the other rows of the batch (common random numbers: the same draw whether it is
+    made alone or among others). Without them one generator serves the whole batch."""
     import torch
 
     temperature, top_p, max_new_tokens = params.temperature, params.top_p, caps.sample_length(params.max_new_tokens)
@@ -146,6 +151,9 @@ def generate_samples(
     tails = list(tails) or [""] * P
     device = torch.device(loaded.device)
     gen = torch.Generator(device=device).manual_seed(seed)
+    if row_seeds is not None and len(row_seeds) != sum(row_counts(n, len(prompt_ids))):
+        raise ValueError(f"{len(row_seeds)} row seeds for {sum(row_counts(n, len(prompt_ids)))} rows")
+    row_gens = None if row_seeds is None else [torch.Generator(device=device).manual_seed(int(s)) for s in row_seeds]
     eos = _eos_ids(loaded)
     eos_t = torch.tensor(eos or [-1], device=device)
     row_prompt = [p for p in range(P) for _ in range(counts[p])]
@@ -170,7 +178,9 @@ def generate_samples(
         allowance = None if token_budget is None else token_budget - pre.encoded
         for t in range(max_new_tokens):
             logits = logits.float()
-            nxt = _sample(logits, temperature, top_p, gen)
+            uniforms = None if row_gens is None else torch.cat(
+                [torch.rand(1, generator=g, device=device) for g in row_gens])
+            nxt = _sample(logits, temperature, top_p, gen, uniforms)
             nxt = torch.where(finished, tokens[:, t], nxt)  # finished rows emit filler
             # log p(token) at temperature 1: its logit minus the log partition function
             step_lp[:, t] = logits.gather(1, nxt[:, None]).squeeze(1) - torch.logsumexp(logits, -1)
@@ -243,8 +253,10 @@ def _eos_ids(loaded: LoadedModel) -> list[int]:
     return sorted({int(i) for i in ids if i is not None})
 
 
-def _sample(logits, temperature: float, top_p: float, gen):
+def _sample(logits, temperature: float, top_p: float, gen, uniforms=None):
     """Next token per row [B] from float logits [B, V]: temperature, then nucleus (top-p).
+    `uniforms` [B], one per row: each row's draw by inverse CDF (see `row_seeds`), else
+    `torch.multinomial` with `gen`.
 
     Nucleus: the smallest set of most likely tokens whose mass reaches top_p (the top token
     always kept), as in transformers' TopPLogitsWarper. Sorting the whole vocabulary per row
@@ -258,7 +270,10 @@ def _sample(logits, temperature: float, top_p: float, gen):
         return logits.argmax(-1)
     scaled = logits / temperature
     if top_p >= 1.0:
-        return torch.multinomial(torch.softmax(scaled, -1), 1, generator=gen).squeeze(1)
+        probs = torch.softmax(scaled, -1)
+        if uniforms is not None:
+            return _inverse_cdf(probs, uniforms)
+        return torch.multinomial(probs, 1, generator=gen).squeeze(1)
     lse = torch.logsumexp(scaled, -1, keepdim=True)
     vocab = scaled.shape[-1]
     chosen = torch.empty(scaled.shape[0], dtype=torch.long, device=scaled.device)
@@ -269,21 +284,38 @@ def _sample(logits, temperature: float, top_p: float, gen):
         mass = (vals - lse[pending]).exp()  # probabilities of the k best tokens, descending
         enough = mass.sum(-1) >= top_p if k < vocab else torch.ones_like(pending, dtype=torch.bool)
         done = enough.nonzero().squeeze(1)
-        chosen[pending[done]] = _nucleus_draw(mass[done], order[done], top_p, gen)
+        chosen[pending[done]] = _nucleus_draw(mass[done], order[done], top_p, gen,
+                                              None if uniforms is None else uniforms[pending[done]])
         pending = pending[~enough]
         if pending.numel() == 0:
             break
     return chosen
 
 
-def _nucleus_draw(sorted_mass, order, top_p: float, gen):
-    """Draw from the nucleus of descending-sorted probabilities [R, k]; map back through `order`."""
+def _nucleus_draw(sorted_mass, order, top_p: float, gen, uniforms=None):
+    """Draw from the nucleus of descending-sorted probabilities [R, k]; map back through `order`.
+    The nucleus and its order are the same at every tier, so with `uniforms` a row's token does
+    not depend on the tier that found it."""
     import torch
 
     before = sorted_mass.cumsum(-1) - sorted_mass  # mass of the tokens ranked above each one
     kept = sorted_mass.masked_fill(before >= top_p, 0.0)
+    if uniforms is not None:
+        return order.gather(1, _inverse_cdf(kept, uniforms)[:, None]).squeeze(1)
     choice = torch.multinomial(kept, 1, generator=gen)  # multinomial renormalises
     return order.gather(1, choice).squeeze(1)
+
+
+def _inverse_cdf(weights, uniforms):
+    """Index per row [R] drawn from unnormalised weights [R, k] with one uniform number a row."""
+    import torch
+
+    cdf = weights.cumsum(-1)
+    target = (uniforms * cdf[:, -1]).unsqueeze(1)
+    index = torch.searchsorted(cdf, target, right=True).squeeze(1)
+    # a uniform within rounding of 1 lands past the end: take the last token of positive weight
+    last = weights.shape[1] - 1 - (weights > 0).flip(-1).int().argmax(-1)
+    return torch.minimum(index, last)
 
 
 def _mark_stops(tok, tokens, finished, row_stops, row_tails) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from agent.search.budget import clip_request
-from agent.search.types import ProposeRequest, SearchSettings
+from agent.search.types import ProposeRequest, SearchSettings, fresh_stream_seed
 from envs.locations import cut_locations, hunk_locations
 from policies.base import Policy, ProposalBatch, ProposeGroup
 
@@ -66,11 +66,20 @@ def _cut_points(node, entry_point: str, settings: SearchSettings) -> tuple[tuple
 
 
 def propose_programs(request: ProposeRequest, *, batch_size: int) -> ProposalBatch | None:
-    """Whole programs from the starter state (repeated sampling), `batch_size` per call (clipped)."""
+    """Whole programs from the starter state (repeated sampling), `batch_size` per call (clipped).
+
+    They are the next draws of the search's stream of fresh programs (`fresh_stream_seed`):
+    draw k is the same program whichever call makes it, so every strategy that draws fresh
+    programs draws exactly the ones `sample` draws, in the same order (common random numbers:
+    a search and sampling differ only where the search spends its tokens otherwise)."""
     _, n = clip_request(1, batch_size, request.samples_left)
     if n == 0:
         return None
-    return request.policy.sample_programs(request.problem, n, seed=request.seed, caps=request.caps)
+    tree = request.tree
+    seed = fresh_stream_seed(request.settings.seed) + tree.programs_drawn
+    batch = request.policy.sample_programs(request.problem, n, seed=seed, caps=request.caps)
+    tree.programs_drawn += len(batch.proposals)
+    return batch
 
 
 def can_propose_groups(policy: Policy) -> bool:

@@ -14,6 +14,7 @@ policy, and the edit path written to rollouts. Other parents appear only as extr
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -108,6 +109,7 @@ class SearchTree:
         self.root = root.digest
         self.merges = 0
         self.duplicates = 0
+        self.programs_drawn = 0  # whole programs drawn from the starter so far: the next one's index in the stream
         self._add_node(Node(root.digest, root, NO_PARENT, ROOT_DEPTH, 0, None, root_lint, root_clean))
 
     # -- reading ---------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class SearchTree:
         with `feedback`, the node's failing visible tests."""
         path = self.path(digest)
         history = tuple(n.program for n in path)
-        return State(program=history[-1], history=history, feedback=failure_lines(path[-1].report) if feedback else ())
+        return State(program=history[-1], history=history, feedback=failure_lines(path[-1].report, program=history[-1]) if feedback else ())
 
     def best(self) -> Node:
         """Best node by visible signals: a solution if any, else the highest score; ties go to
@@ -202,12 +204,27 @@ class SearchTree:
 FEEDBACK_LINES = 3  # failing tests shown to the policy; more makes a 135M model's prompt ramble
 
 
-def failure_lines(report: TestReport | None, limit: int = FEEDBACK_LINES) -> tuple[str, ...]:
-    """The first `limit` failing visible tests of a report as "test: detail" lines."""
+_PROGRAM_LINE = re.compile(r" \(<program>, line (\d+)\)")
+
+
+def failure_lines(report: TestReport | None, limit: int = FEEDBACK_LINES,
+                  program: Program | None = None) -> tuple[str, ...]:
+    """The first `limit` failing visible tests of a report as "test: detail" lines. With the
+    `program` that ran, an exception's line number becomes that line's code ("IndexError: ...
+    at `return xs[5]`"): the policy sees the code, not numbered lines."""
     if report is None:
         return ()
     failing = [o for o in report.outcomes if o.status != "pass"]
-    return tuple(f"{o.name}: {o.detail or o.status}" for o in failing[:limit])
+    lines = [f"{o.name}: {o.detail or o.status}" for o in failing[:limit]]
+    if program is not None:
+        lines = [_PROGRAM_LINE.sub(lambda m: _line_code(program, int(m[1])), line) for line in lines]
+    return tuple(lines)
+
+
+def _line_code(program: Program, number: int) -> str:
+    if 1 <= number <= len(program.lines) and program.lines[number - 1].strip():
+        return f" at `{program.lines[number - 1].strip()}`"
+    return f" at line {number}"
 
 
 def rank_key(node: Node) -> tuple:

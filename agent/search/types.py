@@ -61,6 +61,14 @@ class SearchSettings:
 
 
 SEED_STRIDE = 1_000_003  # spreads base seeds apart so two runs never share a call's seed
+# Where a search's stream of fresh programs starts within its seed's stride: draw k of the
+# stream is seeded FRESH_STREAM + k (Policy.sample_programs), apart from the per-call seeds.
+FRESH_STREAM = SEED_STRIDE // 2
+
+
+def fresh_stream_seed(seed: int) -> int:
+    """The seed of draw 0 of the fresh programs of a search with this base seed."""
+    return seed * SEED_STRIDE + FRESH_STREAM
 
 
 @dataclass(frozen=True)

@@ -260,3 +260,19 @@ def test_a_refused_call_ends_that_checkpoints_budget_and_is_asked_again_under_th
         assert snapshots[label].compute["tokens"] <= limit
     assert snapshots["small"].compute["lm_calls"] < snapshots["large"].compute["lm_calls"]
     assert result.compute.tokens == snapshots["large"].compute["tokens"]
+
+
+def test_fresh_programs_are_the_next_draws_of_one_stream_in_every_strategy():
+    """Each call for fresh programs asks for the draws after those already made (seed = the
+    stream's start + programs drawn), so rex's fresh programs are the draws `sample` makes."""
+    from agent.search.types import fresh_stream_seed
+
+    settings = SearchSettings(samples_per_location=2, max_locations=2, seed=3)
+    for name, options in (("rex", {}), ("sample", {"batch_size": 3})):
+        policy = ScriptedPolicy({}, programs=[WRONG])
+        search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+               strategy=make_strategy(name, **options), budget=Budget(samples=10), settings=settings)
+        calls = [call for call in policy.calls if call["kind"] == "sample_programs"]
+        starts = [sum(c["n"] for c in calls[:i]) for i in range(len(calls))]
+        assert [c["seed"] for c in calls] == [fresh_stream_seed(3) + k for k in starts], name
+        assert sum(c["n"] for c in calls) == 10

@@ -156,6 +156,42 @@ def test_tiered_nucleus_sampling_draws_the_exact_top_p_distribution(monkeypatch)
     assert (freq - expected).abs().max() < 0.03
 
 
+def test_per_row_uniforms_draw_the_exact_top_p_distribution(monkeypatch):
+    """The inverse-CDF draw of rows with their own generators (row_seeds) samples the same
+    nucleus distribution as the shared-generator draw, at every tier."""
+    import torch
+
+    import policies.sampling as sampling
+
+    monkeypatch.setattr(sampling, "NUCLEUS_TIERS", (8, 32))
+    logits = torch.randn(4, 200, generator=torch.Generator().manual_seed(0)) * torch.tensor([[4.0], [2.0], [0.3], [0.01]])
+    uniforms = torch.rand(4 * 8000, generator=torch.Generator().manual_seed(2))
+    drawn = sampling._sample(logits.repeat(8000, 1), 0.7, 0.9, None, uniforms).view(8000, 4)
+    freq = torch.stack([torch.bincount(drawn[:, r], minlength=200) / 8000.0 for r in range(4)])
+    probs = torch.softmax(logits / 0.7, -1)
+    ranked, order = probs.sort(-1, descending=True)
+    nucleus = torch.zeros_like(probs).scatter(1, order, ranked * ((ranked.cumsum(-1) - ranked) < 0.9))
+    expected = nucleus / nucleus.sum(-1, keepdim=True)
+    assert freq[expected == 0].sum() == 0
+    assert (freq - expected).abs().max() < 0.03
+    full = sampling._sample(logits.repeat(8000, 1), 0.7, 1.0, None, uniforms).view(8000, 4)  # no nucleus
+    freq = torch.stack([torch.bincount(full[:, r], minlength=200) / 8000.0 for r in range(4)])
+    assert (freq - probs).abs().max() < 0.03
+
+
+def test_a_program_draw_is_the_same_whatever_else_its_call_holds(tiny_llama):
+    """sample_programs: program r of a call seeded s is draw s + r of the stream, so draws 0-5
+    made in one call, in calls of 2 and 4, or one at a time are the same programs (the
+    search's fresh programs and sampling's draws then coincide)."""
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=12))
+    whole = [p.raw_text for p in policy.sample_programs(PROBLEM, 6, seed=100).proposals]
+    split = [p.raw_text for p in policy.sample_programs(PROBLEM, 2, seed=100).proposals]
+    split += [p.raw_text for p in policy.sample_programs(PROBLEM, 4, seed=102).proposals]
+    alone = [policy.sample_programs(PROBLEM, 1, seed=100 + k).proposals[0].raw_text for k in range(6)]
+    assert whole == split == alone
+    assert len(set(whole)) > 1  # distinct draws, not one stream repeated
+
+
 def test_find_stop_includes_matches_that_start_in_the_prompt():
     assert find_stop("abc\ndef", ["\ndef"]) == 3
     assert find_stop("def g():", ["\ndef"], tail="    pass\n") == 0
