@@ -219,13 +219,29 @@ def _child_main(lim, req_fd, ack_w, streams, scratch, ids):
 
 
 def _describe(exc, limit):
-    """"Type: message", capped; never raises (the exception's __str__ is untrusted code)."""
+    """"Type: message (<program>, line N)", capped; never raises (the exception's __str__ is
+    untrusted code). The line is the last one of the program's own code the traceback passes
+    through: where a fix would go (envs.locations reads it; the search shows it to the policy)."""
     try:
         message = str(exc)
         text = "%s: %s" % (type(exc).__name__, message) if message else type(exc).__name__
     except BaseException:
         text = "<unprintable exception>"
-    return text[:limit]
+    where = _program_line(exc)
+    return text[:max(0, limit - len(where))] + where
+
+
+def _program_line(exc):
+    """" (<program>, line N)" for the last traceback frame in the program's code, else ""."""
+    try:
+        line, tb, frames = None, exc.__traceback__, 0
+        while tb is not None and frames < 10000:
+            if tb.tb_frame.f_code.co_filename == "<program>":
+                line = tb.tb_lineno
+            tb, frames = tb.tb_next, frames + 1
+        return "" if line is None else " (<program>, line %d)" % line
+    except BaseException:
+        return ""
 
 
 class _Opaque(Exception):

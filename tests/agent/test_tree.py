@@ -108,3 +108,16 @@ def test_node_value_is_the_mean_backed_up_value(visits, value_sum, expected):
     node = tree.node(X.digest)
     node.visits, node.value_sum = visits, value_sum
     assert node.value == expected
+
+
+def test_failure_lines_show_the_code_of_the_line_an_exception_names():
+    from agent.search.tree import failure_lines
+    from envs.testcase import TestOutcome, TestReport
+
+    program = Program.from_text("def f(xs):\n    return xs[5]\n")
+    report = TestReport((TestOutcome("f([1])", "error", "IndexError: list index out of range (<program>, line 2)"),
+                         TestOutcome("f([])", "error", "ValueError: bad (<program>, line 9)"),
+                         TestOutcome("ok", "pass")))
+    assert failure_lines(report, program=program) == (
+        "f([1]): IndexError: list index out of range at `return xs[5]`", "f([]): ValueError: bad at line 9")
+    assert failure_lines(report)[0].endswith("(<program>, line 2)")  # no program: left as reported

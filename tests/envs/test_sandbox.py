@@ -48,6 +48,14 @@ def test_statement_tests_pass_fail_and_error(sandbox):
     assert report.passed == 1 and report.total == 3
 
 
+def test_an_exception_names_the_last_program_line_it_passed_through(sandbox):
+    program = "def at(xs, i):\n    return xs[i]\n\ndef second(xs):\n    return at(xs, 1)\n"
+    report = sandbox.run(program, [TestCase("short", "second([1])", expected="1"),
+                                   TestCase("wrong", "assert second([1, 2]) == 3")])
+    assert report.outcomes[0].detail == "IndexError: list index out of range (<program>, line 2)"
+    assert "line" not in report.outcomes[1].detail  # the test's own assert: no program line
+
+
 def test_expression_tests_are_decided_by_the_host(sandbox):
     report = sandbox.run(ADD, [
         TestCase("same", "add(1, 2)", expected="3"),
