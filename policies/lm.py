@@ -191,11 +191,14 @@ class LMPolicy(Policy):
         code model's: ~400 tokens on HumanEval, the task and the prefilled docstring) a small
         budget then starts rows that it cuts mid-way, and a cut sample is worth nothing (rex at
         one sample's tokens returned 6 of the first 32 HumanEval problems against sampling's 27).
-        Rows are clipped in order (a suffix), so proposals still map onto prompts and groups."""
+        Rows are clipped in order (a suffix), so proposals still map onto prompts and groups.
+        Priced at ROW_MARGIN times the mean length: the rows of a call share its tokens, so one
+        row too many cuts the longest rows at the budget, while one too few costs only another
+        call, whose prompt the prefix cache holds."""
         cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
                            share=self.share_prefix, prefix_cache=self.prefix_cache)
         expected = self._whole_tokens / self._whole_samples if self._whole_samples else new_tokens / 2
-        paid = max(1, int((tokens - cost) // max(1.0, expected)))
+        paid = max(1, int((tokens - cost) // max(1.0, ROW_MARGIN * expected)))
         clipped = []
         for j, count in enumerate(counts):
             clipped.append(min(count, paid))
@@ -258,6 +261,9 @@ class LMPolicy(Policy):
                 decoded_positions=samples.decoded_positions, parse_s=time.perf_counter() - start - generate_s,
             ),
         )
+
+
+ROW_MARGIN = 1.5  # see LMPolicy._rows_paid_for
 
 
 def _fresh_seed() -> int:

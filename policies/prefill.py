@@ -86,11 +86,17 @@ def prefill(loaded: LoadedModel, prompt_ids, n, *, share: bool, prefix_cache=Non
         prefix_cache.store(prompt_ids[0][:common], base)
     logits, caches = [], []
     for ids in prompt_ids:
-        last, cache = run(ids[common:], _shallow_copy(base), common)
+        hit = prefix_cache.whole(ids) if prefix_cache is not None else None
+        if hit is not None:  # asked before: its cache and next-token logits are kept, nothing runs
+            cache, last = hit
+        else:
+            last, cache = run(ids[common:], _shallow_copy(base), common)
+            encoded += len(ids) - common
+            flops += forward_flops(loaded, len(ids) - common, common)
+            if prefix_cache is not None:
+                prefix_cache.store(ids, _shallow_copy(cache), last)
         logits.append(last)
         caches.append(cache)
-        encoded += len(ids) - common
-        flops += forward_flops(loaded, len(ids) - common, common)
     merged = caches[0]
     for i, layer in enumerate(merged.layers):
         if not getattr(layer, "is_initialized", True):
@@ -113,7 +119,8 @@ def encode_cost(loaded: LoadedModel, prompt_ids, n, *, share: bool, prefix_cache
         return sum(c * L for c, L in zip(counts, lens))
     common = _shared_span(prompt_ids)
     start = prefix_cache.cached_length(prompt_ids[0][:common]) if prefix_cache is not None and common > 0 else 0
-    return (common - start) + sum(L - common for L in lens)
+    whole = [prefix_cache is not None and prefix_cache.has_whole(ids) for ids in prompt_ids]
+    return (common - start) + sum(0 if cached else L - common for L, cached in zip(lens, whole))
 
 
 def row_counts(n, prompts: int) -> list[int]:

@@ -29,6 +29,9 @@ class PrefixCache:
     def __init__(self, max_entries: int = 16) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        # next-token logits of entries that are whole prompts: asked again, such a prompt costs
+        # nothing (without them its last token would run again to get them)
+        self._logits: dict[tuple[int, ...], Any] = {}
         self.hits = 0  # lookups that found a cached prefix
         self.tokens_reused = 0  # prompt tokens those hits did not run again
 
@@ -37,6 +40,22 @@ class PrefixCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._logits.clear()
+
+    def has_whole(self, ids: Sequence[int]) -> bool:
+        """Is `ids` itself an entry with its next-token logits (`whole` would answer)?"""
+        return tuple(ids) in self._logits
+
+    def whole(self, ids: Sequence[int]) -> tuple[Any, Any] | None:
+        """(a shallow copy of the cache, the logits after the last token) when `ids` was stored
+        whole with its logits; None otherwise."""
+        key = tuple(ids)
+        if key not in self._logits:
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        self.tokens_reused += len(key)
+        return _cropped(self._entries[key], len(key), len(key)), self._logits[key]
 
     def _longest(self, ids: tuple[int, ...]) -> tuple[tuple[int, ...] | None, int]:
         """The entry sharing the longest common prefix with `ids`, and that prefix's length."""
@@ -63,14 +82,17 @@ class PrefixCache:
         self.tokens_reused += k
         return k, _cropped(self._entries[best_key], k, len(best_key))
 
-    def store(self, ids: Sequence[int], cache: Any) -> None:
+    def store(self, ids: Sequence[int], cache: Any, logits: Any = None) -> None:
+        """Keep `cache` for the prefix `ids` (and, for a whole prompt, the logits after it)."""
         key = tuple(ids)
         if not key:
             return
         self._entries[key] = cache
         self._entries.move_to_end(key)
+        if logits is not None:
+            self._logits[key] = logits
         while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            self._logits.pop(self._entries.popitem(last=False)[0], None)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

@@ -252,6 +252,7 @@ def _loop(run: _Run, strategy: Strategy, on_batch: BatchHook | None = None) -> S
     while True:
         if run.budget.exhausted(run.meter.stats()):
             return "budget"
+        run.tree.tokens_left = run.limits()[1].tokens  # what the next call may spend, for strategies that price it
         selections = select_many(run.tree, run.settings) if select_many is not None else None
         selection = selections[0][0] if selections else strategy.select(run.tree, run.settings)
         if selection is None:

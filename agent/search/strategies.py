@@ -311,6 +311,25 @@ class RExSettings:
     # the best arm not drawn yet, the fresh arm excepted, which may win several and gets that many
     # shares of rows. 1: one arm a call, each allocation seeing every earlier call's results.
     arms_per_call: int = 1
+    # The fresh arm's Beta prior, (a, b): it draws Beta(a, b + F), F the fresh programs drawn so
+    # far on this problem that pass not every visible test, so the longer fresh draws fail here,
+    # the likelier a near-miss is refined (REx's fresh arm with the problem's own evidence).
+    # b = None: the fresh arm never learns (Beta(a, 1) whatever was drawn).
+    fresh_a: float = 1.0
+    fresh_b: float | None = None
+    # Once a program passes every visible test (a search told to keep going), only fresh
+    # programs are drawn: independent programs are the votes of the choice by agreement.
+    fresh_after_solution: bool = False
+    # Failures one refinement call adds to its node's Beta: 1 is REx's (one per refinement); the
+    # rows a call asks for (samples_per_location * max_locations) puts both arms in one unit,
+    # programs drawn, as the fresh arm counts its own.
+    refine_decay: float = 1.0
+    # Fewest tokens left (to the budget or its next checkpoint) for which a near-miss is refined:
+    # a refinement's prompt is new (the parent's code, its failures), ~300-450 tokens for the
+    # code model on HumanEval, where a fresh program's prompt is cached and costs nothing again;
+    # with less left, a refinement would buy a row or two for the price of several fresh draws.
+    # None: no such floor.
+    refine_min_tokens: int | None = None
 
 
 def _rex_rng(tree: SearchTree, settings: SearchSettings) -> random.Random:
@@ -318,24 +337,38 @@ def _rex_rng(tree: SearchTree, settings: SearchSettings) -> random.Random:
     return random.Random(settings.seed * SEED_STRIDE + sum(n.expanded for n in tree.nodes()) * 7919 + len(tree))
 
 
-def select_rex(tree: SearchTree, settings: SearchSettings, *, c: float) -> Selection:
-    return select_rex_arms(tree, settings, c=c, arms=1)[0][0]
+def select_rex(tree: SearchTree, settings: SearchSettings, *, c: float, **arms) -> Selection:
+    return select_rex_arms(tree, settings, c=c, arms=1, **arms)[0][0]
 
 
-def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arms: int) -> list[tuple[Selection, int]]:
+def fresh_failures(tree: SearchTree) -> int:
+    """Fresh programs drawn on this problem that pass not every visible test (unparsed and
+    lint-rejected draws included): the fresh arm's evidence against itself."""
+    solutions = sum(1 for n in tree.children(tree.root) if n.solved)
+    return max(0, tree.programs_drawn - solutions)
+
+
+def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arms: int, fresh_a: float = 1.0,
+                    fresh_b: float | None = None, fresh_after_solution: bool = False,
+                    refine_decay: float = 1.0, refine_min_tokens: int | None = None) -> list[tuple[Selection, int]]:
     """`arms` Thompson draws (RExSettings); a near-miss drawn once sits out the later draws (its
     refinement is already in the call), the fresh arm does not. Each chosen node with its number
     of draws, in the order first drawn."""
     rng = _rex_rng(tree, settings)
     near_misses = [n for n in tree.nodes() if n.digest != tree.root and n.score is not UNSCORED
                    and 0.0 < n.score < 1.0 and n.depth < settings.max_depth]
+    if fresh_after_solution and any(n.solved for n in tree.nodes()):
+        near_misses = []
+    if refine_min_tokens is not None and tree.tokens_left is not None and tree.tokens_left < refine_min_tokens:
+        near_misses = []
+    fresh = (fresh_a, 1.0) if fresh_b is None else (fresh_a, fresh_b + fresh_failures(tree))
     drawn: dict[str, int] = {}
     for _ in range(arms):
-        best, best_draw = tree.root, rng.betavariate(1.0, 1.0)  # the fresh arm
+        best, best_draw = tree.root, rng.betavariate(*fresh)  # the fresh arm
         for node in near_misses:
             if node.digest in drawn:
                 continue
-            draw = rng.betavariate(1.0 + c * node.score, 1.0 + c * (1.0 - node.score) + node.expanded)
+            draw = rng.betavariate(1.0 + c * node.score, 1.0 + c * (1.0 - node.score) + refine_decay * node.expanded)
             if draw > best_draw:
                 best, best_draw = node.digest, draw
         drawn[best] = drawn.get(best, 0) + 1
@@ -359,6 +392,12 @@ def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str =
 def rex(settings: RExSettings = RExSettings()) -> Strategy:
     if settings.fresh not in ("free", "cut"):
         raise ValueError(f"rex: fresh must be 'free' or 'cut', got {settings.fresh!r}")
+    if settings.refine_min_tokens is not None and settings.refine_min_tokens < 1:
+        raise ValueError(f"rex: refine_min_tokens must be >= 1 or null, got {settings.refine_min_tokens}")
+    if settings.refine_decay < 0:
+        raise ValueError(f"rex: refine_decay must be >= 0, got {settings.refine_decay}")
+    if settings.fresh_a <= 0 or (settings.fresh_b is not None and settings.fresh_b <= 0):
+        raise ValueError(f"rex: fresh_a and fresh_b must be > 0, got {settings.fresh_a} and {settings.fresh_b}")
     if settings.arms_per_call < 1:
         raise ValueError(f"rex: arms_per_call must be >= 1, got {settings.arms_per_call}")
     if settings.arms_per_call > 1 and settings.fresh != "cut":  # a free answer's prompt cannot join a cut batch
@@ -368,9 +407,11 @@ def rex(settings: RExSettings = RExSettings()) -> Strategy:
         raise ValueError(f"rex: fresh_max_new_tokens must be >= 1 or null, got {settings.fresh_max_new_tokens}")
     propose = partial(propose_rex, fresh_rows=settings.fresh_rows, fresh=settings.fresh,
                       fresh_max_new_tokens=settings.fresh_max_new_tokens)
-    many = (partial(select_rex_arms, c=settings.c, arms=settings.arms_per_call)
-            if settings.arms_per_call > 1 else None)
-    return Strategy("rex", partial(select_rex, c=settings.c), propose, no_backup, many)
+    arms = dict(c=settings.c, fresh_a=settings.fresh_a, fresh_b=settings.fresh_b,
+                fresh_after_solution=settings.fresh_after_solution, refine_decay=settings.refine_decay,
+                refine_min_tokens=settings.refine_min_tokens)
+    many = partial(select_rex_arms, arms=settings.arms_per_call, **arms) if settings.arms_per_call > 1 else None
+    return Strategy("rex", partial(select_rex, **arms), propose, no_backup, many)
 
 
 # -- registry ----------------------------------------------------------------------------------

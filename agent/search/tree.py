@@ -110,6 +110,9 @@ class SearchTree:
         self.merges = 0
         self.duplicates = 0
         self.programs_drawn = 0  # whole programs drawn from the starter so far: the next one's index in the stream
+        # Tokens the next policy call may spend (to the budget, or to the next checkpoint of an
+        # anytime run), set by the search loop before each selection; None: no token limit.
+        self.tokens_left: int | None = None
         self._add_node(Node(root.digest, root, NO_PARENT, ROOT_DEPTH, 0, None, root_lint, root_clean))
 
     # -- reading ---------------------------------------------------------------------------

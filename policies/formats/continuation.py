@@ -136,10 +136,14 @@ def free_message(problem: Problem, program: Program, feedback: tuple[str, ...] =
     return message
 
 
-def cut_message(problem: Problem, feedback: tuple[str, ...] = ()) -> str:
-    """The task for a cut child, and the failing visible tests of the program it continues."""
+def cut_message(problem: Problem, feedback: tuple[str, ...] = (), program: Program | None = None) -> str:
+    """The task for a cut child, and the failing visible tests of the program it continues
+    (with that program's code, when given: the model then sees what failed, not only its head)."""
     message = task_message(problem)
-    if feedback:
+    if feedback and program is not None:
+        message += (f"\n\nThis version fails some tests:\n{code_fence(program.text)}\n"
+                    f"Failing tests:\n{failure_list(feedback)}\nWrite a corrected version that passes them.")
+    elif feedback:
         message += f"\n\nA previous version failed these tests:\n{failure_list(feedback)}\nWrite a version that passes them."
     return message
 
@@ -159,6 +163,9 @@ class ContinuationFormat(EditFormat):
         # a free answer; "cut", the starter's entry function continued from the end of its body
         # (free_cut's cut prompt): the model does not copy the signature and docstring again.
         self.fresh = fresh
+        # With feedback, a cut child's prompt shows its parent's whole code beside the failing
+        # tests (self-debugging's prompt), not only the head it keeps (benchmarks/repair_yield.py).
+        self.feedback_shows_code = True
         self.chat = is_chat(tokenizer)
         if mode == "auto":
             mode = DEFAULT_CHAT_MODE if self.chat else DEFAULT_PLAIN_MODE
@@ -298,7 +305,7 @@ class ContinuationFormat(EditFormat):
         HumanEval/0-14, a third of the samples running into max_new_tokens). With `feedback`
         the task is followed by the program's failing visible tests."""
         prefill = OPEN_FENCE + "\n".join(_cut_head(program, location)) + _opener(location)
-        text = self._chat(cut_message(problem, feedback)) + prefill
+        text = self._chat(cut_message(problem, feedback, program if self.feedback_shows_code else None)) + prefill
         span = def_span(program.lines, problem.entry_point)
         ends = (BlockEnd(len(leading_ws(program.lines[span[0]]))),) if span is not None else ()
         return RenderedPrompt(text=text, prefill=prefill, stop=(FENCE,) + ends + self.end_markers)

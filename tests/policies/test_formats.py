@@ -339,9 +339,15 @@ def test_cut_child_prompt_names_the_failing_visible_tests_only_with_feedback():
     assert "failed" not in plain.text
     failing = ("total([1]): got 0, expected 1",)
     shown = fmt.render_prompt(PROBLEM, State(PARTIAL, feedback=failing), cut)
-    assert "A previous version failed these tests:\n- total([1]): got 0, expected 1\n" in shown.text
+    # the parent's whole code, then its failures (self-debugging's prompt)
+    assert f"This version fails some tests:\n```python\n{PARTIAL.text}" in shown.text
+    assert "Failing tests:\n- total([1]): got 0, expected 1\n" in shown.text
     # the feedback sits in the task, before the answer: the prefill (the kept head) is the same
     assert shown.prefill == plain.prefill and shown.text.endswith(plain.prefill)
+    fmt.feedback_shows_code = False  # the failures alone
+    head_only = fmt.render_prompt(PROBLEM, State(PARTIAL, feedback=failing), cut)
+    assert "A previous version failed these tests:\n- total([1]): got 0, expected 1\n" in head_only.text
+    assert PARTIAL.text not in head_only.text
 
 
 def test_cut_child_may_extend_the_cut_line_and_stops_at_top_level_code():

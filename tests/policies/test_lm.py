@@ -310,7 +310,7 @@ def test_prompt_prefixes_are_reused_across_calls_until_reset(tiny_llama):
     first = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=1)
     again = policy.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=2)
     assert first.prompt_tokens_encoded == length
-    assert again.prompt_tokens_encoded == 1  # only the last prompt token: its logits start decoding
+    assert again.prompt_tokens_encoded == 0  # the whole prompt is kept, with the logits that start decoding
     expected = plain.propose(PROBLEM, STATE, LOCATIONS[:1], 4, seed=2)
     assert [p.raw_text for p in again.proposals] == [p.raw_text for p in expected.proposals]
     assert expected.prompt_tokens_encoded == length  # without the cache every call pays
@@ -342,8 +342,12 @@ def test_a_call_is_priced_before_it_runs_and_refused_when_the_tokens_left_cannot
 def test_a_call_runs_only_the_rows_its_tokens_pay_for_once_the_prompt_is_paid(tiny_llama):
     # The search sizes a call before the prompt is priced; at a small budget the rows it asks
     # for would all be cut mid-way, so the policy runs fewer, each with a sample's expected
-    # length (half the length cap before any sample ended by itself), clipped in order.
+    # length (half the length cap before any sample ended by itself) with ROW_MARGIN to spare,
+    # clipped in order.
+    from policies.lm import ROW_MARGIN
     from policies.prefill import encode_cost
+
+    row = ROW_MARGIN * 4  # the price of a row: 8 / 2 tokens expected
 
     policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=8), ignore_eos=True)
     prompts = [encode_prompt(tiny_llama.tokenizer, ToyFormat().render_prompt(PROBLEM, STATE, loc).text)
@@ -355,10 +359,10 @@ def test_a_call_runs_only_the_rows_its_tokens_pay_for_once_the_prompt_is_paid(ti
     policy.reset()
     groups = [ProposeGroup(STATE, tuple(LOCATIONS[:1]), 2), ProposeGroup(STATE, tuple(LOCATIONS[1:]), 1)]
     cost = encode_cost(tiny_llama, prompts, [2, 1, 1], share=True)
-    clipped = policy.propose_groups(PROBLEM, groups, seed=1, caps=CallCaps(tokens=cost + 3 * 4))  # three rows of 4
+    clipped = policy.propose_groups(PROBLEM, groups, seed=1, caps=CallCaps(tokens=cost + int(3 * row)))  # three rows
     assert clipped.extra["group_sizes"] == [2, 1] and len(clipped.proposals) == 3
     policy.reset()
-    whole = policy.propose_groups(PROBLEM, groups, seed=1, caps=CallCaps(tokens=cost + 4 * 4))
+    whole = policy.propose_groups(PROBLEM, groups, seed=1, caps=CallCaps(tokens=cost + int(4 * row)))
     assert whole.extra["group_sizes"] == [2, 2] and len(whole.proposals) == 4
     assert whole.extra["rows"] == [2, 1, 1]
 
