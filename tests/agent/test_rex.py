@@ -11,6 +11,7 @@ from policies.base import CallCaps
 
 WRONG = Candidate(("def add(a, b):", "    return 7"), -1.0)  # passes no visible test
 NEAR = Candidate(tuple(DEF_MINUS.splitlines()), -1.0)  # passes 1 of 3: a near-miss
+ADD_SOLUTION = "def add(a, b):\n    return a + b\n"
 
 
 def _run(policy, *, samples=24, settings=SearchSettings(samples_per_location=2, max_locations=2, seed=0)):
@@ -276,3 +277,54 @@ def test_fresh_programs_are_the_next_draws_of_one_stream_in_every_strategy():
         starts = [sum(c["n"] for c in calls[:i]) for i in range(len(calls))]
         assert [c["seed"] for c in calls] == [fresh_stream_seed(3) + k for k in starts], name
         assert sum(c["n"] for c in calls) == 10
+
+
+# -- the fresh arm's evidence, the refinement floor, fresh programs after a solution -------------
+def _rex_kinds(policy, samples, **settings):
+    search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+           strategy=make_strategy("rex", **settings), budget=Budget(samples=samples),
+           settings=SearchSettings(samples_per_location=2, max_locations=2, seed=0, stop_when_solved=False))
+    return [call["kind"] for call in policy.calls]
+
+
+def test_a_fresh_arm_that_learns_refines_more_as_its_draws_fail():
+    dud = Candidate(("    x = 0",), -1.0)  # a refinement that stays a near-miss
+    fixed = _rex_kinds(ScriptedPolicy({}, programs=[NEAR], default=lambda p: [dud]), 400, c=1.0)
+    learns = _rex_kinds(ScriptedPolicy({}, programs=[NEAR], default=lambda p: [dud]), 400, c=1.0, fresh_b=1.0)
+    assert learns.count("propose") > fixed.count("propose")  # Beta(1, 1 + F) falls as fresh draws fail
+
+
+def test_refinement_failures_counted_in_rows_make_refinements_rarer():
+    dud = Candidate(("    x = 0",), -1.0)
+    per_call = _rex_kinds(ScriptedPolicy({}, programs=[NEAR], default=lambda p: [dud]), 400)
+    per_row = _rex_kinds(ScriptedPolicy({}, programs=[NEAR], default=lambda p: [dud]), 400, refine_decay=4.0)
+    assert per_row.count("propose") < per_call.count("propose")
+
+
+def test_no_refinement_below_the_floor_of_tokens_left():
+    fix = Candidate(("    return a + b",), -1.0, at=1)
+    policy = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])
+    search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+           strategy=make_strategy("rex", refine_min_tokens=10**6), budget=Budget(tokens=2000))
+    assert {call["kind"] for call in policy.calls} == {"sample_programs"}  # never this many tokens left
+    allowed = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])
+    search(ADD, allowed, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+           strategy=make_strategy("rex", refine_min_tokens=10), budget=Budget(tokens=2000))
+    assert "propose" in {call["kind"] for call in allowed.calls}
+
+
+def test_only_fresh_programs_after_a_visible_solution_when_asked():
+    fix = Candidate(("    return a + b",), -1.0, at=1)
+    programs = [NEAR, Candidate(tuple(ADD_SOLUTION.splitlines()), -1.0)]
+    kinds = _rex_kinds(ScriptedPolicy({DEF_MINUS: [fix]}, programs=programs), 200, fresh_after_solution=True)
+    assert kinds[0] == "sample_programs" and set(kinds) == {"sample_programs"}  # solved in the first call
+    refining = _rex_kinds(ScriptedPolicy({DEF_MINUS: [fix]}, programs=programs), 200)
+    assert "propose" in refining  # without it the near-miss is still refined
+
+
+def test_rex_refuses_bad_arm_settings():
+    import pytest
+
+    for bad in ({"fresh_a": 0.0}, {"fresh_b": -1.0}, {"refine_decay": -1.0}, {"refine_min_tokens": 0}):
+        with pytest.raises(ValueError, match="rex:"):
+            make_strategy("rex", **bad)
