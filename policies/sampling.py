@@ -151,31 +151,43 @@ def generate_samples(
     tails = list(tails) or [""] * P
     device = torch.device(loaded.device)
     gen = torch.Generator(device=device).manual_seed(seed)
-    if row_seeds is not None and len(row_seeds) != sum(row_counts(n, len(prompt_ids))):
-        raise ValueError(f"{len(row_seeds)} row seeds for {sum(row_counts(n, len(prompt_ids)))} rows")
-    row_gens = None if row_seeds is None else [torch.Generator(device=device).manual_seed(int(s)) for s in row_seeds]
+    if row_seeds is not None and len(row_seeds) != B:
+        raise ValueError(f"{len(row_seeds)} row seeds for {B} rows")
+    # A lone row with its own seed decodes beside a twin that is finished from the start: the
+    # CPU kernels compute a batch of one differently (in the last float bits) from a batch of 2
+    # or more, which agree with each other, and over a hundred tokens a near-tie flips a draw.
+    # So draw k is the same program alone or in any batch. The twin's positions are counted in
+    # FLOPs and decoded positions (they ran), never as tokens: it writes no sample.
+    twin = int(row_seeds is not None and B == 1)
+    run_counts = [c + twin if c else 0 for c in counts]
+    R = B + twin  # rows run
+    row_gens = None if row_seeds is None else [
+        torch.Generator(device=device).manual_seed(int(s)) for s in list(row_seeds) + list(row_seeds[:twin])]
     eos = _eos_ids(loaded)
     eos_t = torch.tensor(eos or [-1], device=device)
-    row_prompt = [p for p in range(P) for _ in range(counts[p])]
+    row_prompt = [p for p in range(P) for _ in range(run_counts[p])]
     row_stops = [stops[p] for p in row_prompt]
     tail_len = max((len(s) for ss in stops for s in ss), default=0)
     row_tails = [tails[p][-tail_len:] if tail_len else "" for p in row_prompt]
     check_stops = any(row_stops) or doomed is not None
-    lines_seen, doomed_at = [0] * B, {}  # for `doomed`: newlines checked so far; row -> step stopped
+    lines_seen, doomed_at = [0] * R, {}  # for `doomed`: newlines checked so far; row -> step stopped
 
     with torch.inference_mode():
-        pre = prefill(loaded, prompt_ids, n, share=share_prefix, prefix_cache=prefix_cache)
+        pre = prefill(loaded, prompt_ids, run_counts, share=share_prefix, prefix_cache=prefix_cache)
         logits, cache = pre.logits, pre.cache
+        # what the rows' prompts cost: unshared, the twin's copy of the prompt ran too, unpaid for
+        encoded = pre.encoded // R * B if twin and not pre.shared else pre.encoded
         pad = pre.attention_mask is not None
         if pad:  # room for every step, sliced per step: no per-step concatenation
-            mask = torch.cat([pre.attention_mask, pre.attention_mask.new_ones(B, max_new_tokens)], dim=1)
+            mask = torch.cat([pre.attention_mask, pre.attention_mask.new_ones(R, max_new_tokens)], dim=1)
         positions = pre.lengths.clone()  # [B] position id of the next token of each row
-        tokens = torch.full((B, max_new_tokens), eos[0] if eos else 0, dtype=torch.long, device=device)
-        step_lp = torch.zeros(B, max_new_tokens, dtype=torch.float32, device=device)
-        finished = torch.zeros(B, dtype=torch.bool, device=device)
+        tokens = torch.full((R, max_new_tokens), eos[0] if eos else 0, dtype=torch.long, device=device)
+        step_lp = torch.zeros(R, max_new_tokens, dtype=torch.float32, device=device)
+        finished = torch.zeros(R, dtype=torch.bool, device=device)
+        finished[B:] = True  # the twin, if any
         flops, steps, width = pre.flops, 0, pre.width
         # Generated tokens this call may still spend (a row counts a token per step until it finishes).
-        allowance = None if token_budget is None else token_budget - pre.encoded
+        allowance = None if token_budget is None else token_budget - encoded
         for t in range(max_new_tokens):
             logits = logits.float()
             uniforms = None if row_gens is None else torch.cat(
@@ -190,8 +202,13 @@ def generate_samples(
                 allowance -= int((~finished).sum())
             if not ignore_eos:
                 finished |= torch.isin(nxt, eos_t)
-            if check_stops and steps % STOP_CHECK_EVERY == 0:
-                _mark_stops(tok, tokens[:, :steps], finished, row_stops, row_tails)
+            # stops are checked every few steps, and before the tokens run out: a row that ended
+            # since the last check has spent steps that are not its tokens (given back below)
+            if check_stops and (steps % STOP_CHECK_EVERY == 0 or (allowance is not None and allowance <= 0)):
+                stopped = _mark_stops(tok, tokens[:, :steps], finished, row_stops, row_tails)
+                if allowance is not None:  # give back the steps a row ran past its stop: they are not its tokens
+                    allowance += sum(steps - _completing_token(tok, tokens[r, :steps].tolist(), row_stops[r], row_tails[r])
+                                     for r in stopped)
                 if doomed is not None:
                     _mark_doomed(tok, tokens[:, :steps], finished, doomed, lines_seen, doomed_at, steps)
             if steps == max_new_tokens or bool(finished.all()) or (allowance is not None and allowance <= 0):
@@ -204,17 +221,17 @@ def generate_samples(
                 use_cache=True,
             )
             width += 1
-            flops += B * forward_flops(loaded, 1, width - 1)
+            flops += R * forward_flops(loaded, 1, width - 1)
             positions += 1
             logits, cache = out.logits[:, -1, :], cache_of(out)
-        token_rows, lp_rows = tokens[:, :steps].tolist(), step_lp[:, :steps].tolist()
+        token_rows, lp_rows = tokens[:B, :steps].tolist(), step_lp[:B, :steps].tolist()
 
     texts, kept, logprobs, token_lps, finish = _finish_rows(tok, token_rows, lp_rows, eos=eos, ignore_eos=ignore_eos,
-                                                            stops=row_stops, tails=row_tails, doomed_at=doomed_at)
+                                                            stops=row_stops[:B], tails=row_tails[:B], doomed_at=doomed_at)
     return Samples(
         token_ids=kept, texts=texts, logprobs=logprobs, token_logprobs=token_lps, finish=finish,
-        prompt_tokens_encoded=pre.encoded, prompt_tokens_saved=sum(c * len(ids) for c, ids in zip(counts, prompt_ids)) - pre.encoded,
-        flops=flops, decoded_positions=B * (steps - 1), shared=pre.shared,
+        prompt_tokens_encoded=encoded, prompt_tokens_saved=sum(c * len(ids) for c, ids in zip(counts, prompt_ids)) - encoded,
+        flops=flops, decoded_positions=R * (steps - 1), shared=pre.shared,
         doomed_tokens_saved=sum(steps - at for at in doomed_at.values()),
     )
 
@@ -318,14 +335,18 @@ def _inverse_cdf(weights, uniforms):
     return torch.minimum(index, last)
 
 
-def _mark_stops(tok, tokens, finished, row_stops, row_tails) -> None:
-    """Set `finished` for unfinished rows whose text so far contains one of their stop strings."""
+def _mark_stops(tok, tokens, finished, row_stops, row_tails) -> list[int]:
+    """Set `finished` for unfinished rows whose text so far contains one of their stop strings;
+    the rows it set."""
     done = finished.tolist()
     rows = tokens.tolist()
+    stopped = []
     for r, stops in enumerate(row_stops):
         if stops and not done[r]:
             if find_stop(tok.decode(rows[r], skip_special_tokens=False), stops, row_tails[r]) is not None:
                 finished[r] = True
+                stopped.append(r)
+    return stopped
 
 
 def _mark_doomed(tok, tokens, finished, doomed, lines_seen, doomed_at, step) -> None:

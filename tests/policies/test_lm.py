@@ -192,6 +192,19 @@ def test_a_program_draw_is_the_same_whatever_else_its_call_holds(tiny_llama):
     assert len(set(whole)) > 1  # distinct draws, not one stream repeated
 
 
+def test_a_cap_of_exactly_the_rows_tokens_lets_every_row_end_as_it_would_uncapped(tiny_llama):
+    """Stops are checked every few steps; the steps a row runs past its stop are not its tokens
+    and are given back to the call's allowance, so a call capped at exactly what its rows count
+    (a search whose budget is the sampling draws' tokens) cuts none of them."""
+    ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
+    kwargs = dict(params=SamplingParams(max_new_tokens=40), seed=0, stops=[["e"]], ignore_eos=True, row_seeds=[7, 8, 9])
+    free = generate_samples(tiny_llama, ids, 3, **kwargs)
+    assert "stop" in free.finish and any(len(t) % 4 for t in free.token_ids)  # some stop between two checks
+    exact = free.prompt_tokens_encoded + sum(map(len, free.token_ids))
+    capped = generate_samples(tiny_llama, ids, 3, caps=CallCaps(tokens=exact), **kwargs)
+    assert capped.token_ids == free.token_ids and capped.finish == free.finish
+
+
 def test_find_stop_includes_matches_that_start_in_the_prompt():
     assert find_stop("abc\ndef", ["\ndef"]) == 3
     assert find_stop("def g():", ["\ndef"], tail="    pass\n") == 0
