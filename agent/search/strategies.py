@@ -26,19 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import random
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
 from agent.search.requests import propose_edits, propose_programs
-from agent.search.types import SEED_STRIDE, ProposeRequest, SearchSettings, Selection, Strategy
+from agent.search.rex import RExSettings, propose_rex, rex
+from agent.search.types import SearchSettings, Selection, Strategy, no_backup
 from agent.search.tree import Node, SearchTree, UNSCORED
-from policies.base import ProposalBatch
-
-
-def _path(tree: SearchTree, digest: str) -> tuple[str, ...]:
-    return tuple(n.digest for n in tree.path(digest))
 
 
 def _score(node: Node) -> float:
@@ -52,10 +47,6 @@ def _below_depth_limit(node: Node, settings: SearchSettings) -> bool:
 def _priority(node: Node) -> tuple:
     """Larger is better: visible score, then edit log-prob, then earlier creation."""
     return (_score(node), node.logprob, -node.order)
-
-
-def no_backup(tree: SearchTree, selection: Selection, new: list[str]) -> None:
-    """Strategies that keep no statistics beyond the scores already on the nodes."""
 
 
 # -- sample ------------------------------------------------------------------------------------
@@ -91,7 +82,7 @@ def select_best_first(tree: SearchTree, settings: SearchSettings) -> Selection |
     if not frontier:
         return None
     best = max(frontier, key=lambda n: (-n.expanded, *_priority(n)))
-    return Selection(best.digest, _path(tree, best.digest))
+    return Selection.of(tree, best.digest)
 
 
 def best_first(settings: BestFirstSettings = BestFirstSettings()) -> Strategy:
@@ -128,7 +119,7 @@ def select_beam(tree: SearchTree, settings: SearchSettings, *, width: int) -> Se
         return None
     fewest = min(n.expanded for n in levels[-1])
     node = next(n for n in levels[-1] if n.expanded == fewest)  # levels are sorted best first
-    return Selection(node.digest, _path(tree, node.digest))
+    return Selection.of(tree, node.digest)
 
 
 def beam(settings: BeamSettings = BeamSettings()) -> Strategy:
@@ -272,146 +263,6 @@ def mcts(settings: MCTSSettings = MCTSSettings()) -> Strategy:
     propose = (partial(propose_rex, fresh_rows=None, fresh="free", fresh_max_new_tokens=settings.fresh_max_new_tokens)
                if arm else propose_edits)
     return Strategy("mcts", select, propose, partial(backup_values, fresh_arm=arm))
-
-
-# -- rex ---------------------------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class RExSettings:
-    """REx-style allocation (Tang et al. 2024, "Code Repair with LLMs gives an
-    Exploration-Exploitation Tradeoff"): each step Thompson-samples one arm.
-
-    Arms: "fresh", a new program from the root (exactly what repeated sampling does), and
-    "refine n" for every node n that passes some but not all visible tests (a near-miss).
-    Refine n draws Beta(1 + c*h, 1 + c*(1 - h) + N), h its visible pass fraction and N how often
-    it was refined; fresh draws Beta(1, 1). With no near-miss the search is repeated sampling,
-    so it cannot lose to it by allocation; a near-miss is refined until its failures pile up.
-    """
-
-    c: float = 10.0  # how strongly a visible pass fraction vouches for refining a node
-    # rows of a fresh call; None: samples_per_location * max_locations, the rows of a refinement
-    fresh_rows: int | None = None
-    # How a fresh program is drawn. "free": the policy's whole-program prompt (a chat model's free
-    # answer, as `sample` draws it). "cut": a child of the starter at its cut points (the answer
-    # prefilled with the signature and docstring, the model writes only the body), for policies
-    # with cut children. "cut" looked cheaper per hidden-passing program in a calibration on
-    # HumanEval/0-39, but in whole runs "free" solved more (docs/results/README.md, section 0).
-    fresh: str = "free"
-    # Length cap of a fresh program's sample (None: the policy's max_new_tokens). Of sampling's
-    # draws on all 164 HumanEval problems at 160, the 35% that ran into the cap spent 52% of the
-    # generated tokens and 1 of them passed the hidden tests (72 of the rest did); at 96 the
-    # hidden-passing draws keep 66 of 73 for 26% fewer tokens. In the search (where doomed samples
-    # already stop early) it saved 11% of a fresh sample's tokens and left coverage within one
-    # problem of the policy's cap on all 164 (docs/results/README.md, section 0).
-    # Only the search's fresh arm, one arm a call: `sample` stays the plain protocol.
-    # Those figures are SmolLM2's, which rambles. The default code model's fresh programs (the
-    # starter's body continued) stop where the function ends, at 25-175 tokens on HumanEval, so
-    # a cap of 96 cut off working bodies: None, the same cap as sampling's draws.
-    fresh_max_new_tokens: int | None = None
-    # Arms drawn for one policy call (needs fresh "cut" and a cut-children policy): each draw takes
-    # the best arm not drawn yet, the fresh arm excepted, which may win several and gets that many
-    # shares of rows. 1: one arm a call, each allocation seeing every earlier call's results.
-    arms_per_call: int = 1
-    # The fresh arm's Beta prior, (a, b): it draws Beta(a, b + F), F the fresh programs drawn so
-    # far on this problem that pass not every visible test, so the longer fresh draws fail here,
-    # the likelier a near-miss is refined (REx's fresh arm with the problem's own evidence).
-    # b = None: the fresh arm never learns (Beta(a, 1) whatever was drawn).
-    fresh_a: float = 1.0
-    fresh_b: float | None = None
-    # Once a program passes every visible test (a search told to keep going), only fresh
-    # programs are drawn: independent programs are the votes of the choice by agreement.
-    fresh_after_solution: bool = False
-    # Failures one refinement call adds to its node's Beta: 1 is REx's (one per refinement); the
-    # rows a call asks for (samples_per_location * max_locations) puts both arms in one unit,
-    # programs drawn, as the fresh arm counts its own.
-    refine_decay: float = 1.0
-    # Fewest tokens left (to the budget or its next checkpoint) for which a near-miss is refined:
-    # a refinement's prompt is new (the parent's code, its failures), ~300-450 tokens for the
-    # code model on HumanEval, where a fresh program's prompt is cached and costs nothing again;
-    # with less left, a refinement would buy a row or two for the price of several fresh draws.
-    # None: no such floor.
-    refine_min_tokens: int | None = None
-
-
-def _rex_rng(tree: SearchTree, settings: SearchSettings) -> random.Random:
-    # Deterministic per (seed, tree state): the same seed replays the same allocation.
-    return random.Random(settings.seed * SEED_STRIDE + sum(n.expanded for n in tree.nodes()) * 7919 + len(tree))
-
-
-def select_rex(tree: SearchTree, settings: SearchSettings, *, c: float, **arms) -> Selection:
-    return select_rex_arms(tree, settings, c=c, arms=1, **arms)[0][0]
-
-
-def fresh_failures(tree: SearchTree) -> int:
-    """Fresh programs drawn on this problem that pass not every visible test (unparsed and
-    lint-rejected draws included): the fresh arm's evidence against itself."""
-    solutions = sum(1 for n in tree.children(tree.root) if n.solved)
-    return max(0, tree.programs_drawn - solutions)
-
-
-def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arms: int, fresh_a: float = 1.0,
-                    fresh_b: float | None = None, fresh_after_solution: bool = False,
-                    refine_decay: float = 1.0, refine_min_tokens: int | None = None) -> list[tuple[Selection, int]]:
-    """`arms` Thompson draws (RExSettings); a near-miss drawn once sits out the later draws (its
-    refinement is already in the call), the fresh arm does not. Each chosen node with its number
-    of draws, in the order first drawn."""
-    rng = _rex_rng(tree, settings)
-    near_misses = [n for n in tree.nodes() if n.digest != tree.root and n.score is not UNSCORED
-                   and 0.0 < n.score < 1.0 and n.depth < settings.max_depth]
-    if fresh_after_solution and any(n.solved for n in tree.nodes()):
-        near_misses = []
-    if refine_min_tokens is not None and tree.tokens_left is not None and tree.tokens_left < refine_min_tokens:
-        near_misses = []
-    fresh = (fresh_a, 1.0) if fresh_b is None else (fresh_a, fresh_b + fresh_failures(tree))
-    drawn: dict[str, int] = {}
-    for _ in range(arms):
-        best, best_draw = tree.root, rng.betavariate(*fresh)  # the fresh arm
-        for node in near_misses:
-            if node.digest in drawn:
-                continue
-            draw = rng.betavariate(1.0 + c * node.score, 1.0 + c * (1.0 - node.score) + refine_decay * node.expanded)
-            if draw > best_draw:
-                best, best_draw = node.digest, draw
-        drawn[best] = drawn.get(best, 0) + 1
-    return [(Selection(digest, _path(tree, digest)), shares) for digest, shares in drawn.items()]
-
-
-def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str = "free",
-                fresh_max_new_tokens: int | None = None) -> ProposalBatch | None:
-    """The root means the fresh arm: whole programs as `sample` draws them ("free"), or children
-    of the starter at its cut points ("cut", when the policy makes cut children), each at most
-    `fresh_max_new_tokens` long; any other node is refined at its cut points (`propose_edits`)."""
-    if request.node != request.tree.root:
-        return propose_edits(request)
-    request = dataclasses.replace(request, caps=dataclasses.replace(request.caps, max_new_tokens=fresh_max_new_tokens))
-    if fresh == "cut" and request.policy.edit_style == "cut":
-        return propose_edits(request)
-    rows = fresh_rows or request.settings.samples_per_location * request.settings.max_locations
-    return propose_programs(request, batch_size=rows)
-
-
-def rex(settings: RExSettings = RExSettings()) -> Strategy:
-    if settings.fresh not in ("free", "cut"):
-        raise ValueError(f"rex: fresh must be 'free' or 'cut', got {settings.fresh!r}")
-    if settings.refine_min_tokens is not None and settings.refine_min_tokens < 1:
-        raise ValueError(f"rex: refine_min_tokens must be >= 1 or null, got {settings.refine_min_tokens}")
-    if settings.refine_decay < 0:
-        raise ValueError(f"rex: refine_decay must be >= 0, got {settings.refine_decay}")
-    if settings.fresh_a <= 0 or (settings.fresh_b is not None and settings.fresh_b <= 0):
-        raise ValueError(f"rex: fresh_a and fresh_b must be > 0, got {settings.fresh_a} and {settings.fresh_b}")
-    if settings.arms_per_call < 1:
-        raise ValueError(f"rex: arms_per_call must be >= 1, got {settings.arms_per_call}")
-    if settings.arms_per_call > 1 and settings.fresh != "cut":  # a free answer's prompt cannot join a cut batch
-        raise ValueError(f"rex: arms_per_call={settings.arms_per_call} needs fresh programs cut from the starter: "
-                         "also set search.rex.fresh=cut")
-    if settings.fresh_max_new_tokens is not None and settings.fresh_max_new_tokens < 1:
-        raise ValueError(f"rex: fresh_max_new_tokens must be >= 1 or null, got {settings.fresh_max_new_tokens}")
-    propose = partial(propose_rex, fresh_rows=settings.fresh_rows, fresh=settings.fresh,
-                      fresh_max_new_tokens=settings.fresh_max_new_tokens)
-    arms = dict(c=settings.c, fresh_a=settings.fresh_a, fresh_b=settings.fresh_b,
-                fresh_after_solution=settings.fresh_after_solution, refine_decay=settings.refine_decay,
-                refine_min_tokens=settings.refine_min_tokens)
-    many = partial(select_rex_arms, arms=settings.arms_per_call, **arms) if settings.arms_per_call > 1 else None
-    return Strategy("rex", partial(select_rex, **arms), propose, no_backup, many)
 
 
 # -- registry ----------------------------------------------------------------------------------

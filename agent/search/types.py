@@ -45,10 +45,11 @@ class SearchSettings:
     max_locations: int = 4
     max_depth: int = 8  # edits from the starter; LintSeq splits a HumanEval solution into a handful
     model_choice: bool = False  # also offer MODEL_CHOICE (None): only edit-sequence formats write headers
-    # Show the policy the node's failing VISIBLE tests (formats that can). Off: with SmolLM2-135M it
-    # solved none of the 3 examples best-first leaves unsolved, and in rex's cut children it cost
-    # 2 problems at 20 on HumanEval/0-81 (docs/results, rex_feedback_humaneval0-81)
-    feedback: bool = False
+    # Show the policy the node's code and failing VISIBLE tests (formats that can): the call, what
+    # it got and expected, an exception with the line it names. On for the code model (coder
+    # models repair from failing tests); with SmolLM2-135M it cost 2 problems at 20 on
+    # HumanEval/0-81 (docs/results, rex_feedback_humaneval0-81): `--set search.feedback=false`.
+    feedback: bool = True
     # Stop a sample once its complete lines hold a syntax error no later line can repair
     # (envs.syntax): the lint gate would reject it, so its remaining tokens return to the budget.
     stop_doomed: bool = True
@@ -84,6 +85,11 @@ class Selection:
     path: tuple[str, ...]
     expand: bool = True
 
+    @classmethod
+    def of(cls, tree: SearchTree, digest: str) -> Selection:
+        """Expand `digest`, reached by the tree's path to it."""
+        return cls(digest, tuple(n.digest for n in tree.path(digest)))
+
 
 @dataclass(frozen=True)
 class ProposeRequest:
@@ -104,6 +110,10 @@ ProposeFn = Callable[[ProposeRequest], "ProposalBatch | None"]  # None: the cap 
 BackupFn = Callable[[SearchTree, Selection, list[str]], None]  # new children's digests
 # Several nodes for one policy call, each with its share of rows (see agent.search.requests)
 SelectManyFn = Callable[[SearchTree, SearchSettings], "list[tuple[Selection, int]]"]
+
+
+def no_backup(tree: SearchTree, selection: Selection, new: list[str]) -> None:
+    """Strategies that keep no statistics beyond the scores already on the nodes."""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,14 @@ NEAR = Candidate(tuple(DEF_MINUS.splitlines()), -1.0)  # passes 1 of 3: a near-m
 ADD_SOLUTION = "def add(a, b):\n    return a + b\n"
 
 
-def _run(policy, *, samples=24, settings=SearchSettings(samples_per_location=2, max_locations=2, seed=0)):
+# REx's own allocation (a fresh arm that never learns, one failure a refinement), for the tests
+# of its mechanics; the defaults add the fresh arm's evidence and a floor of tokens left
+PLAIN_REX = dict(c=10.0, fresh_b=None, refine_decay=1.0, fresh_after_solution=False)
+
+
+def _run(policy, *, samples=24, settings=SearchSettings(samples_per_location=2, max_locations=2, seed=0), **rex):
     return search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
-                  strategy=make_strategy("rex"), budget=Budget(samples=samples), settings=settings)
+                  strategy=make_strategy("rex", **(PLAIN_REX | rex)), budget=Budget(samples=samples), settings=settings)
 
 
 def test_with_no_near_miss_rex_is_repeated_sampling():
@@ -282,7 +287,7 @@ def test_fresh_programs_are_the_next_draws_of_one_stream_in_every_strategy():
 # -- the fresh arm's evidence, the refinement floor, fresh programs after a solution -------------
 def _rex_kinds(policy, samples, **settings):
     search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
-           strategy=make_strategy("rex", **settings), budget=Budget(samples=samples),
+           strategy=make_strategy("rex", **(PLAIN_REX | settings)), budget=Budget(samples=samples),
            settings=SearchSettings(samples_per_location=2, max_locations=2, seed=0, stop_when_solved=False))
     return [call["kind"] for call in policy.calls]
 
