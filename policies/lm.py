@@ -19,7 +19,9 @@ from envs.problem import Problem
 from envs.syntax import doomed
 from envs.locations import Location, body_code_lines
 from policies.calls import ProposedCalls, calls_prompt, parse_calls
-from policies.base import CallCaps, ParsedOutput, Policy, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State
+from policies.base import (
+    CallCaps, ParsedOutput, Policy, Proposal, ProposalBatch, ProposeGroup, RenderedPrompt, State, expected_sample_tokens,
+)
 from policies.loading import LoadedModel
 from policies.prefix_cache import PrefixCache
 from policies.prefill import encode_cost
@@ -197,7 +199,7 @@ class LMPolicy(Policy):
         call, whose prompt the prefix cache holds."""
         cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
                            share=self.share_prefix, prefix_cache=self.prefix_cache)
-        expected = self._whole_tokens / self._whole_samples if self._whole_samples else new_tokens / 2
+        expected = expected_sample_tokens(self._whole_tokens, self._whole_samples, prior=new_tokens / 2)
         paid = max(1, int((tokens - cost) // max(1.0, ROW_MARGIN * expected)))
         clipped = []
         for j, count in enumerate(counts):

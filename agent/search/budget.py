@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from policies.base import ProposalBatch
+from policies.base import ProposalBatch, expected_sample_tokens
 
 PHASES = ("generate", "lint", "sandbox")  # the timed phases; the rest of the wall time is "other"
 
@@ -190,20 +190,18 @@ class Budget:
 
 
 def samples_that_fit(tokens_left: int | None, stats: ComputeStats, prior: float | None = None) -> int | None:
-    """How many samples the tokens left pay for, at the mean length of the samples that ended
-    by themselves so far, else at `prior` tokens a sample (None: no token limit or nothing to
-    estimate from; else at least 1). Samples cut short by a cap do not count: they are short
-    because they were cut.
+    """How many samples the tokens left pay for, at the expected length of a sample
+    (`policies.base.expected_sample_tokens`: the mean length of the samples that ended by
+    themselves so far, with `prior` as one more of them). Samples cut short by a cap do not
+    count: they are short because they were cut. None: no token limit or nothing to estimate
+    from; else at least 1.
 
     Asking for more rows than that would stop all of them mid-way at the budget (the sampler
     cuts every row there), wasting the call: fewer, whole samples are worth more."""
     if tokens_left is None:
         return None
-    if stats.whole_samples and stats.whole_sample_tokens:
-        per_sample = stats.whole_sample_tokens / stats.whole_samples
-    elif prior:
-        per_sample = prior
-    else:
+    per_sample = expected_sample_tokens(stats.whole_sample_tokens, stats.whole_samples, prior)
+    if not per_sample:
         return None
     return max(1, int(tokens_left // per_sample))
 

@@ -81,6 +81,22 @@ def test_rows_are_clipped_to_the_samples_the_tokens_left_pay_for():
     assert samples_that_fit(250, ComputeStats(samples=8, generated_tokens=8), prior=80) == 3  # none whole yet
 
 
+def test_one_short_sample_does_not_size_the_next_call_for_rows_it_cannot_finish():
+    # After one 20-token sample, a plain mean says 95 tokens pay for 4 more; the code model's next
+    # bodies run to 30-100 tokens, and rows sharing 95 tokens were all cut. The prior (half the
+    # length cap) counts as one more sample: (20 + 128) / 2 = 74 tokens a sample, one row.
+    from agent.search.budget import ComputeStats, samples_that_fit
+    from policies.base import expected_sample_tokens
+
+    one_short = ComputeStats(samples=1, generated_tokens=20, whole_samples=1, whole_sample_tokens=20)
+    assert samples_that_fit(95, one_short) == 4  # no prior: the plain mean
+    assert samples_that_fit(95, one_short, prior=128) == 1
+    assert expected_sample_tokens(20, 1, 128) == 74
+    assert expected_sample_tokens(400, 4, 128) == pytest.approx(105.6)  # evidence outweighs the prior as it grows
+    assert expected_sample_tokens(1000, 5, 128) == 200  # never lowered below the mean: too many rows lose the call
+    assert expected_sample_tokens(0, 0, 128) == 128 and expected_sample_tokens(0, 0, None) is None
+
+
 def test_until_all_stops_once_every_limit_is_reached_and_never_caps_tokens():
     from agent.search.budget import Budget, ComputeStats
 
