@@ -7,7 +7,7 @@
                 value = the visible-test fraction, one backed-up value per new child, Q their
                 mean or max; optionally a resample arm at the root (MCTSSettings)
     rex         Thompson sampling between a fresh sample from the root and refining a
-                near-miss node at its cut points (RExSettings); the default
+                near-miss node at its cut points (agent.search.rex); the default
 
 Re-expansion: an expansion can yield nothing (every sample unparsable, lint-rejected or a
 duplicate), which with a small model is common. Ending the search then ("exhausted") left most
