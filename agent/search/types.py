@@ -46,9 +46,10 @@ class SearchSettings:
     max_depth: int = 8  # edits from the starter; LintSeq splits a HumanEval solution into a handful
     model_choice: bool = False  # also offer MODEL_CHOICE (None): only edit-sequence formats write headers
     # Show the policy the node's code and failing VISIBLE tests (formats that can): the call, what
-    # it got and expected, an exception with the line it names. On for the code model (coder
-    # models repair from failing tests); with SmolLM2-135M it cost 2 problems at 20 on
-    # HumanEval/0-81 (docs/results, rex_feedback_humaneval0-81): `--set search.feedback=false`.
+    # it got and expected, an exception with the line it names. On for the code model, as
+    # self-repair work with coder models prescribes; not yet measured with it (at 1-10 samples'
+    # tokens rex refined nothing, docs/results). With SmolLM2-135M it cost 2 problems at 20 on
+    # HumanEval/0-81 (rex_feedback_humaneval0-81): `--set search.feedback=false`.
     feedback: bool = True
     # Stop a sample once its complete lines hold a syntax error no later line can repair
     # (envs.syntax): the lint gate would reject it, so its remaining tokens return to the budget.
