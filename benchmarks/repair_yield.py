@@ -9,7 +9,9 @@ is drawn beside them, the same number of rows each:
     cut        cut children of the near-miss at its cut points (keep its code up to a point,
                the model rewrites the rest of the function), no feedback
     cut_tests  the same, the prompt also showing the near-miss's code and its failing visible
-               tests (call, got, expected, or the exception)
+               tests (call, got, expected, or the exception); code and kept head leave out the
+               docstring the task shows (the default, `policies.formats.elision`)
+    cut_tests_whole  cut_tests with the docstring in the code and head, as before elision
     free_tests a whole new function asked for with that code and those failures shown
 
 Per arm: the problems it solved (some program passes every visible test) and solved for real
@@ -18,6 +20,7 @@ Per arm: the problems it solved (some program passes every visible test) and sol
 in a search). Hidden tests are run only here, after the fact, never shown to a policy.
 
 Usage: python benchmarks/repair_yield.py [--problems 0-163] [--rows 8] [--seed 0] [--workers 2] [--out FILE]
+                                         [--arms fresh,cut,cut_tests,cut_tests_whole,free_tests]
 Prints one line per arm and writes every problem's counts to FILE (JSON lines) when given.
 """
 
@@ -30,7 +33,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ARMS = ("fresh", "cut", "cut_tests", "free_tests")
+ARMS = ("fresh", "cut", "cut_tests", "cut_tests_whole", "free_tests")
 _PIECES: dict = {}
 
 
@@ -62,7 +65,7 @@ def _judge(problem, proposals, lint, evaluate, hidden) -> dict:
 
 
 def run_problem(args: tuple) -> dict:
-    problem, rows, seed = args
+    problem, rows, seed, arms = args
     from agent.bench.hidden import HiddenJudge
     from agent.search.tree import failure_lines
     from agent.wiring import visible_evaluator
@@ -89,14 +92,15 @@ def run_problem(args: tuple) -> dict:
     points = cut_locations(parent.program, problem.entry_point, report=report)[:4] or (None,)
     per_point = max(1, rows // len(points))
     record["parent_fraction"] = report.fraction
-    for arm in ARMS:
+    for arm in arms:
         start = time.perf_counter()
+        policy.fmt.elide_docstring = arm != "cut_tests_whole"
         if arm == "fresh":
             batch = policy.sample_programs(view, rows, seed=seed + 1, caps=caps)
         elif arm == "free_tests":
             batch = policy.propose(view, State(parent.program, feedback=feedback), [None], rows, seed=seed + 1, caps=caps)
         else:
-            state = State(parent.program, feedback=feedback if arm == "cut_tests" else ())
+            state = State(parent.program, feedback=feedback if arm.startswith("cut_tests") else ())
             batch = policy.propose(view, state, list(points), per_point, seed=seed + 1, caps=caps)
         counts = _judge(problem, batch.proposals, lint, evaluate, hidden)
         counts.update(samples=len(batch.proposals), tokens=batch.prompt_tokens_encoded + batch.generated_tokens,
@@ -106,10 +110,10 @@ def run_problem(args: tuple) -> dict:
 
 
 def summarise(records: list[dict]) -> list[str]:
-    hard = [r for r in records if "fresh" in r]
+    hard = [r for r in records if "parent_fraction" in r]
     lines = [f"repair_yield problems={len(records)} first_batch_solved={sum(bool(r['first_solutions']) for r in records)} "
              f"near_miss_only={len(hard)}"]
-    for arm in ARMS:
+    for arm in [a for a in ARMS if any(a in r for r in hard)]:
         tokens = sum(r[arm]["tokens"] for r in hard)
         solved = sum(r[arm]["solutions"] > 0 for r in hard)
         real = sum(r[arm]["real"] > 0 for r in hard)
@@ -133,14 +137,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, from {', '.join(ARMS)}")
     args = parser.parse_args(argv)
+    arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
+    if not arms or set(arms) - set(ARMS):
+        parser.error(f"--arms: choose from {', '.join(ARMS)}")
     from agent.bench.problem_ids import expand_problem_ids
     from envs.problems import load_humaneval
 
     by_id = {p.id: p for p in load_humaneval()}
     spec = ",".join(f"HumanEval/{item.strip()}" for item in args.problems.split(","))
     problems = [by_id[i] for i in expand_problem_ids(spec, by_id)]
-    tasks = [(p, args.rows, args.seed * 1000 + i) for i, p in enumerate(problems)]
+    tasks = [(p, args.rows, args.seed * 1000 + i, arms) for i, p in enumerate(problems)]
     records = []
     with ProcessPoolExecutor(args.workers) as pool:
         for record in pool.map(run_problem, tasks):

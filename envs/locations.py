@@ -264,8 +264,8 @@ def cut_locations(program: Program, entry_point: str, *, report: TestReport | No
     if func is None:
         return ()
     first, last = func.body[0], func.end_lineno or func.lineno
-    has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
-    body_start = (first.end_lineno or first.lineno) if has_doc else first.lineno - 1
+    doc = _docstring_span(func)
+    body_start = doc[1] if doc is not None else first.lineno - 1
     found = [loc for loc in (traceback_locations(program, report) if report is not None else [])
              if body_start <= loc.after_line < last]
     if uncertain is not None:
@@ -285,6 +285,23 @@ def cut_locations(program: Program, entry_point: str, *, report: TestReport | No
     found += [Location(line, "", "after_stmt") for line in sorted(points, reverse=True) if body_start < line < last]
     found.append(Location(body_start, "", "body_start"))
     return tuple(loc for loc in _dedupe(found) if loc is not None)
+
+
+def docstring_lines(program: Program, entry_point: str) -> tuple[int, int] | None:
+    """(first, last) line numbers (1-based, inclusive) of the entry function's docstring; None
+    when it has none or the program does not parse."""
+    try:
+        func = _find_function(ast.parse(program.text), entry_point)
+    except (SyntaxError, ValueError):
+        return None
+    return _docstring_span(func) if func is not None else None
+
+
+def _docstring_span(func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, int] | None:
+    first = func.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        return first.lineno, first.end_lineno or first.lineno
+    return None
 
 
 def body_code_lines(program: Program, entry_point: str) -> frozenset[str]:

@@ -57,6 +57,7 @@ from envs.problem import Problem
 from envs.program import Program
 from envs.locations import Location, def_span, end_of_body
 from policies.base import BlockEnd, EditFormat, ParsedOutput, RenderedPrompt, State
+from policies.formats.elision import elided_span, without
 from policies.formats.common import (
     END_MARKERS,
     FormatStatus,
@@ -166,6 +167,9 @@ class ContinuationFormat(EditFormat):
         # With feedback, a cut child's prompt shows its parent's whole code beside the failing
         # tests (self-debugging's prompt), not only the head it keeps (benchmarks/repair_yield.py).
         self.feedback_shows_code = True
+        # ... and that code and the kept head leave out the docstring the task shows
+        # (policies.formats.elision: a refinement's prompt then costs about half the tokens).
+        self.elide_docstring = True
         self.chat = is_chat(tokenizer)
         if mode == "auto":
             mode = DEFAULT_CHAT_MODE if self.chat else DEFAULT_PLAIN_MODE
@@ -243,7 +247,7 @@ class ContinuationFormat(EditFormat):
         self, problem: Problem, state: State, location: Location | None, text: str
     ) -> ParsedOutput:
         if self.mode == "free_cut" and location is not None:
-            return self._parse_cut(problem, state.program, location, text)
+            return self._parse_cut(problem, state.program, location, text, state.feedback)
         if self.mode.startswith("free"):
             return self._parse_free(problem, state.program, text)
         where = location if location is not None else end_of_body(state.program, problem.entry_point)
@@ -303,20 +307,31 @@ class ContinuationFormat(EditFormat):
         L) to the end of the function, where the sample stops: the parser keeps nothing after it,
         and this model goes on to write test calls there (36% of a cut child's tokens on
         HumanEval/0-14, a third of the samples running into max_new_tokens). With `feedback`
-        the task is followed by the program's failing visible tests."""
-        prefill = OPEN_FENCE + "\n".join(_cut_head(program, location)) + _opener(location)
-        text = self._chat(cut_message(problem, feedback, program if self.feedback_shows_code else None)) + prefill
+        the task is followed by the program's failing visible tests (and its code), and the
+        code and head leave out the docstring the task shows (`policies.formats.elision`)."""
+        elided = self._elided(problem, program, location, feedback)
+        prefill = OPEN_FENCE + "\n".join(without(_cut_head(program, location), elided)) + _opener(location)
+        shown = Program(tuple(without(program.lines, elided))) if self.feedback_shows_code else None
+        text = self._chat(cut_message(problem, feedback, shown)) + prefill
         span = def_span(program.lines, problem.entry_point)
         ends = (BlockEnd(len(leading_ws(program.lines[span[0]]))),) if span is not None else ()
         return RenderedPrompt(text=text, prefill=prefill, stop=(FENCE,) + ends + self.end_markers)
 
-    def _parse_cut(self, problem: Problem, program: Program, location: Location, text: str) -> ParsedOutput:
+    def _elided(self, problem: Problem, program: Program, location: Location,
+                feedback: tuple[str, ...]) -> tuple[int, int] | None:
+        """The docstring lines a refinement's prompt leaves out: only with feedback (without it
+        the head is the fresh prompt's prefill, already encoded, and cheaper kept)."""
+        return elided_span(problem, program, location) if feedback and self.elide_docstring else None
+
+    def _parse_cut(self, problem: Problem, program: Program, location: Location, text: str,
+                   feedback: tuple[str, ...] = ()) -> ParsedOutput:
         """lines 1..L (line L possibly extended), the continuation up to where the entry function
         ends (the first code line at the def's indentation or left of it), then whatever followed
         the entry function in the program."""
         head = _cut_head(program, location)
         opener = _opener(location)
-        prefill = OPEN_FENCE + "\n".join(head) + opener
+        elided = self._elided(problem, program, location, feedback)
+        prefill = OPEN_FENCE + "\n".join(without(head, elided)) + opener
         generated = text[len(prefill):] if text.startswith(prefill) else text
         generated = cut_at(generated, (FENCE,) + self.end_markers)
         # "\r\n" and a lone "\r" break lines as in Program.from_text: the first line joins the
@@ -325,6 +340,8 @@ class ContinuationFormat(EditFormat):
         if opener:  # the model started a new body line: give it the location's indentation
             generated = "\n" + location.indent + generated.lstrip(" ")
         first, newline, rest = generated.partition("\n")
+        if elided and location.after_line == elided[1] and first.strip():
+            first, newline, rest = "", "\n", generated  # the prompt's last line was the signature: a new line
         if head:
             head[-1] += first.rstrip() if first.strip() else ""
         elif first.strip():

@@ -136,3 +136,13 @@ def test_body_code_lines_leave_out_docstring_comments_and_blanks():
     program = Program.from_text('def f(x):\n    """Doc\n    more."""\n    # why\n\n    y = x\n    return y\n')
     assert body_code_lines(program, "f") == {"    y = x", "    return y"}
     assert body_code_lines(Program.from_text("def f(:\n"), "f") == frozenset()
+
+
+def test_docstring_lines_of_the_entry_function():
+    from envs.locations import docstring_lines
+
+    program = Program.from_text('import os\n\n\ndef f(x):\n    """Doc\n    more."""\n    return x\n')
+    assert docstring_lines(program, "f") == (5, 6)
+    assert docstring_lines(Program.from_text("def f(x):\n    return x\n"), "f") is None
+    assert docstring_lines(Program.from_text("def f(:\n"), "f") is None
+    assert docstring_lines(program, "g") is None

@@ -338,6 +338,7 @@ def test_cut_child_prompt_names_the_failing_visible_tests_only_with_feedback():
     plain = fmt.render_prompt(PROBLEM, State(PARTIAL), cut)
     assert "failed" not in plain.text
     failing = ("total([1]): got 0, expected 1",)
+    fmt.elide_docstring = False
     shown = fmt.render_prompt(PROBLEM, State(PARTIAL, feedback=failing), cut)
     # the parent's whole code, then its failures (self-debugging's prompt)
     assert f"This version fails some tests:\n```python\n{PARTIAL.text}" in shown.text
@@ -348,6 +349,31 @@ def test_cut_child_prompt_names_the_failing_visible_tests_only_with_feedback():
     head_only = fmt.render_prompt(PROBLEM, State(PARTIAL, feedback=failing), cut)
     assert "A previous version failed these tests:\n- total([1]): got 0, expected 1\n" in head_only.text
     assert PARTIAL.text not in head_only.text
+
+
+def test_refinement_prompts_leave_out_the_docstring_the_task_shows_and_the_parser_puts_it_back():
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
+    failing = ("total([1]): got 0, expected 1",)
+    docstring = STARTER.lines[4:8]
+    cases = [(Location(9, "", "after_stmt"), "\n" + "\n".join(BODY[1:]), TARGET),  # keeps "acc = 0"
+             (Location(8, "    ", "body_start"), "acc = 1\n" + "\n".join(BODY[1:]),  # rewrites the body
+              Program(STARTER.lines + ("    acc = 1",) + BODY[1:]))]
+    for cut, generated, expected in cases:
+        state = State(PARTIAL, feedback=failing)
+        prompt = fmt.render_prompt(PROBLEM, state, cut)
+        code_shown = prompt.text[:-len(prompt.prefill)].split("This version fails some tests:")[1]
+        assert "def total(xs: List[int]) -> int:\n    acc = 0\n    return acc" in code_shown
+        assert prompt.text.count("Return the sum of xs.") == 1  # in the task only
+        assert prompt.prefill.startswith("```python\nfrom typing import List\n\n\ndef total(xs: List[int]) -> int:")
+        assert not any(line in prompt.prefill for line in docstring)
+        assert_ok(fmt.parse_output(PROBLEM, state, cut, prompt.prefill + generated), PARTIAL, expected)
+    # a docstring the task did not show stays in the prompt (the model would not know it)
+    edited = Program(STARTER.lines[:5] + ("    Only the positive ones.",) + STARTER.lines[6:] + PARTIAL.lines[8:])
+    prompt = fmt.render_prompt(PROBLEM, State(edited, feedback=failing), Location(9, "", "after_stmt"))
+    assert "Only the positive ones." in prompt.prefill
+    # without feedback the head is kept whole: it is the fresh prompt's prefill, already encoded
+    plain = fmt.render_prompt(PROBLEM, State(PARTIAL), Location(9, "", "after_stmt"))
+    assert all(line in plain.prefill for line in docstring)
 
 
 def test_cut_child_may_extend_the_cut_line_and_stops_at_top_level_code():
