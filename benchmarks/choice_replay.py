@@ -8,9 +8,12 @@ run's own selection settings (it must reproduce the recorded choice, and says ho
 once with `--set` overrides of `selection.*`, e.g. `policy_answers=4` (the policy also proposes
 example calls, `policies.calls`) or `voters=all` (the other draws vote for the group they behave
 like). It prints deployable pass@1 without the choice, with each, the best visible solution, oracle
-coverage, and what the variant cost beside the tokens sampling spent:
+coverage, and what the variant cost beside the tokens sampling spent; `first` is what stopping at
+the first visible solution returns (the first draw, in draw order, passing every visible test,
+after `first_draws` draws a problem on average; the budget's draws when none does):
 
-    choice budget=<k> problems=<n> without=<%> recorded=<%> variant=<%> best_visible=<%> oracle=<%>
+    choice budget=<k> problems=<n> first=<%> first_draws=<mean> without=<%> recorded=<%> variant=<%>
+           best_visible=<%> oracle=<%>
            policy_tokens=<mean> executions=<recorded>/<variant> extra_compute=<policy tokens / sampling tokens>
            changed_by_variant=<problems>
     choice replayed=<records whose recorded choice the replay reproduced>/<records with a choice>
@@ -73,6 +76,10 @@ def main() -> None:
             row["without"] += bool(selection["baseline_hidden_passed"])
             row["best_visible"] += bool(record.get("oracle_visible"))
             row["oracle"] += bool(record["oracle"])
+            budget_draws = largest[record["problem_id"]]["draws"][:record["compute"]["samples"]]
+            first = next((i for i, d in enumerate(budget_draws) if d["program"] and d["lint_ok"] and d["visible"] == 1.0), None)
+            row["first"] += bool(first is not None and budget_draws[first]["hidden_passed"])
+            row["first_draws"] += len(budget_draws) if first is None else first + 1
             if len(selection["candidates"]) < 2:  # nothing to choose: the same program either way
                 row["recorded"] += bool(record["hidden_passed"])
                 row["variant"] += bool(record["hidden_passed"])
@@ -97,8 +104,9 @@ def main() -> None:
         sandbox.close()
     for budget, row in sorted(rows.items(), key=lambda item: int(item[0])):
         n = row["problems"]
-        pct = {k: f"{100 * row[k] / n:.1f}%" for k in ("without", "recorded", "variant", "best_visible", "oracle")}
-        print(f"choice budget={budget} problems={n:.0f} without={pct['without']} recorded={pct['recorded']} "
+        pct = {k: f"{100 * row[k] / n:.1f}%" for k in ("first", "without", "recorded", "variant", "best_visible", "oracle")}
+        print(f"choice budget={budget} problems={n:.0f} first={pct['first']} first_draws={row['first_draws'] / n:.2f} "
+              f"without={pct['without']} recorded={pct['recorded']} "
               f"variant={pct['variant']} best_visible={pct['best_visible']} oracle={pct['oracle']} "
               f"policy_tokens={row['policy_tokens'] / n:.1f} "
               f"executions={row['executions_recorded']:.0f}/{row['executions_variant']:.0f} "
