@@ -6,12 +6,12 @@ prompt, so what the call pays is the refinement prompt's tokens after the longes
 shares with that prompt. For every draw of the run's `sample` records that fails some visible
 test (its parent), at each of its first four cut points (as the search and
 `benchmarks/repair_yield.py` take them), this prints the mean of those new prompt tokens with
-the docstring in the code and head (`whole`) and without it (`elided`, the default,
-`policies.formats.elision`), and the fresh prompt's length and a draw's generated tokens beside
-them:
+the docstring in the code and head (`whole`), without it (`elided`, the default,
+`policies.formats.elision`) and without the parent's code as well (`nocode`: the failing tests
+and the kept head), and the fresh prompt's length and a draw's generated tokens beside them:
 
     refine_prompt parents=<draws> near_misses=<of them, some visible test passed> prompts=<parents x cut points>
-    refine_prompt variant=<whole|elided> new_tokens_mean=<mean> median=<median> near_miss_mean=<mean over near-misses>
+    refine_prompt variant=<whole|elided|nocode> new_tokens_mean=<mean> median=<median> near_miss_mean=<mean over near-misses>
     refine_prompt fresh_prompt_mean=<tokens> draw_generated_mean=<tokens>
 
 Visible tests run in the sandbox (as the search runs them); nothing reads a hidden test; the
@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     fmt = ContinuationFormat(tokenizer, mode="free_cut", fresh="cut")
     lint, sandbox = build_lint(LintConfig()), build_sandbox(SandboxConfig(workers=1))
     ids = lambda text: tokenizer(text)["input_ids"]  # noqa: E731
-    new = {"whole": [], "elided": []}
-    near = {"whole": [], "elided": []}
+    variants = {"whole": (False, True), "elided": (True, True), "nocode": (True, False)}  # (elide, show code)
+    new = {name: [] for name in variants}
+    near = {name: [] for name in variants}
     fresh_lengths, generated, parents, near_misses = [], [], 0, 0
     for problem in load_humaneval():
         if problem.id not in draws:
@@ -76,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             near_misses += report.fraction > 0
             feedback = failure_lines(report, program=program)
             for location in cut_locations(program, problem.entry_point, report=report)[:4]:
-                for variant in new:
-                    fmt.elide_docstring = variant == "elided"
+                for variant, (elide, show_code) in variants.items():
+                    fmt.elide_docstring, fmt.feedback_shows_code = elide, show_code
                     prompt = ids(fmt.render_prompt(view, State(program, feedback=feedback), location).text)
                     cost = len(prompt) - _common_prefix(prompt, fresh)
                     new[variant].append(cost)

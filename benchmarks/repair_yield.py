@@ -12,6 +12,7 @@ is drawn beside them, the same number of rows each:
                tests (call, got, expected, or the exception); code and kept head leave out the
                docstring the task shows (the default, `policies.formats.elision`)
     cut_tests_whole  cut_tests with the docstring in the code and head, as before elision
+    cut_tests_nocode cut_tests without the near-miss's code (its failing tests and the kept head only)
     free_tests a whole new function asked for with that code and those failures shown
 
 Per arm: the problems it solved (some program passes every visible test) and solved for real
@@ -20,7 +21,7 @@ Per arm: the problems it solved (some program passes every visible test) and sol
 in a search). Hidden tests are run only here, after the fact, never shown to a policy.
 
 Usage: python benchmarks/repair_yield.py [--problems 0-163] [--rows 8] [--seed 0] [--workers 2] [--out FILE]
-                                         [--arms fresh,cut,cut_tests,cut_tests_whole,free_tests]
+                                         [--arms fresh,cut,cut_tests,cut_tests_whole,cut_tests_nocode,free_tests]
 Prints one line per arm and writes every problem's counts to FILE (JSON lines) when given.
 """
 
@@ -33,7 +34,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ARMS = ("fresh", "cut", "cut_tests", "cut_tests_whole", "free_tests")
+ARMS = ("fresh", "cut", "cut_tests", "cut_tests_whole", "cut_tests_nocode", "free_tests")
 _PIECES: dict = {}
 
 
@@ -95,6 +96,7 @@ def run_problem(args: tuple) -> dict:
     for arm in arms:
         start = time.perf_counter()
         policy.fmt.elide_docstring = arm != "cut_tests_whole"
+        policy.fmt.feedback_shows_code = arm != "cut_tests_nocode"
         if arm == "fresh":
             batch = policy.sample_programs(view, rows, seed=seed + 1, caps=caps)
         elif arm == "free_tests":
