@@ -22,6 +22,7 @@ in a search). Hidden tests are run only here, after the fact, never shown to a p
 
 Usage: python benchmarks/repair_yield.py [--problems 0-163] [--rows 8] [--seed 0] [--workers 2] [--out FILE]
                                          [--arms fresh,cut,cut_tests,cut_tests_whole,cut_tests_nocode,free_tests]
+                                         [--only SOME_OF_PROBLEMS]
 Prints one line per arm and writes every problem's counts to FILE (JSON lines) when given.
 """
 
@@ -139,6 +140,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--only", default=None,
+                        help="run only these of --problems, each keeping its seed (its place in --problems): "
+                             "another arm for the problems an earlier run refined")
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, from {', '.join(ARMS)}")
     args = parser.parse_args(argv)
     arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
@@ -151,6 +155,9 @@ def main(argv: list[str]) -> int:
     spec = ",".join(f"HumanEval/{item.strip()}" for item in args.problems.split(","))
     problems = [by_id[i] for i in expand_problem_ids(spec, by_id)]
     tasks = [(p, args.rows, args.seed * 1000 + i, arms) for i, p in enumerate(problems)]
+    if args.only:
+        only = set(expand_problem_ids(",".join(f"HumanEval/{item.strip()}" for item in args.only.split(",")), by_id))
+        tasks = [task for task in tasks if task[0].id in only]
     records = []
     with ProcessPoolExecutor(args.workers) as pool:
         for record in pool.map(run_problem, tasks):
