@@ -1,12 +1,11 @@
 """Refinement prompts that leave out the entry function's docstring, which the task already shows.
 
 A cut child's prompt with feedback (`continuation._cut_prompt`) shows its parent's code and then
-prefills the head the child keeps. On HumanEval both contain the starter's docstring, so a
-refinement's new prompt tokens were the docstring twice over (300-450 tokens, against the 70-90 a
-fresh program generates), and under a budget of a few samples' tokens no refinement fit. The
-model has read the docstring once already, in the task; the prompt's code and head skip it and
-the parser puts it back, so the child's program is the parent's head, docstring included, plus
-what the model wrote.
+prefills the head the child keeps. On HumanEval both contained the starter's docstring, so a
+refinement call paid for it twice: 484 new prompt tokens a call, against the 72 a fresh draw
+generates (benchmarks/refine_prompt_cost.py; 234 without it). The model has read the docstring
+once already, in the task; the prompt's code and head skip it and the parser puts it back, so the
+child's program is the parent's head, docstring included, plus what the model wrote.
 
 Elided only when the docstring is the task's own (its lines appear in the problem's prompt, so
 the model saw them), stands on lines of its own after the signature, and lies wholly inside the
