@@ -244,11 +244,12 @@ class Policy(Protocol):
         raise NotImplementedError(f"{type(self).__name__} cannot propose for several states in one call")
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        caps: CallCaps = CallCaps()) -> ProposalBatch:
+                        caps: CallCaps = CallCaps(), temperatures: Sequence[float | None] | None = None) -> ProposalBatch:
         """n whole programs from the starter state (the repeated-sampling baseline). Program r
         of the call is draw `seed + r` of the problem's stream: the same seed and row give the
         same program whatever else the call holds, so a caller that passes `stream + k` gets
-        draws k, k+1, ... (the search's fresh programs are then the draws sampling makes)."""
+        draws k, k+1, ... (the search's fresh programs are then the draws sampling makes).
+        `temperatures`: program r's sampling temperature (0: greedy; None: the policy's own)."""
         ...
 
     def propose_calls(self, problem: Problem, n: int, *, seed: int = 0) -> "ProposedCalls | None":

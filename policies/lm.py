@@ -97,12 +97,16 @@ class LMPolicy(Policy):
         return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        caps: CallCaps = CallCaps()) -> ProposalBatch:
+                        caps: CallCaps = CallCaps(), temperatures: Sequence[float | None] | None = None) -> ProposalBatch:
         prompt = self.fmt.render_program_prompt(problem)
         if seed is None:
             seed = _fresh_seed()
+        if temperatures is not None and len(temperatures) != n:
+            raise ValueError(f"{len(temperatures)} temperatures for {n} programs")
+        if temperatures is not None:  # None: the policy's own
+            temperatures = [self.params.temperature if t is None else t for t in temperatures]
         return self._run([prompt], [None], [lambda text: self.fmt.parse_program_output(problem, text)], [n], seed,
-                         caps, problem.entry_point, row_seeds=True)
+                         caps, problem.entry_point, row_seeds=True, row_temperatures=temperatures)
 
     def propose_calls(self, problem: Problem, n: int, *, seed: int = 0, max_new_tokens: int = 96) -> ProposedCalls:
         """Example calls of the entry function, n answers to `policies.calls.calls_prompt` in one
@@ -209,12 +213,14 @@ class LMPolicy(Policy):
         return clipped
 
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, counts: list[int], seed: int | None,
-             caps: CallCaps, entry: str = "", *, row_seeds: bool = False) -> ProposalBatch:
+             caps: CallCaps, entry: str = "", *, row_seeds: bool = False,
+             row_temperatures: Sequence[float] | None = None) -> ProposalBatch:
         """Sample counts[j] rows of prompts[j], all in one batch, each at most `caps.sample_length`
         tokens. With `caps.tokens`, a call whose prompt (what the prefix cache does not hold) and
         one token a row would cost more is refused before it runs (`ProposalBatch.refused`):
         encoding a prompt that leaves nothing to generate would only overshoot the budget.
-        `row_seeds`: row r draws with its own generator, seeded `seed + r` (`Policy.sample_programs`)."""
+        `row_seeds`: row r draws with its own generator, seeded `seed + r` (`Policy.sample_programs`).
+        `row_temperatures` (one prompt only): row r's temperature; rows clipped away drop theirs."""
         start = time.perf_counter()
         if seed is None:  # draw one and report it, so any call can be replayed
             seed = _fresh_seed()
@@ -244,6 +250,7 @@ class LMPolicy(Policy):
             prefix_cache=self.prefix_cache,
             doomed=self._doomed_check([prompts[j] for j in fits], [counts[j] for j in fits]) if caps.stop_doomed else None,
             row_seeds=[seed + r for r in range(sum(counts[j] for j in fits))] if row_seeds else None,
+            row_temperatures=None if row_temperatures is None or not fits else list(row_temperatures)[:counts[0]],
         )
         generate_s = time.perf_counter() - start
         proposals = self._proposals(prompts, ids, fits, samples, locations, parsers, counts, entry, new_tokens)

@@ -120,6 +120,7 @@ def generate_samples(
     prefix_cache=None,
     doomed: Callable[[int, str], bool] | None = None,
     row_seeds: Sequence[int] | None = None,
+    row_temperatures: Sequence[float] | None = None,
 ) -> Samples:
     """Sample n continuations of each prompt (see the module docstring). Deterministic per seed.
 
@@ -136,7 +137,10 @@ def generate_samples(
     row_seeds: one seed per row: each row then draws its tokens with its own generator (one
     uniform number a step, inverse CDF), so what a row writes depends only on its prompt and its
     seed, not on the other rows of the batch (common random numbers: the same draw whether it is
-    made alone or among others). Without them one generator serves the whole batch."""
+    made alone or among others). Without them one generator serves the whole batch.
+    row_temperatures: one temperature per row in place of `params.temperature` (0: greedy); a
+    row's draw then depends on its own temperature only, so with `row_seeds` a row at the
+    params' temperature writes what it writes in a call without them."""
     import torch
 
     temperature, top_p, max_new_tokens = params.temperature, params.top_p, caps.sample_length(params.max_new_tokens)
@@ -161,6 +165,11 @@ def generate_samples(
     twin = int(row_seeds is not None and B == 1)
     run_counts = [c + twin if c else 0 for c in counts]
     R = B + twin  # rows run
+    if row_temperatures is not None:
+        if len(row_temperatures) != B:
+            raise ValueError(f"{len(row_temperatures)} row temperatures for {B} rows")
+        temps = list(row_temperatures) + list(row_temperatures[:twin])
+        temperature = torch.tensor(temps, dtype=torch.float32, device=device)
     row_gens = None if row_seeds is None else [
         torch.Generator(device=device).manual_seed(int(s)) for s in list(row_seeds) + list(row_seeds[:twin])]
     eos = _eos_ids(loaded)
@@ -270,8 +279,9 @@ def _eos_ids(loaded: LoadedModel) -> list[int]:
     return sorted({int(i) for i in ids if i is not None})
 
 
-def _sample(logits, temperature: float, top_p: float, gen, uniforms=None):
+def _sample(logits, temperature, top_p: float, gen, uniforms=None):
     """Next token per row [B] from float logits [B, V]: temperature, then nucleus (top-p).
+    `temperature`: a float, or a tensor [B] of one per row (0: that row's argmax).
     `uniforms` [B], one per row: each row's draw by inverse CDF (see `row_seeds`), else
     `torch.multinomial` with `gen`.
 
@@ -283,6 +293,14 @@ def _sample(logits, temperature: float, top_p: float, gen, uniforms=None):
     """
     import torch
 
+    if isinstance(temperature, torch.Tensor):
+        greedy = temperature <= 0
+        if bool(greedy.all()):
+            return logits.argmax(-1)
+        # a greedy row is drawn at temperature 1 like the others (its own uniform spent as theirs
+        # are), then replaced by its argmax
+        drawn = _sample(logits / torch.where(greedy, 1.0, temperature)[:, None], 1.0, top_p, gen, uniforms)
+        return torch.where(greedy, logits.argmax(-1), drawn)
     if temperature <= 0:
         return logits.argmax(-1)
     scaled = logits / temperature

@@ -65,19 +65,27 @@ def _cut_points(node, entry_point: str, settings: SearchSettings) -> tuple[tuple
     return chosen, max(1, settings.samples_per_location * settings.max_locations // k)
 
 
-def propose_programs(request: ProposeRequest, *, batch_size: int) -> ProposalBatch | None:
+def propose_programs(request: ProposeRequest, *, batch_size: int,
+                     temperatures: tuple[float, ...] = ()) -> ProposalBatch | None:
     """Whole programs from the starter state (repeated sampling), `batch_size` per call (clipped).
 
     They are the next draws of the search's stream of fresh programs (`fresh_stream_seed`):
     draw k is the same program whichever call makes it, so every strategy that draws fresh
     programs draws exactly the ones `sample` draws, in the same order (common random numbers:
-    a search and sampling differ only where the search spends its tokens otherwise)."""
+    a search and sampling differ only where the search spends its tokens otherwise).
+    `temperatures[k]`: draw k's temperature (0: greedy) for the first draws of the stream; later
+    draws, and every draw when it is empty, at the policy's own (then the very draws of `sample`)."""
     _, n = clip_request(1, batch_size, request.samples_left)
     if n == 0:
         return None
     tree = request.tree
     seed = fresh_stream_seed(request.settings.seed) + tree.programs_drawn
-    batch = request.policy.sample_programs(request.problem, n, seed=seed, caps=request.caps)
+    first = tree.programs_drawn
+    if first < len(temperatures):
+        rows = [temperatures[k] if k < len(temperatures) else None for k in range(first, first + n)]
+        batch = request.policy.sample_programs(request.problem, n, seed=seed, caps=request.caps, temperatures=rows)
+    else:
+        batch = request.policy.sample_programs(request.problem, n, seed=seed, caps=request.caps)
     tree.programs_drawn += len(batch.proposals)
     return batch
 

@@ -113,8 +113,9 @@ class ScriptedPolicy(Policy):
         return batch
 
     def sample_programs(self, problem: Problem, n: int, *, seed: int | None = None,
-                        caps: CallCaps = CallCaps()) -> ProposalBatch:
-        self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed, caps=caps))
+                        caps: CallCaps = CallCaps(), temperatures=None) -> ProposalBatch:
+        self.calls.append(dict(kind="sample_programs", problem=problem, n=n, seed=seed, caps=caps,
+                               temperatures=temperatures))
         rng = random.Random(f"{seed}:programs")
         prompt_tokens = n_tokens(problem.prompt)
         proposals = [

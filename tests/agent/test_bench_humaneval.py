@@ -54,7 +54,7 @@ class HandWrittenPolicy(Policy):
                 for text, _ in programs])
             for problem_id, programs in PROGRAMS.items()}
 
-    def sample_programs(self, problem, n, *, seed=None, caps=CallCaps()):
+    def sample_programs(self, problem, n, *, seed=None, caps=CallCaps(), temperatures=None):
         return self.policies[problem.id].sample_programs(problem, n, seed=seed, caps=caps)
 
 

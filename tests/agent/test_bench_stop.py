@@ -41,7 +41,7 @@ def doomed_prefix(text: str) -> str | None:
 class StoppingPolicy(ScriptedPolicy):
     """ScriptedPolicy whose whole-program draws stop early when asked to (as LMPolicy's do)."""
 
-    def sample_programs(self, problem, n, *, seed=None, caps=CallCaps()):
+    def sample_programs(self, problem, n, *, seed=None, caps=CallCaps(), temperatures=None):
         batch = super().sample_programs(problem, n, seed=seed, caps=caps)
         proposals, finish, saved = [], Counter(), 0
         for p in batch.proposals:

@@ -32,6 +32,27 @@ def test_with_no_near_miss_rex_is_repeated_sampling():
     assert result.stop_reason == "budget" and result.compute.samples == 24
 
 
+def test_the_first_fresh_programs_are_drawn_at_their_own_temperatures():
+    policy = ScriptedPolicy({}, programs=[WRONG])
+    _run(policy, samples=8, fresh_temperatures=(0.0, 0.5, 0.5, 0.5, 0.5))
+    # draws 0-4 at the schedule's temperatures, draw 5 on at the policy's own (None), then none asked
+    assert [call["temperatures"] for call in policy.calls] == [[0.0, 0.5, 0.5, 0.5], [0.5, None, None, None]]
+    plain = ScriptedPolicy({}, programs=[WRONG])
+    _run(plain, samples=8, fresh_temperatures=())
+    assert [call["temperatures"] for call in plain.calls] == [None, None]  # exactly `sample`'s draws
+
+
+def test_fresh_temperatures_must_be_numbers_at_least_zero():
+    import pytest
+
+    from agent.search.rex import RExSettings
+
+    assert RExSettings(fresh_temperatures=[0, 0.7]).fresh_temperatures == (0.0, 0.7)  # a YAML list is read
+    for bad in ([-0.1], ["hot"], [True]):
+        with pytest.raises(ValueError, match="fresh_temperatures"):
+            RExSettings(fresh_temperatures=bad)
+
+
 def test_a_near_miss_is_refined_and_the_fix_found():
     fix = Candidate(("    return a + b",), -1.0, at=1)  # replaces nothing: inserted before the bad return
     policy = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])

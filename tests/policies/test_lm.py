@@ -192,6 +192,34 @@ def test_a_program_draw_is_the_same_whatever_else_its_call_holds(tiny_llama):
     assert len(set(whole)) > 1  # distinct draws, not one stream repeated
 
 
+def test_a_draw_at_its_own_temperature_leaves_the_others_as_they_were(tiny_llama):
+    """sample_programs(temperatures=...): a greedy row writes the greedy program, a row at the
+    policy's temperature (None) the very draw a call without temperatures makes (the search's
+    later fresh programs stay sampling's draws), and a hotter row something of its own."""
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=12, temperature=0.8))
+    plain = [p.raw_text for p in policy.sample_programs(PROBLEM, 4, seed=100).proposals]
+    mixed = [p.raw_text for p in policy.sample_programs(PROBLEM, 4, seed=100, temperatures=[0.0, None, None, 0.0]).proposals]
+    greedy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=12, temperature=0.0))
+    argmax = greedy.sample_programs(PROBLEM, 1, seed=5).proposals[0].raw_text
+    assert mixed[1:3] == plain[1:3] and mixed[0] == mixed[3] == argmax
+    assert plain[0] != argmax or plain[3] != argmax  # the greedy rows did change something
+    with pytest.raises(ValueError, match="2 temperatures for 4 programs"):
+        policy.sample_programs(PROBLEM, 4, seed=100, temperatures=[0.0, None])
+
+
+def test_per_row_temperatures_draw_each_row_at_its_own(monkeypatch):
+    import torch
+
+    import policies.sampling as sampling
+
+    logits = torch.randn(3, 50, generator=torch.Generator().manual_seed(0)) * 3
+    uniforms = torch.rand(3, generator=torch.Generator().manual_seed(1))
+    rows = sampling._sample(logits, torch.tensor([0.0, 0.7, 1.3]), 0.9, None, uniforms)
+    assert rows[0] == logits[0].argmax()
+    for r, t in [(1, 0.7), (2, 1.3)]:  # as a call with that one temperature draws the row
+        assert rows[r] == sampling._sample(logits[r:r + 1], t, 0.9, None, uniforms[r:r + 1])[0]
+
+
 def test_a_cap_of_exactly_the_rows_tokens_lets_every_row_end_as_it_would_uncapped(tiny_llama):
     """Stops are checked every few steps; the steps a row runs past its stop are not its tokens
     and are given back to the call's allowance, so a call capped at exactly what its rows count
