@@ -26,7 +26,7 @@ def _run(policy, *, samples=24, settings=SearchSettings(samples_per_location=2, 
 
 def test_with_no_near_miss_rex_is_repeated_sampling():
     policy = ScriptedPolicy({}, programs=[WRONG])
-    result = _run(policy)
+    result = _run(policy, fresh_temperatures=())  # every draw at the policy's temperature, as sampling's
     assert {call["kind"] for call in policy.calls} == {"sample_programs"}
     assert [call["n"] for call in policy.calls] == [4] * 6  # samples_per_location * max_locations rows
     assert result.stop_reason == "budget" and result.compute.samples == 24
@@ -35,8 +35,9 @@ def test_with_no_near_miss_rex_is_repeated_sampling():
 def test_the_first_fresh_programs_are_drawn_at_their_own_temperatures():
     policy = ScriptedPolicy({}, programs=[WRONG])
     _run(policy, samples=8, fresh_temperatures=(0.0, 0.5, 0.5, 0.5, 0.5))
-    # draws 0-4 at the schedule's temperatures, draw 5 on at the policy's own (None), then none asked
-    assert [call["temperatures"] for call in policy.calls] == [[0.0, 0.5, 0.5, 0.5], [0.5, None, None, None]]
+    # draws 0-4 at the schedule's temperatures, in calls of their own; then the policy's own (None)
+    assert [call["temperatures"] for call in policy.calls] == [[0.0, 0.5, 0.5, 0.5], [0.5], None]
+    assert [call["n"] for call in policy.calls] == [4, 1, 3]
     plain = ScriptedPolicy({}, programs=[WRONG])
     _run(plain, samples=8, fresh_temperatures=())
     assert [call["temperatures"] for call in plain.calls] == [None, None]  # exactly `sample`'s draws
@@ -342,9 +343,10 @@ def test_no_refinement_below_the_floor_of_tokens_left():
 def test_only_fresh_programs_after_a_visible_solution_when_asked():
     fix = Candidate(("    return a + b",), -1.0, at=1)
     programs = [NEAR, Candidate(tuple(ADD_SOLUTION.splitlines()), -1.0)]
-    kinds = _rex_kinds(ScriptedPolicy({DEF_MINUS: [fix]}, programs=programs), 200, fresh_after_solution=True)
+    kinds = _rex_kinds(ScriptedPolicy({DEF_MINUS: [fix]}, programs=programs), 200, fresh_after_solution=True,
+                       fresh_temperatures=())
     assert kinds[0] == "sample_programs" and set(kinds) == {"sample_programs"}  # solved in the first call
-    refining = _rex_kinds(ScriptedPolicy({DEF_MINUS: [fix]}, programs=programs), 200)
+    refining = _rex_kinds(ScriptedPolicy({DEF_MINUS: [fix]}, programs=programs), 200, fresh_temperatures=())
     assert "propose" in refining  # without it the near-miss is still refined
 
 
