@@ -108,6 +108,12 @@ class BenchConfig:
     strategies: str = "sample,rex"  # comma-separated: agent.search.strategies' names, or sample+stop
     budgets: str = "1,5,10,20"  # samples-equivalent (agent/bench/budgets.py), or "tokens:2000,8000"
     n: int = 20  # draws per problem of strategy sample, for unbiased pass@k
+    # True: a tree search runs once, to the largest budget, read off at the smaller ones
+    # (agent.bench.anytime; each call capped at the next budget). False: one search per budget,
+    # for the sum of their cost: no call is cut at a smaller budget on the way, which matters for
+    # a search whose programs do not end where sampling's draws do (rex's greedy first program:
+    # cut at 1 sample's tokens, it is lost at 2 and 5 as well, in 2 of HumanEval/0-7).
+    anytime: bool = True
 
 
 @dataclass

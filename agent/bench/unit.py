@@ -212,15 +212,19 @@ def _search_unit(ctx: _Context) -> list[dict]:
 
     search_config = dataclasses.replace(ctx.config.search, strategy=ctx.task.strategy)
     limits = ctx.task.plan.token_limits(ctx.task.sample_tokens)
-    result, snapshots = anytime_search(
-        ctx.task.problem, ctx.pieces.policy, lint=ctx.pieces.lint, evaluate=ctx.evaluate,
-        strategy=wiring.build_strategy(search_config), settings=wiring.build_settings(search_config), limits=limits)
+    # anytime: one search read off at every budget; else one search per budget (bench.anytime)
+    runs = [limits] if ctx.config.bench.anytime else [{label: limit} for label, limit in limits.items()]
     records = []
-    for label, limit in limits.items():
-        snap = snapshots[label]
-        records.append(_finish(ctx, label, limit, ctx.task.unit_tokens, tree=result.tree, best=snap.best,
-                               nodes=snap.nodes, compute=snap.compute, parsed=snap.parsed,
-                               stop_reason=snap.stop_reason))
+    for run_limits in runs:
+        result, snapshots = anytime_search(
+            ctx.task.problem, ctx.pieces.policy, lint=ctx.pieces.lint, evaluate=ctx.evaluate,
+            strategy=wiring.build_strategy(search_config), settings=wiring.build_settings(search_config),
+            limits=run_limits)
+        for label, limit in run_limits.items():
+            snap = snapshots[label]
+            records.append(_finish(ctx, label, limit, ctx.task.unit_tokens, tree=result.tree, best=snap.best,
+                                   nodes=snap.nodes, compute=snap.compute, parsed=snap.parsed,
+                                   stop_reason=snap.stop_reason))
     ctx.tree_html = render_html(result.tree, chosen=snapshots[list(limits)[-1]].best,
                                 title=f"{ctx.task.problem.id}: {ctx.task.strategy} search")
     records[-1]["lint_rejected"] = result.counters.lint_rejected

@@ -147,6 +147,29 @@ def test_anytime_snapshots_equal_separate_runs_at_each_budget(bench):
                for p in HIDDEN for s in ("mcts", "best-first"))  # the long runs did go on
 
 
+def test_one_search_per_budget_when_not_anytime(bench, monkeypatch):
+    """bench.anytime=false: each budget's record is a search run to that budget alone (no call
+    of it cut at a smaller budget), as a run with that one budget records it."""
+    import agent.bench.anytime as anytime_module
+
+    searched = []  # the budgets of each tree search run (workers 1: in this process)
+    real = anytime_module.anytime_search
+    monkeypatch.setattr(anytime_module, "anytime_search",
+                        lambda *a, limits, **k: searched.append(list(limits)) or real(*a, limits=limits, **k))
+    flags = ("--strategies", "sample,rex", "--n", "5", "--workers", "1")
+    _, _, separate = bench(*flags, "--budgets", "1,5", "--set", "bench.anytime=false", out="separate")
+    assert searched == [["1"], ["5"]] * len(HIDDEN)
+    searched.clear()
+    _, _, alone = bench(*flags, "--budgets", "5", out="alone")
+    _, _, _ = bench(*flags, "--budgets", "1,5", out="anytime")
+    assert searched == [["5"]] * len(HIDDEN) + [["1", "5"]] * len(HIDDEN)
+    separate, alone = by_key(separate), by_key(alone)
+    for problem in HIDDEN:
+        key = (problem, "rex", "5")
+        assert {k: v for k, v in strip_timings(separate[key]).items() if k != "config_hash"} == \
+               {k: v for k, v in strip_timings(alone[key]).items() if k != "config_hash"}, key
+
+
 def test_token_budgets_are_the_same_for_every_strategy(bench):
     status, _, records = bench("--strategies", "sample,mcts", "--budgets", "tokens:30,90", "--n", "3",
                                "--workers", "1")
