@@ -24,7 +24,9 @@ problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at e
   the other rows of its batch (the nucleus sampler draws per group of rows), so compare its tokens
   exactly and its coverage as a second sample. Tree strategies search once to the
   largest budget and are read off at the smaller ones (agent.bench.anytime): the same result
-  as separate runs, each including the one policy call that crossed its budget.
+  as separate runs, each including the one policy call that crossed its budget, except that a
+  larger budget's run had its calls cut at every smaller one; --set bench.anytime=false runs
+  one search per budget instead (for a search whose programs do not end where sampling's do).
 - The search never sees hidden tests. After it ends they run on the returned program
   (deployable pass@1) and on every node's program (oracle coverage), each program once
   (agent.bench.hidden). Records: agent.bench.unit; summary: agent.bench.summary.

@@ -75,10 +75,10 @@ def propose_programs(request: ProposeRequest, *, batch_size: int,
     a search and sampling differ only where the search spends its tokens otherwise).
     `temperatures[k]`: draw k's temperature (0: greedy) for the first draws of the stream; later
     draws, and every draw when it is empty, at the policy's own (then the very draws of `sample`).
-    Those first draws get a call of their own: a call's rows share its tokens, and where they
-    cannot finish every row the sampler cuts all the unfinished ones, the greedy draw with them
-    (on HumanEval/0-7 at 2 samples' tokens it did so twice in 8 problems, each time a program the
-    greedy draw alone would have finished right)."""
+    Each of those first draws gets a call of its own (the prompt is cached, so this costs wall
+    time, not tokens): a call's rows share its tokens, and where they cannot finish every row the
+    sampler cuts all the unfinished ones, the greedy draw with them (on HumanEval/0-7 at 2
+    samples' tokens it did so twice, each time a program the greedy draw alone finished right)."""
     _, n = clip_request(1, batch_size, request.samples_left)
     if n == 0:
         return None
@@ -86,9 +86,8 @@ def propose_programs(request: ProposeRequest, *, batch_size: int,
     seed = fresh_stream_seed(request.settings.seed) + tree.programs_drawn
     first = tree.programs_drawn
     if first < len(temperatures):
-        n = min(n, len(temperatures) - first)
-        batch = request.policy.sample_programs(request.problem, n, seed=seed, caps=request.caps,
-                                               temperatures=list(temperatures[first:first + n]))
+        batch = request.policy.sample_programs(request.problem, 1, seed=seed, caps=request.caps,
+                                               temperatures=[temperatures[first]])
     else:
         batch = request.policy.sample_programs(request.problem, n, seed=seed, caps=request.caps)
     tree.programs_drawn += len(batch.proposals)

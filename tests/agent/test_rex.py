@@ -35,9 +35,9 @@ def test_with_no_near_miss_rex_is_repeated_sampling():
 def test_the_first_fresh_programs_are_drawn_at_their_own_temperatures():
     policy = ScriptedPolicy({}, programs=[WRONG])
     _run(policy, samples=8, fresh_temperatures=(0.0, 0.5, 0.5, 0.5, 0.5))
-    # draws 0-4 at the schedule's temperatures, in calls of their own; then the policy's own (None)
-    assert [call["temperatures"] for call in policy.calls] == [[0.0, 0.5, 0.5, 0.5], [0.5], None]
-    assert [call["n"] for call in policy.calls] == [4, 1, 3]
+    # draws 0-4 at the schedule's temperatures, each in a call of its own; then the policy's own (None)
+    assert [call["temperatures"] for call in policy.calls] == [[0.0], [0.5], [0.5], [0.5], [0.5], None]
+    assert [call["n"] for call in policy.calls] == [1, 1, 1, 1, 1, 3]
     plain = ScriptedPolicy({}, programs=[WRONG])
     _run(plain, samples=8, fresh_temperatures=())
     assert [call["temperatures"] for call in plain.calls] == [None, None]  # exactly `sample`'s draws
