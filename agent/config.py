@@ -111,8 +111,8 @@ class BenchConfig:
     # True: a tree search runs once, to the largest budget, read off at the smaller ones
     # (agent.bench.anytime; each call capped at the next budget). False: one search per budget,
     # for the sum of their cost: no call is cut at a smaller budget on the way, which matters for
-    # a search whose programs do not end where sampling's draws do (rex's greedy first program:
-    # cut at 1 sample's tokens, it is lost at 2 and 5 as well, in 2 of HumanEval/0-7).
+    # a search whose programs do not end where sampling's draws do (rex with a greedy first program:
+    # cut at 1 sample's tokens, it is missing at 2 and 5 as well; HumanEval/0 lost both that way).
     anytime: bool = True
 
 

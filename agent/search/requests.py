@@ -77,8 +77,7 @@ def propose_programs(request: ProposeRequest, *, batch_size: int,
     draws, and every draw when it is empty, at the policy's own (then the very draws of `sample`).
     Each of those first draws gets a call of its own (the prompt is cached, so this costs wall
     time, not tokens): a call's rows share its tokens, and where they cannot finish every row the
-    sampler cuts all the unfinished ones, the greedy draw with them (on HumanEval/0-7 at 2
-    samples' tokens it did so twice, each time a program the greedy draw alone finished right)."""
+    sampler cuts all the unfinished ones, a greedy draw with them."""
     _, n = clip_request(1, batch_size, request.samples_left)
     if n == 0:
         return None
