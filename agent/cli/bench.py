@@ -10,8 +10,9 @@
     agent bench humaneval --limit 40 --set search.rex.c=5 --sample-records-from runs/he40 --out runs/he40-c5
                                    # a search setting against the same sampling draws, not drawn again
 
-The protocol is LintSeq's (HumanEval pass@k at temperature 1, top-p 0.95, up to 50 samples per
-problem: `--temperature`, `--top-p`, `--n`), with the tree search beside it at equal compute:
+The protocol is LintSeq's (HumanEval pass@k at top-p 0.95, up to 50 samples per problem; its
+temperature 1 with `--temperature 1`, the default being the policy's 0.7; `--top-p`, `--n`), with the
+tree search beside it at equal compute:
 
 - Budgets (agent.bench.budgets): samples-equivalent k = the tokens the problem's `sample` run
   spent on its first k draws (prompt encoded once per batch + generated), or plain token budgets.
