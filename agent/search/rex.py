@@ -25,8 +25,8 @@ class RExSettings:
     Beta(1 + c*h, 1 + c*(1 - h) + refine_decay*N), h its visible pass fraction and N how often it
     was refined; fresh draws Beta(fresh_a, fresh_b + F), F its failed draws on this problem. With
     no near-miss, or too few tokens left for a refinement's prompt, the search is repeated
-    sampling, draw for draw (unless `fresh_temperatures` sets the first draws' own); a near-miss is refined once fresh draws keep failing, until its own
-    failures pile up.
+    sampling, draw for draw (unless `fresh_temperatures` sets the first draws' own); a
+    near-miss is refined once fresh draws keep failing, until its own failures pile up.
 
     The defaults are those of the HumanEval study with the code model (docs/results/README.md,
     first section): at budgets of 1-5 samples-equivalent the search then equals sampling draw for
