@@ -22,10 +22,11 @@ from agent.bench.unit import SAMPLING
 
 def _sampling_view(config):
     """What sampling reads of a resolved config: the search reduced to its seed and `sample` section
-    (and the bench's without `anytime`, which only tree searches read)."""
+    (and the bench's without `anytime` and `spend_budget`, which only tree searches read)."""
     search = config.search
     kept = dataclasses.replace(type(search)(), seed=search.seed, sample=search.sample)
-    return dataclasses.replace(config, search=kept, bench=dataclasses.replace(config.bench, anytime=True))
+    bench = dataclasses.replace(config.bench, anytime=True, spend_budget=True)
+    return dataclasses.replace(config, search=kept, bench=bench)
 
 
 def _differences(a, b, prefix: str = "") -> list[str]:

@@ -211,6 +211,8 @@ def _search_unit(ctx: _Context) -> list[dict]:
     from agent.output.picture import render_html
 
     search_config = dataclasses.replace(ctx.config.search, strategy=ctx.task.strategy)
+    if ctx.config.bench.spend_budget:  # every strategy compared at the same tokens (BenchConfig)
+        search_config = dataclasses.replace(search_config, stop_when_solved=False)
     limits = ctx.task.plan.token_limits(ctx.task.sample_tokens)
     # anytime: one search read off at every budget; else one search per budget (bench.anytime)
     runs = [limits] if ctx.config.bench.anytime else [{label: limit} for label, limit in limits.items()]

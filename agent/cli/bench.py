@@ -31,8 +31,12 @@ tree search beside it at equal compute:
 - The search never sees hidden tests. After it ends they run on the returned program
   (deployable pass@1) and on every node's program (oracle coverage), each program once
   (agent.bench.hidden). Records: agent.bench.unit; summary: agent.bench.summary.
+- Every strategy spends each budget in full (bench.spend_budget): a tree search keeps going
+  after its first visible solution and returns the choice by agreement, as `sample` does, so
+  strategies compare at the same tokens; --set bench.spend_budget=false lets searches stop there.
 - Seeds: every problem uses --seed, as `agent solve --seed` does, so a tree strategy's record
-  at the largest budget is what `agent solve P --strategy S --budget-tokens T --seed` returns.
+  at the largest budget is what `agent solve P --strategy S --budget-tokens T --seed --keep-going`
+  returns.
 - Work: one unit per problem x strategy over local worker processes (--workers, default one
   per core, each with its own policy and sandbox) or Ray tasks (--ray); the parent writes
   every record (agent.bench.results), so --resume after any kill loses no finished unit; it

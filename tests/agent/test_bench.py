@@ -170,6 +170,21 @@ def test_one_search_per_budget_when_not_anytime(bench, monkeypatch):
                {k: v for k, v in strip_timings(alone[key]).items() if k != "config_hash"}, key
 
 
+def test_searches_spend_every_budget_unless_told_to_stop_at_a_visible_solution(bench):
+    """bench.spend_budget (the default): a tree search goes on after its first visible solution,
+    so it stops only at the budget, as sampling does; false: it stops there (`agent solve`)."""
+    flags = ("--strategies", "sample,rex", "--budgets", "tokens:400", "--n", "5", "--workers", "1")
+    _, _, spent = bench(*flags, out="spent")
+    _, _, stopped = bench(*flags, "--set", "bench.spend_budget=false", out="stopped")
+    spent, stopped = by_key(spent), by_key(stopped)
+    for problem in HIDDEN:
+        full, early = spent[(problem, "rex", "tokens:400")], stopped[(problem, "rex", "tokens:400")]
+        assert early["solved"] and early["stop_reason"] == "solved"
+        assert full["solved"] and full["stop_reason"] == "budget"
+        assert full["compute"]["tokens"] >= 400 > early["compute"]["tokens"]
+        assert full["compute"]["lm_calls"] > early["compute"]["lm_calls"]
+
+
 def test_token_budgets_are_the_same_for_every_strategy(bench):
     status, _, records = bench("--strategies", "sample,mcts", "--budgets", "tokens:30,90", "--n", "3",
                                "--workers", "1")
