@@ -197,6 +197,10 @@ def run_solve(
         until = "the first visible solution" if settings.stop_when_solved else "the budget is spent (--keep-going)"
         display.line(f"solving {problem.id} with the {strategy.name} search, budget {wiring.describe_budget(budget)}, "
                      f"until {until}; files in {out}")
+        if not problem.tests:  # e.g. a HumanEval record whose docstring shows no example call
+            print(f"agent solve: {problem.id} has no visible tests: nothing can tell a right program from a wrong "
+                  "one, so the search draws until its budget is spent and returns the likeliest program it wrote; "
+                  "add tests (calls and expected values) to the problem file to let it check", file=sys.stderr)
         try:
             sandbox, lint, policy, load_s = _build_pieces(config, display, stack, policy_factory=policy_factory,
                                                           sandbox_factory=sandbox_factory, lint_factory=lint_factory)

@@ -156,8 +156,9 @@ class SearchTree:
         return State(program=history[-1], history=history, feedback=failure_lines(path[-1].report, program=history[-1]) if feedback else ())
 
     def best(self) -> Node:
-        """Best node by visible signals: a solution if any, else the highest score; ties go to
-        the shallower node, then the higher edit log-prob, then the earlier one."""
+        """Best node by visible signals: a solution if any, else the highest score; ties go to a
+        written program over the starter, then the shallower node, the higher edit log-prob, the
+        earlier one (`rank_key`)."""
         return max(self.nodes(), key=rank_key)
 
     def solutions(self) -> list[Node]:
@@ -231,9 +232,15 @@ def _line_code(program: Program, number: int) -> str:
 
 
 def rank_key(node: Node) -> tuple:
-    """Sort key, larger is better: solved, score, shallower, higher log-prob, earlier."""
+    """Sort key, larger is better: solved, score, a program the policy wrote over the starter,
+    shallower, higher log-prob, earlier.
+
+    At an equal score the starter loses to any written program: on a problem with no visible
+    tests (10 of HumanEval's 164, whose docstrings show no example calls) every program scores
+    0, and the starter, the shallowest, was returned, a stub that fails every hidden test,
+    where 4 of 5 draws passed them (HumanEval/116)."""
     score = -1.0 if node.score is UNSCORED else node.score
-    return (node.solved, score, -node.depth, node.logprob, -node.order)
+    return (node.solved, score, node.depth != ROOT_DEPTH, -node.depth, node.logprob, -node.order)
 
 
 def _location_text(location: Location | None) -> str:

@@ -291,6 +291,23 @@ def test_unsolved_runs_print_no_program_and_say_where_the_best_one_is(solve, cap
 
 
 @pytest.mark.sandbox
+def test_a_problem_without_visible_tests_is_said_and_returns_a_written_program(solve, tmp_path, capsys):
+    """A HumanEval record whose docstring shows no example call has no visible tests: the run
+    says so, spends its budget and returns the likeliest program, not the starter."""
+    problem = tmp_path / "no_examples.json"
+    problem.write_text(json.dumps({
+        "task_id": "toy/no_examples", "entry_point": "add",
+        "prompt": 'def add(a, b):\n    """Return the sum of a and b."""\n',
+        "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n"}))
+    policy = ScriptedPolicy({}, programs=[Candidate(("def add(a, b):", "    return a + b"), -1.0)])
+    status, out, _ = solve("--strategy", "sample", "--budget-samples", "2", policy=policy, problem=problem)
+    err = capsys.readouterr().err
+    assert status == 1 and "toy/no_examples has no visible tests" in err
+    assert (out / "solution.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert result_of(out)["hidden_passed"] is True
+
+
+@pytest.mark.sandbox
 def test_the_terminal_hears_about_a_model_conversion_and_what_the_policy_name_means(tmp_path, shared_sandbox,
                                                                                      lint_check, capsys):
     import logging

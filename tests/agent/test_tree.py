@@ -88,6 +88,19 @@ def test_best_prefers_solutions_then_score_then_shallow_then_logprob():
     assert tree.best().program == XY and tree.best().solved
 
 
+
+def test_best_is_a_written_program_not_the_starter_when_no_test_tells_them_apart():
+    """A problem with no visible tests scores every program 0, the starter too: the search
+    returns the likeliest program the policy wrote, never the stub it started from."""
+    tree = diamond()
+    for node in tree.nodes():
+        tree.set_report(node.digest, TestReport(()))
+    assert tree.node(tree.root).score == 0.0 and not tree.node(tree.root).solved
+    assert tree.best().program == X  # the shallowest written program, as before among them
+    tree.set_report(X.digest, report(1))
+    tree.set_report(tree.root, report(2, total=3))
+    assert tree.best().program == EMPTY  # a starter that scores higher still wins
+
 def test_graphml_export_round_trips_programs_and_edits(tmp_path):
     tree = diamond()
     tree.set_report(XY.digest, report(2))
