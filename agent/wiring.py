@@ -169,11 +169,11 @@ def build_strategy(config: SearchConfig) -> Strategy:
 def build_settings(config: SearchConfig) -> SearchSettings:
     from agent.search.types import SearchSettings
 
-    _positive(config, "samples_per_location", "max_locations", "max_depth")
+    _positive(config, "samples_per_location", "max_locations", "max_depth", "stop_votes")
     return SearchSettings(samples_per_location=config.samples_per_location, max_locations=config.max_locations,
                           max_depth=config.max_depth, model_choice=config.model_choice, seed=config.seed,
                           feedback=config.feedback, stop_doomed=config.stop_doomed,
-                          stop_when_solved=config.stop_when_solved)
+                          stop_when_solved=config.stop_when_solved, stop_votes=config.stop_votes)
 
 
 def build_budget(config: SearchConfig) -> Budget:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from agent.search.budget import Budget, ComputeStats
 from agent.search.loop import search
-from agent.search.types import EvaluateFn, LintFn, SearchResult, SearchSettings, Strategy
+from agent.search.types import EvaluateFn, LintFn, SearchResult, SearchSettings, Strategy, VotesFn
 from envs.problem import Problem
 from policies.base import Policy
 
@@ -55,10 +55,10 @@ def snapshot(label: str, result: SearchResult, stop_reason: str) -> Snapshot:
 
 def anytime_search(
     problem: Problem, policy: Policy, *, lint: LintFn, evaluate: EvaluateFn, strategy: Strategy,
-    settings: SearchSettings, limits: dict[str, int],
+    settings: SearchSettings, limits: dict[str, int], votes: VotesFn | None = None,
 ) -> tuple[SearchResult, dict[str, Snapshot]]:
     """Search to the largest token limit; a Snapshot for every label of `limits` (the largest
-    one, and any the search never reached, are its final state)."""
+    one, and any the search never reached, are its final state). `votes`: as `search`'s."""
     largest = max(limits.values())
     snapshots: dict[str, Snapshot] = {}
 
@@ -69,7 +69,7 @@ def anytime_search(
     checkpoints = tuple(sorted({tokens for tokens in limits.values() if tokens < largest}))
     result = search(problem, policy, lint=lint, evaluate=evaluate, strategy=strategy,
                     budget=Budget(tokens=largest, checkpoints=checkpoints), settings=settings,
-                    on_checkpoint=at_checkpoint)
+                    on_checkpoint=at_checkpoint, votes=votes)
     if result.stop_reason == "interrupted":  # a partial search is not a measurement
         raise KeyboardInterrupt
     for label, limit in sorted(limits.items(), key=lambda item: item[1]):

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from agent.bench.budgets import BudgetPlan
 from agent.bench.hidden import HiddenJudge
 from agent.output.report import report_dict
-from agent.search.selection import BehaviourCache, choose
+from agent.search.selection import BehaviourCache, agreement_votes, choose
 from envs.problem import Problem
 from envs.program import Program
 
@@ -216,12 +216,15 @@ def _search_unit(ctx: _Context) -> list[dict]:
     limits = ctx.task.plan.token_limits(ctx.task.sample_tokens)
     # anytime: one search read off at every budget; else one search per budget (bench.anytime)
     runs = [limits] if ctx.config.bench.anytime else [{label: limit} for label, limit in limits.items()]
+    # the votes of an early stop (search.stop_votes), when searches may stop (bench.spend_budget false)
+    votes = agreement_votes(ctx.task.problem.without_hidden_tests(), ctx.pieces.sandbox, ctx.config.selection,
+                            ctx.behaviours)
     records = []
     for run_limits in runs:
         result, snapshots = anytime_search(
             ctx.task.problem, ctx.pieces.policy, lint=ctx.pieces.lint, evaluate=ctx.evaluate,
             strategy=wiring.build_strategy(search_config), settings=wiring.build_settings(search_config),
-            limits=run_limits)
+            limits=run_limits, votes=votes)
         for label, limit in run_limits.items():
             snap = snapshots[label]
             records.append(_finish(ctx, label, limit, ctx.task.unit_tokens, tree=result.tree, best=snap.best,

@@ -73,8 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget-seconds", type=float, metavar="S", help="at most S seconds of search")
     parser.add_argument("--seed", type=int, help="base seed (same seed, same search)")
     parser.add_argument("--keep-going", action="store_true",
-                        help="spend the whole budget after the first visible solution, then return the one the "
-                             "most visible solutions agree with (search.stop_when_solved=false)")
+                        help="spend the whole budget, then return the program the most visible solutions agree "
+                             "with (search.stop_when_solved=false); by default the search stops once 3 visible "
+                             "solutions agree (search.stop_votes; 1: at the first)")
     parser.add_argument("--config", metavar="FILE", help="YAML config over configs/default.yaml")
     parser.add_argument("--out", metavar="DIR", help="output folder (default runs/<problem-id>-<strategy>-<time>)")
     parser.add_argument("--sandbox", choices=BACKENDS, help="execution backend ('subprocess' is NOT isolated)")
@@ -170,6 +171,7 @@ def run_solve(
     )
     from agent.search.rollouts import RolloutWriter
     from agent.search.loop import search
+    from agent.search.selection import BehaviourCache, agreement_votes
     from envs.problems import ProblemError, ProblemListError, load_problem
 
     started = datetime.now(timezone.utc)
@@ -194,7 +196,9 @@ def run_solve(
         stack.callback(logs.stop_file)
         display = stack.enter_context(
             ProgressDisplay(f"{problem.id} [{strategy.name}]", budget, enabled=not args.no_progress))
-        until = "the first visible solution" if settings.stop_when_solved else "the budget is spent (--keep-going)"
+        until = ("the budget is spent (--keep-going)" if not settings.stop_when_solved else
+                 "the first visible solution" if settings.stop_votes == 1 else
+                 f"{settings.stop_votes} visible solutions agree")
         display.line(f"solving {problem.id} with the {strategy.name} search, budget {wiring.describe_budget(budget)}, "
                      f"until {until}; files in {out}")
         if not problem.tests:  # e.g. a HumanEval record whose docstring shows no example call
@@ -222,11 +226,14 @@ def run_solve(
             partial, problem_id=problem.id, model=model, seed=config.search.seed,
             config_hash=config.digest(), strategy=strategy.name))
         watched, lint, evaluate = display.watch(policy, lint, wiring.visible_evaluator(problem, sandbox))
+        behaviours = BehaviourCache()  # outputs on the choice's extra inputs: the search's votes, then the choice
+        votes = agreement_votes(problem.without_hidden_tests(), sandbox, config.selection, behaviours)
         result, choice, hidden, hidden_s = _search_and_judge(
             problem, config, display, lambda: search(problem, watched, lint=lint, evaluate=evaluate, strategy=strategy,
                                                      budget=budget, settings=settings,
-                                                     on_node=_hooks(rollouts, display), on_batch=display.on_batch),
-            sandbox, propose_calls=policy.propose_calls)
+                                                     on_node=_hooks(rollouts, display), on_batch=display.on_batch,
+                                                     votes=votes),
+            sandbox, propose_calls=policy.propose_calls, behaviours=behaviours)
         rollouts.close()
         timings = {"load_s": load_s, "hidden_s": hidden_s,
                    "total_s": (datetime.now(timezone.utc) - started).total_seconds()}
@@ -273,7 +280,7 @@ def _build_pieces(config: Config, display, stack: ExitStack, *, policy_factory, 
 
 
 def _search_and_judge(problem, config: Config, display, run_search: Callable[[], SearchResult], sandbox,
-                      propose_calls=None):
+                      propose_calls=None, behaviours=None):
     """The search, then the returned program chosen by agreement among the visible solutions
     (extra inputs from the visible tests only), then the hidden tests, once, on it.
     Returns (result, choice, hidden report, hidden seconds)."""
@@ -287,7 +294,7 @@ def _search_and_judge(problem, config: Config, display, run_search: Callable[[],
             result = run_search()
         finally:  # the live line ends before the hidden tests and the results
             display.close("search over" if result is None else f"search over: {_ending(result)}")
-        result, choice = choose_returned(result, problem, sandbox, config.selection, propose_calls)
+        result, choice = choose_returned(result, problem, sandbox, config.selection, propose_calls, behaviours)
         hidden, hidden_s = _run_hidden(result, problem, sandbox, score_problem)
     except SandboxUnavailable as exc:
         raise UsageError(f"sandbox {config.sandbox.backend!r} failed: {exc}") from None

@@ -19,7 +19,9 @@ What the loop guarantees, for every strategy:
 - Every new node is evaluated once (the tree is the cache: one node per program digest), and
   programs that differ only in comments are run once between them (`Program.behaviour_digest`:
   docstrings and positions count, since a program can read them).
-- The search stops when a node passes every visible test ("solved"), the budget is spent
+- The search stops when a node passes every visible test ("solved"; with `stop_votes` k > 1,
+  once k draws passing every visible test agree with the program it would return, `VotesFn`),
+  the budget is spent
   ("budget"), the strategy has nothing left to expand ("exhausted": the tree strategies
   re-expand nodes, so in practice only at max_depth 0 or MCTS idling), or on KeyboardInterrupt
   ("interrupted", with the partial result).
@@ -38,7 +40,7 @@ from agent.search.requests import can_propose_groups, propose_nodes
 from agent.search.tree import UNSCORED, EdgeInfo, SearchTree
 from agent.search.types import (
     SEED_STRIDE, BatchHook, CheckpointHook, Counters, EvaluateFn, Expansion, LintFn, NodeHook, ProposeRequest,
-    SearchResult, SearchSettings, Selection, StopReason, Strategy,
+    SearchResult, SearchSettings, Selection, StopReason, Strategy, VotesFn,
 )
 from envs.problem import Problem
 from envs.program import Program
@@ -75,8 +77,9 @@ class _Run:
 
     def __init__(self, problem: Problem, policy: Policy, lint: LintFn, evaluate: EvaluateFn,
                  settings: SearchSettings, budget: Budget, on_node: NodeHook | None,
-                 on_checkpoint: CheckpointHook | None) -> None:
+                 on_checkpoint: CheckpointHook | None, votes: VotesFn | None = None) -> None:
         self.problem, self.policy, self.lint, self.evaluate = problem, policy, lint, evaluate
+        self.votes = votes or solution_draws
         self.settings, self.budget, self.on_node, self.on_checkpoint = settings, budget, on_node, on_checkpoint
         self.meter = Meter()
         self.counts: Counter[str] = Counter()
@@ -94,6 +97,18 @@ class _Run:
             result = self.lint(root, None)
         self.tree = SearchTree(root, result, root_clean=bool(result.ok))
         self.score([self.tree.root])
+
+    def agreed(self, expansion: Expansion) -> bool:
+        """Has the call just made brought the returned program's votes to `stop_votes`? Only
+        a call that drew a visible solution (new or again) can."""
+        tree = self.tree
+        drew = [d for d in expansion.digests if d is not None and d in tree and tree.node(d).solved]
+        if not drew:
+            return False
+        if self.settings.stop_votes <= 1:
+            return True
+        with self.meter.timed("sandbox"):  # the choice's executions on its extra inputs
+            return self.votes(tree) >= self.settings.stop_votes
 
     def limits(self) -> tuple[int | None, CallCaps, bool]:
         return call_limits(self.budget, self.meter.stats(), self.checkpoints[0] if self.checkpoints else None,
@@ -275,8 +290,14 @@ def _loop(run: _Run, strategy: Strategy, on_batch: BatchHook | None = None) -> S
             on_batch(run.tree, dataclasses.replace(expansion, seconds=time.perf_counter() - start), run.meter.stats())
         for chosen, _ in selections:
             strategy.backup(run.tree, chosen, [d for d in new if run.tree.node(d).parent == chosen.node])
-        if stop_when_solved and any(run.tree.node(d).solved for d in new):
+        if stop_when_solved and run.agreed(expansion):
             return "solved"
+
+
+def solution_draws(tree: SearchTree) -> int:
+    """Votes without a choice to run: every draw of a visible solution (they all agree on the
+    visible tests)."""
+    return sum(n.drawn for n in tree.solutions())
 
 
 def search(
@@ -291,6 +312,7 @@ def search(
     on_node: NodeHook | None = None,
     on_batch: BatchHook | None = None,
     on_checkpoint: CheckpointHook | None = None,
+    votes: VotesFn | None = None,
 ) -> SearchResult:
     """Search for a program that passes the problem's visible tests.
 
@@ -302,9 +324,12 @@ def search(
     on_batch: called after each policy call with what it made (BatchHook).
     on_checkpoint: called at each of `budget.checkpoints` the search reaches (CheckpointHook);
               the ones it never reaches are left to the caller (the final result is theirs).
+    votes:    the votes of the program the search would return, for `settings.stop_votes` > 1
+              (agent.search.selection.agreement_votes); default `solution_draws`.
     """
     policy.reset()  # a policy that keeps state across calls starts afresh
-    run = _Run(problem.without_hidden_tests(), policy, lint, evaluate, settings, budget, on_node, on_checkpoint)
+    run = _Run(problem.without_hidden_tests(), policy, lint, evaluate, settings, budget, on_node, on_checkpoint,
+               votes)
     try:
         stop = _loop(run, strategy, on_batch)
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ Hidden tests are never read here: `choose` keeps only `problem.without_hidden_te
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -202,11 +203,29 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def choose_returned(result: Any, problem: Problem, sandbox: Any, settings: SelectionSettings,
-                    propose_calls: ProposeCalls | None = None) -> tuple[Any, Choice]:
-    """A finished search's result with the chosen program in place of the tree's pick, and the Choice."""
-    import dataclasses
+def agreement_votes(problem: Problem, sandbox: Any, settings: SelectionSettings,
+                    cache: BehaviourCache | None = None) -> Callable[[Any], int]:
+    """The search's votes (`SearchSettings.stop_votes`): the draws of the visible solutions in
+    the group `choose` would return, one per time a program was drawn. The choice runs on the
+    visible tests' calls only (never the policy's, whose tokens the search's budget does not
+    hold), with one cache across the search's calls, so each program runs once; `cache`, the
+    final choice's, is shared when that choice asks no policy either (the same inputs)."""
+    if cache is None or settings.policy_answers > 0:
+        cache = BehaviourCache()
+    no_policy_calls = dataclasses.replace(settings, policy_answers=0)
 
-    choice = choose(result.tree.nodes(), problem, sandbox, settings, propose_calls=propose_calls)
+    def votes(tree: Any) -> int:
+        choice = choose(tree.nodes(), problem, sandbox, no_policy_calls, cache=cache)
+        group = next((g for g in choice.groups if choice.chosen in g), (choice.chosen,))
+        return sum(tree.node(d).drawn for d in group if tree.node(d).solved)
+
+    return votes
+
+
+def choose_returned(result: Any, problem: Problem, sandbox: Any, settings: SelectionSettings,
+                    propose_calls: ProposeCalls | None = None,
+                    cache: BehaviourCache | None = None) -> tuple[Any, Choice]:
+    """A finished search's result with the chosen program in place of the tree's pick, and the Choice."""
+    choice = choose(result.tree.nodes(), problem, sandbox, settings, cache=cache, propose_calls=propose_calls)
     node = result.tree.node(choice.chosen)
     return dataclasses.replace(result, program=node.program, node=node.digest, solved=node.solved), choice

@@ -79,6 +79,7 @@ class Node:
     value_sum: float = 0.0  # MCTS sum of backed-up values W (Q = W / N)
     value_max: float = 0.0  # MCTS best backed-up value (Q under the max backup, as in PG-TD)
     expanded: int = 0  # how many policy calls were made at it (0 = unexpanded)
+    drawn: int = 1  # proposals that wrote this program, duplicates and merges included (its votes)
 
     @property
     def logprob(self) -> float:
@@ -178,6 +179,7 @@ class SearchTree:
         """
         child = program.digest
         if child in self.graph:
+            self.node(child).drawn += 1
             if self.graph.has_edge(parent, child) or child == parent or nx.has_path(self.graph, child, parent):
                 self.duplicates += 1
                 return Added.DUPLICATE

@@ -23,6 +23,9 @@ StopReason = Literal["solved", "budget", "exhausted", "interrupted"]
 LintFn = Callable[[Program, "Program | None"], Any]  # (program, parent or None) -> result with .ok
 EvaluateFn = Callable[[Program], TestReport]  # runs the VISIBLE tests only
 NodeHook = Callable[[SearchTree, str, ComputeStats], None]  # called once per new, evaluated node
+# The votes of the program a search would return: its draws and those of the visible solutions
+# behaving like it (SearchSettings.stop_votes); visible tests and their calls only.
+VotesFn = Callable[[SearchTree], int]
 # Called after each policy call, its new nodes scored, with the compute spent so far: how
 # `agent bench` records draws, and how a progress display stays current when a call made no node.
 BatchHook = Callable[[SearchTree, "Expansion", ComputeStats], None]
@@ -60,6 +63,11 @@ class SearchSettings:
     # chosen among all the visible solutions the budget buys (agent.search.selection); the bench's
     # repeated-sampling baseline always does (pass@k needs every one of its n draws)
     stop_when_solved: bool = True
+    # With stop_when_solved: stop once the program the search would return has this many votes,
+    # draws passing every visible test that behave alike on the choice's extra inputs (`VotesFn`;
+    # agent.search.selection.agreement_votes). 1: at the first visible solution; `agent solve`
+    # and `agent bench` take 3 (agent.config.SearchConfig: why).
+    stop_votes: int = 1
 
 
 SEED_STRIDE = 1_000_003  # spreads base seeds apart so two runs never share a call's seed

@@ -86,3 +86,12 @@ def test_the_search_can_be_told_to_spend_its_whole_budget():
     assert build_settings(load_config(None, {}).search).stop_when_solved is True
     assert build_settings(load_config(None, {"search.stop_when_solved": False}).search).stop_when_solved is False
 
+
+
+def test_the_search_stops_once_three_visible_solutions_agree_unless_told_otherwise():
+    from agent.wiring import WiringError, build_settings
+
+    assert build_settings(load_config(None, {}).search).stop_votes == 3
+    assert build_settings(load_config(None, {"search.stop_votes": 1}).search).stop_votes == 1
+    with pytest.raises(WiringError, match="search.stop_votes must be a positive integer"):
+        build_settings(load_config(None, {"search.stop_votes": 0}).search)

@@ -42,6 +42,26 @@ def test_every_strategy_finds_the_known_solution(strategy):
         assert [n.program.text for n in result.tree.path(result.node)] == ["", DEF_TOTAL, SOLUTION]
 
 
+def test_a_search_stops_once_enough_visible_solutions_agree():
+    """search.stop_votes: every call draws the solution and a wrong program; with 3 votes the
+    search goes on until the solution has been drawn 3 times (duplicates are votes), with 1 it
+    stops at the first; a votes function that never agrees lets it run to the budget."""
+    policy = lambda: ScriptedPolicy({}, programs=[Candidate(tuple(SOLUTION.splitlines()), -1.0),
+                                                  Candidate(tuple(DEF_MINUS.splitlines()), -2.0)])
+    def calls(votes, **settings):
+        result = search(ADD, policy(), lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+                        strategy=make_strategy("sample", batch_size=2), budget=Budget(samples=20),
+                        settings=dataclasses.replace(SETTINGS, **settings), votes=votes)
+        return result.stop_reason, result.compute.samples, result.tree.node(result.node).drawn
+
+    assert calls(None, stop_votes=1) == ("solved", 2, 1)
+    assert calls(None, stop_votes=3) == ("solved", 6, 3)
+    asked = []
+    assert calls(lambda tree: asked.append(len(tree)) or 0, stop_votes=3) == ("budget", 20, 10)
+    assert len(asked) == 10  # after every call that drew a visible solution
+    assert calls(None, stop_votes=3, stop_when_solved=False)[0] == "budget"
+
+
 def test_lint_rejected_and_unparsable_proposals_are_counted_not_added():
     result = run("best-first")
     texts = {n.program.text for n in result.tree.nodes()}

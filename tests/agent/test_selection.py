@@ -3,7 +3,7 @@
 import pytest
 from fakes import InProcessSandbox
 
-from agent.search.selection import BehaviourCache, SelectionSettings, choose, outcome_key
+from agent.search.selection import BehaviourCache, SelectionSettings, agreement_votes, choose, outcome_key
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.inputs import extra_inputs
 from envs.problem import Problem
@@ -44,6 +44,25 @@ def test_the_largest_group_wins_over_the_likeliest_program():
     assert [len(g) for g in choice.groups] == [3, 1] and choice.groups[1] == (digest(WRONG),)
     assert choice.executions == 4 and "largest of 2 groups" in choice.reason
     assert choice.to_dict()["groups"][0] == [digest(t) for t in RIGHT]
+
+
+def test_votes_are_the_draws_of_the_group_the_choice_returns():
+    """A wrong program drawn twice against two right ones drawn once each: the right group wins
+    the choice (two programs to one) and its votes are its draws; duplicates count, near-misses
+    do not; the outputs run once across calls (the search asks after every call)."""
+    tree = tree_of(WRONG, RIGHT[0], RIGHT[1], logprobs=[0.0, -1.0, -2.0])
+    tree.add_child(tree.root, Program.from_text(WRONG), EdgeInfo(None, None, logprob=0.0))  # drawn again
+    sandbox = InProcessSandbox()
+    cache = BehaviourCache()
+    votes = agreement_votes(PROBLEM, sandbox, SelectionSettings(), cache)
+    assert votes(tree) == 2 and set(cache.runs) == {digest(WRONG), digest(RIGHT[0]), digest(RIGHT[1])}
+    near = Program.from_text("def f(x):\n    return 2 * x if x != 3 else 0\n")  # fails the visible test
+    tree.add_child(tree.root, near, EdgeInfo(None, None, logprob=-3.0))
+    tree.set_report(near.digest, TestReport((TestOutcome("v", "fail"),)))
+    for _ in range(2):
+        tree.add_child(tree.root, Program.from_text(RIGHT[1]), EdgeInfo(None, None, logprob=-2.0))
+    assert votes(tree) == 4  # RIGHT[0] once, RIGHT[1] three times
+    assert votes(tree_of(WRONG)) == 1  # one visible solution: its own draws
 
 
 def test_ties_go_to_the_likelier_program():
