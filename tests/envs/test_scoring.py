@@ -100,7 +100,7 @@ def example_cases():
         yield pytest.param(load_problem(path), (EXAMPLES / f"{path.stem}_solution.py").read_text(), id=path.stem)
 
 
-@pytest.mark.parametrize("problem, solution", example_cases())
+@pytest.mark.parametrize("problem, solution", list(example_cases()))
 def test_example_reference_solutions_pass_visible_and_hidden_tests(problem, solution):
     sandbox = InProcessSandbox()
     assert score_problem(solution, problem, sandbox).all_passed
