@@ -163,11 +163,29 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
         if dataclasses.is_dataclass(default):
             kwargs[name] = _build(type(default), value, f"{where}.{name}")
         else:
+            _check_scalar(fields[name], value, f"{where}.{name}")
             kwargs[name] = value
     try:
         return cls(**kwargs)
     except ValueError as exc:  # a settings class refusing a value (its __post_init__)
         raise ConfigError(f"{where}: {exc}") from None
+
+
+# What a scalar setting accepts, by its annotation: a string such as "maybe" for a flag would
+# otherwise count as true, and "8" for a count fail deep inside the search.
+_SCALARS = {"bool": (bool,), "int": (int,), "float": (int, float), "str": (str,)}
+
+
+def _check_scalar(field_: dataclasses.Field, value: Any, where: str) -> None:
+    annotation = field_.type if isinstance(field_.type, str) else getattr(field_.type, "__name__", str(field_.type))
+    base, _, optional = annotation.replace(" ", "").partition("|")
+    kinds = _SCALARS.get(base)
+    if kinds is None or (optional == "None" and value is None) or optional not in ("", "None"):
+        return
+    if isinstance(value, kinds) and not (isinstance(value, bool) and base != "bool"):
+        return
+    expected = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}[base]
+    raise ConfigError(f"{where}: expected {expected}{' or null' if optional else ''}, got {value!r}")
 
 
 def config_from_dict(values: dict[str, Any], where: str = "config") -> Config:

@@ -95,3 +95,26 @@ def test_the_search_stops_once_three_visible_solutions_agree_unless_told_otherwi
     assert build_settings(load_config(None, {"search.stop_votes": 1}).search).stop_votes == 1
     with pytest.raises(WiringError, match="search.stop_votes must be a positive integer"):
         build_settings(load_config(None, {"search.stop_votes": 0}).search)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("bench.spend_budget", "maybe", "config.bench.spend_budget: expected true or false, got 'maybe'"),
+    ("search.stop_votes", "3", "config.search.stop_votes: expected an integer, got '3'"),
+    ("search.stop_votes", True, "config.search.stop_votes: expected an integer, got True"),
+    ("policy.temperature", "hot", "config.policy.temperature: expected a number, got 'hot'"),
+    ("bench.budgets", 5, "config.bench.budgets: expected a string, got 5"),
+])
+def test_a_setting_of_the_wrong_kind_is_refused_by_name(key, value, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, {key: value})
+    assert str(error.value) == message
+
+
+def test_settings_of_the_right_kind_pass_integers_as_numbers_and_null_where_allowed():
+    from agent.config import config_from_dict
+
+    config = config_from_dict({"policy": {"temperature": 1}, "search": {"budget_tokens": None},
+                               "bench": {"anytime": False}})
+    assert config.policy.temperature == 1 and config.search.budget_tokens is None and config.bench.anytime is False
+    with pytest.raises(ConfigError, match=r"config.search.stop_votes: expected an integer, got None"):
+        config_from_dict({"search": {"stop_votes": None}})
