@@ -88,7 +88,7 @@ class SearchConfig:
     # SearchSettings.stop_votes. Replayed on sampling's draws of all 164 HumanEval problems at 5
     # samples' tokens, 3 returned what drawing all 5 and choosing returns (116 problems at T = 0.7,
     # 113 at 1.0) for 3-5% fewer tokens; the first visible solution (1) returned 113 and 109, for
-    # 25-29% fewer (benchmarks/stop_rule_replay.py; docs/results/README.md).
+    # 22-26% fewer (benchmarks/stop_rule_replay.py; docs/results/README.md).
     stop_votes: int = 3
     seed: int = SearchSettings.seed
     sample: SampleSettings = field(default_factory=SampleSettings)
@@ -123,9 +123,9 @@ class BenchConfig:
     # tokens: a tree search keeps going after its first visible solution (as `agent solve
     # --keep-going`; rex then draws only fresh programs, the votes of the choice) and returns the
     # choice by agreement among its visible solutions, as `sample` does. Stopping at the first
-    # visible solution (False: search.stop_when_solved, `agent solve`'s default) returned 2 of the
-    # 164 HumanEval problems fewer than sampling at 5 samples-equivalent at T = 0.7 (4 at T = 1.0),
-    # replayed on sampling's draws, for 26% (22%) fewer tokens (docs/results/README.md).
+    # visible solution (False: search.stop_when_solved) returned 3 of the 164 HumanEval problems
+    # fewer than sampling at 5 samples-equivalent at T = 0.7 (4 at T = 1.0), replayed on sampling's
+    # draws, for 26% (22%) fewer tokens (docs/results/README.md).
     spend_budget: bool = True
 
 
