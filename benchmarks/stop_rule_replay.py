@@ -14,7 +14,7 @@ and tokens a problem spent (the prompt once, then each draw's generated tokens),
 it gains and loses against `all`:
 
     stop rule=<name> deployable=<%> (<problems>/<n>) draws=<mean> tokens=<mean> vs_all=+<gains>/-<losses>
-    stop replayed=<problems whose `all` choice is the recorded one>/<problems>
+    stop replayed=<recorded choices among 2+ visible solutions that `all` reproduces>/<such choices>
 
 The visible solutions' likelihood order is the recorded one (the largest budget's candidates,
 likeliest first), so `all` must reproduce the recorded choice. Hidden verdicts come from the
@@ -55,7 +55,7 @@ def main() -> None:
     rules = ["first", *(f"agree={k}" for k in ks), "all"]
     totals = {rule: Counter() for rule in rules}
     wins: dict[str, list[bool]] = {rule: [] for rule in rules}
-    reproduced = 0
+    reproduced = choices = 0
     sandbox = wiring.build_sandbox(config.sandbox)
     try:
         for pid, record in sorted(top.items()):
@@ -63,7 +63,9 @@ def main() -> None:
             draws = largest[pid]["draws"][:record["compute"]["samples"]]
             ranks = {d: i for i, d in enumerate(record["selection"]["candidates"])}
             outcome = _replay(problem, draws, ranks, record["compute"]["prompt_tokens"], ks, sandbox, config.selection)
-            reproduced += outcome["all"][3] == record["selection"]["chosen"] or len(ranks) < 2
+            if len(ranks) >= 2:  # a choice among visible solutions was recorded: the replay must make it
+                choices += 1
+                reproduced += outcome["all"][3] == record["selection"]["chosen"]
             for rule in rules:
                 passed, n, tokens, _ = outcome[rule]
                 totals[rule].update(passed=passed, draws=n, tokens=tokens, problems=1)
@@ -76,7 +78,7 @@ def main() -> None:
         losses = sum(b and not a for a, b in zip(wins[rule], wins["all"]))
         print(f"stop rule={rule} deployable={100 * t['passed'] / t['problems']:.1f}% ({t['passed']}/{t['problems']}) "
               f"draws={t['draws'] / t['problems']:.2f} tokens={t['tokens'] / t['problems']:.0f} vs_all=+{gains}/-{losses}")
-    print(f"stop replayed={reproduced}/{len(top)}")
+    print(f"stop replayed={reproduced}/{choices}")
 
 
 def _replay(problem, draws: list[dict], ranks: dict[str, int], prompt_tokens: int, ks: list[int], sandbox,
