@@ -18,7 +18,8 @@ is drawn beside them, the same number of rows each:
 Per arm: the problems it solved (some program passes every visible test) and solved for real
 (one of those passes the hidden tests too), its lint-clean programs, and the tokens it cost
 (prompt tokens the model ran + generated; the prefix cache is warm from the first batch, as
-in a search). Hidden tests are run only here, after the fact, never shown to a policy.
+in a search), and per 1,000 generated tokens alone: what a cut child would cost if it reused
+its parent's own tokens (the head it keeps) instead of encoding them again. Hidden tests are run only here, after the fact, never shown to a policy.
 
 Usage: python benchmarks/repair_yield.py [--problems 0-163] [--rows 8] [--seed 0] [--workers 2] [--out FILE]
                                          [--arms fresh,cut,cut_tests,cut_tests_whole,cut_tests_nocode,free_tests]
@@ -107,7 +108,7 @@ def run_problem(args: tuple) -> dict:
             batch = policy.propose(view, state, list(points), per_point, seed=seed + 1, caps=caps)
         counts = _judge(problem, batch.proposals, lint, evaluate, hidden)
         counts.update(samples=len(batch.proposals), tokens=batch.prompt_tokens_encoded + batch.generated_tokens,
-                      seconds=round(time.perf_counter() - start, 2))
+                      generated=batch.generated_tokens, seconds=round(time.perf_counter() - start, 2))
         record[arm] = counts
     return record
 
@@ -126,10 +127,18 @@ def summarise(records: list[dict]) -> list[str]:
         samples = sum(r[arm]["samples"] for r in hard)
         seconds = sum(r[arm]["seconds"] for r in hard)
         k = 1000 / max(tokens, 1)
-        lines.append(f"arm={arm} samples={samples} tokens={tokens} problems_solved={solved} problems_solved_hidden={real} "
-                     f"visible_solutions={sols} hidden_passing={reals} lint_clean={clean} "
-                     f"per_1k_tokens: solutions={sols * k:.2f} hidden_passing={reals * k:.2f} lint_clean={clean * k:.2f} "
-                     f"s_per_1k_tokens={seconds * k:.1f}")
+        line = (f"arm={arm} samples={samples} tokens={tokens} problems_solved={solved} problems_solved_hidden={real} "
+                f"visible_solutions={sols} hidden_passing={reals} lint_clean={clean} "
+                f"per_1k_tokens: solutions={sols * k:.2f} hidden_passing={reals * k:.2f} lint_clean={clean * k:.2f} "
+                f"s_per_1k_tokens={seconds * k:.1f}")
+        if all("generated" in r[arm] for r in hard):  # records before it kept only the sum
+            generated = sum(r[arm]["generated"] for r in hard)
+            g = 1000 / max(generated, 1)
+            # what the arm would cost if its prompt were held already (a cut child's head is its
+            # parent's own tokens): generated tokens only, the price of a cut child that reused them
+            line += (f" generated={generated} per_1k_generated: solutions={sols * g:.2f} "
+                     f"hidden_passing={reals * g:.2f}")
+        lines.append(line)
     return lines
 
 
