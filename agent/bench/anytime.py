@@ -27,7 +27,7 @@ from envs.problem import Problem
 from policies.base import Policy
 
 SNAPSHOT_COMPUTE = ("lm_calls", "samples", "prompt_tokens", "generated_tokens", "tokens", "flops", "wall_s",
-                    "doomed_samples", "doomed_tokens_saved")
+                    "doomed_samples", "doomed_tokens_saved", "unused_samples", "unused_tokens")
 
 
 @dataclass(frozen=True)

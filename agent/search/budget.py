@@ -46,6 +46,11 @@ class ComputeStats:
     doomed_tokens_saved: int = 0  # decode steps their batches ran on after they stopped (not paid)
     whole_samples: int = 0  # samples that ended by themselves (not cut by a length or token cap)
     whole_sample_tokens: int = 0  # their generated tokens: what a sample costs, for clipping rows
+    # Rows a call generated that the budget did not pay for, and their tokens (prompt included
+    # when the first row is one): computed, not drawn, not in `tokens` (agent.search.loop's
+    # fresh rows past checkpoints, where the row that would cross the budget is left out whole)
+    unused_samples: int = 0
+    unused_tokens: int = 0
     flops: float = 0.0
     lint_calls: int = 0
     sandbox_calls: int = 0
@@ -74,9 +79,11 @@ class Meter:
         self._start = time.perf_counter()
         self._counts = {"lm_calls": 0, "samples": 0, "prompt_tokens": 0, "prompt_tokens_saved": 0,
                         "generated_tokens": 0, "doomed_samples": 0, "doomed_tokens_saved": 0,
-                        "whole_samples": 0, "whole_sample_tokens": 0, "lint_calls": 0, "sandbox_calls": 0}
+                        "whole_samples": 0, "whole_sample_tokens": 0, "unused_samples": 0, "unused_tokens": 0,
+                        "lint_calls": 0, "sandbox_calls": 0}
         self._flops = 0.0
         self._seconds = dict.fromkeys(PHASES, 0.0)
+        self._held = 0.0  # generate seconds spent on rows not counted yet (`hold`)
 
     @contextmanager
     def timed(self, phase: str) -> Iterator[None]:
@@ -93,9 +100,18 @@ class Meter:
             elif phase == "sandbox":
                 self._counts["sandbox_calls"] += 1
 
-    def add_batch(self, batch: ProposalBatch) -> None:
-        """Count one policy call. Samples are the proposals returned, parse failures included."""
-        self._counts["lm_calls"] += 1
+    def hold(self, seconds: float) -> None:
+        """Leave `seconds` of the generate time spent so far out of `stats` until `release`d: a
+        call's rows counted one at a time each bring their share of its time with them."""
+        self._held += seconds
+
+    def release(self, seconds: float) -> None:
+        self._held = max(0.0, self._held - seconds)
+
+    def add_batch(self, batch: ProposalBatch, *, call: bool = True) -> None:
+        """Count one policy call (`call=False`: more rows of the call counted last). Samples are
+        the proposals returned, parse failures included."""
+        self._counts["lm_calls"] += int(call)
         self._counts["samples"] += len(batch.proposals)
         self._counts["prompt_tokens"] += int(batch.prompt_tokens_encoded)
         self._counts["prompt_tokens_saved"] += int(batch.prompt_tokens_saved)
@@ -108,12 +124,18 @@ class Meter:
         self._counts["whole_sample_tokens"] += sum(p.generated_tokens for p in whole)
         self._flops += float(batch.flops)
 
+    def add_unused(self, rows: list[ProposalBatch]) -> None:
+        """Count rows a call generated that the search does not draw (`ComputeStats.unused_samples`)."""
+        self._counts["unused_samples"] += sum(len(row.proposals) for row in rows)
+        self._counts["unused_tokens"] += sum(row.prompt_tokens_encoded + row.generated_tokens for row in rows)
+        self._flops += sum(row.flops for row in rows)
+
     def stats(self) -> ComputeStats:
         return ComputeStats(
             **self._counts,
             flops=self._flops,
-            wall_s=time.perf_counter() - self._start,
-            generate_s=self._seconds["generate"],
+            wall_s=time.perf_counter() - self._start - self._held,
+            generate_s=self._seconds["generate"] - self._held,
             lint_s=self._seconds["lint"],
             sandbox_s=self._seconds["sandbox"],
         )
@@ -204,6 +226,27 @@ def samples_that_fit(tokens_left: int | None, stats: ComputeStats, prior: float 
     if not per_sample:
         return None
     return max(1, int(tokens_left // per_sample))
+
+
+def row_batches(batch: ProposalBatch) -> list[ProposalBatch]:
+    """The call's rows as one-row batches that add up to it: the first carries the encoded prompt
+    (as `agent bench` counts sampling's draws), each its own generated tokens, FLOPs in proportion
+    to those tokens, and the doomed rows' saved steps split evenly among them (the first ones take
+    the remainder)."""
+    rows = batch.proposals
+    costs = [p.generated_tokens + (batch.prompt_tokens_encoded if i == 0 else 0) for i, p in enumerate(rows)]
+    doomed = [i for i, p in enumerate(rows) if p.finish == "doomed"]
+    saved = int((batch.extra or {}).get("doomed_tokens_saved", 0))
+    spared = {i: saved // len(doomed) + (k < saved % len(doomed)) for k, i in enumerate(doomed)} if doomed else {}
+    return [ProposalBatch(
+        proposals=(p,),
+        prompt_tokens_encoded=batch.prompt_tokens_encoded if i == 0 else 0,
+        prompt_tokens_saved=batch.prompt_tokens_saved if i == 0 else 0,
+        generated_tokens=p.generated_tokens,
+        generate_s=batch.generate_s / len(rows),
+        flops=batch.flops * costs[i] / max(1, sum(costs)),
+        extra={"finish": {p.finish: 1}, "doomed_tokens_saved": spared.get(i, 0)},
+    ) for i, p in enumerate(rows)]
 
 
 def _reached(spent: float, limit: float | None) -> bool:

@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from typing import Any, Sequence
 
-from agent.search.budget import Budget, ComputeStats, Meter, samples_that_fit
+from agent.search.budget import Budget, ComputeStats, Meter, row_batches, samples_that_fit
 from agent.search.requests import can_propose_groups, propose_nodes
 from agent.search.tree import UNSCORED, EdgeInfo, SearchTree
 from agent.search.types import (
@@ -110,9 +110,26 @@ class _Run:
         with self.meter.timed("sandbox"):  # the choice's executions on its extra inputs
             return self.votes(tree) >= self.settings.stop_votes
 
-    def limits(self) -> tuple[int | None, CallCaps, bool]:
-        return call_limits(self.budget, self.meter.stats(), self.checkpoints[0] if self.checkpoints else None,
+    def limits(self, through: int = 0) -> tuple[int | None, CallCaps, bool]:
+        """The next call's limits, its tokens those left to the next checkpoint, or past
+        `through` checkpoints to the one after (the budget's own end past the last)."""
+        checkpoint = self.checkpoints[through] if through < len(self.checkpoints) else None
+        return call_limits(self.budget, self.meter.stats(), checkpoint,
                            prior=sample_length_prior(self.policy), stop_doomed=self.settings.stop_doomed)
+
+    def fresh_through(self, strategy: Strategy, selections: list[tuple[Selection, int]]) -> int:
+        """How many checkpoints the next call may run past: those inside the fresh programs the
+        strategy is sure to draw next (`Strategy.fresh_horizon`), when the call is its fresh arm
+        alone and the search spends its budget (a search that may stop at a solution draws only
+        what the next checkpoint pays for, so it never pays for rows it would not have drawn)."""
+        if (strategy.fresh_horizon is None or not self.checkpoints or self.settings.stop_when_solved
+                or self.budget.tokens is None or len(selections) != 1 or selections[0][1] != 1
+                or selections[0][0].node != self.tree.root):
+            return 0
+        marks = [*self.checkpoints, self.budget.tokens]
+        spent = self.meter.stats().tokens
+        spans = [mark - before for mark, before in zip(marks, [spent, *marks])]
+        return max(0, min(strategy.fresh_horizon(self.tree, self.settings, spans), len(spans)) - 1)
 
     def pass_checkpoints(self, strategy: Strategy, *, next_one: bool = False) -> None:
         """Report every checkpoint the tokens spent have reached (and the next one, if
@@ -129,7 +146,10 @@ class _Run:
         Returns what the call made, or None when the budget allows no sample."""
         while True:
             self.pass_checkpoints(strategy)
-            samples, caps, at_checkpoint = self.limits()
+            through = self.fresh_through(strategy, selections)
+            samples, caps, at_checkpoint = self.limits(through)
+            if through:  # whole rows, as sampling draws them: `_fresh_rows` keeps those the budget pays for
+                caps = dataclasses.replace(caps, tokens=None)
             with self.meter.timed("generate"):
                 batch, sizes = self._call(strategy, selections, samples, caps)
             if batch is None or not (batch.refused and at_checkpoint):
@@ -137,6 +157,8 @@ class _Run:
             self.pass_checkpoints(strategy, next_one=True)  # and ask again, under the next cap
         if batch is None or batch.refused:  # refused: the tokens left do not pay for the call's prompt
             return None
+        if through:
+            return self._fresh_rows(strategy, batch, self.horizon_end(through))
         self.meter.add_batch(batch)
         self.counts["expansions"] += 1
         tree, new, digests, admitted_flags, start = self.tree, [], [], [], 0
@@ -150,6 +172,46 @@ class _Run:
             self._count_arm(arm, batch, part, added)
             self.node_arm.update(dict.fromkeys(added, arm))
             new += added
+        return Expansion(batch, tuple(digests), tuple(admitted_flags), tuple(new))
+
+    def horizon_end(self, through: int) -> int:
+        """The token total `through` checkpoints on: the next checkpoint after them, or the budget."""
+        return self.checkpoints[through] if through < len(self.checkpoints) else self.budget.tokens
+
+    def _fresh_rows(self, strategy: Strategy, batch: ProposalBatch, end: int) -> Expansion:
+        """A fresh call past checkpoints (`fresh_through`), taken row by row in draw order, as
+        `agent bench` reads sampling's draws: each row's tokens counted (the prompt with the
+        first), its program linted, added and scored, every checkpoint before it reported first.
+        The rows are whole (the call had no token cap) and each is the same program in any call
+        (the fresh stream), so each report is what a search with that budget draws and returns.
+        The row that would cross `end`, and the rows after it, are not drawn: a search with that
+        budget would have cut it. Their tokens were generated all the same and are counted apart
+        (`unused_samples`, `unused_tokens`), their time with the rest. Each row brings an even
+        share of the call's time, as sampling's draws do."""
+        tree, root = self.tree, self.tree.root
+        self.counts["expansions"] += 1
+        tree.node(root).expanded += 1
+        rows = row_batches(batch) if batch.proposals else []
+        share = batch.generate_s / max(1, len(rows))
+        self.meter.hold(batch.generate_s)
+        digests, admitted_flags, new = [], [], []
+        for i, row in enumerate(rows):
+            spent, cost = self.meter.stats().tokens, row.prompt_tokens_encoded + row.generated_tokens
+            if spent + cost > end:
+                self.meter.add_unused(rows[i:])
+                tree.programs_drawn -= len(rows) - i  # not drawn: the stream's next draws again
+                break
+            while self.checkpoints and spent + cost > self.checkpoints[0]:  # the budget ends before this row
+                self.pass_checkpoints(strategy, next_one=True)
+            self.meter.release(share)
+            self.meter.add_batch(row, call=i == 0)
+            added = self._add_children(root, row.proposals, digests, admitted_flags)
+            self._count_arm("at_root", row, row.proposals, added, call=i == 0)
+            self.node_arm.update(dict.fromkeys(added, "at_root"))
+            self.score(added)
+            new += added
+            self.pass_checkpoints(strategy)
+        self.meter.release(batch.generate_s)  # the rows not drawn took their time too
         return Expansion(batch, tuple(digests), tuple(admitted_flags), tuple(new))
 
     def _call(self, strategy: Strategy, selections: list[tuple[Selection, int]], samples: int | None,
@@ -193,17 +255,19 @@ class _Run:
                 tree.add_child(parent_digest, proposal.program, edge)
         return new
 
-    def _count_arm(self, arm: str, batch: ProposalBatch, part: tuple[Proposal, ...], new: list[str]) -> None:
+    def _count_arm(self, arm: str, batch: ProposalBatch, part: tuple[Proposal, ...], new: list[str], *,
+                   call: bool = True) -> None:
         """Where the compute went: calls at the root (fresh programs) vs below it (refinements).
         A call carrying several nodes counts once per node it carried; its generated tokens go to
-        the rows that wrote them, its encoded prompt tokens in proportion to rows."""
+        the rows that wrote them, its encoded prompt tokens in proportion to rows. `call=False`:
+        more rows of a call already counted."""
         counts = self.arms.setdefault(arm, Counter())
         if len(part) == len(batch.proposals):
             prompt, generated = batch.prompt_tokens_encoded, batch.generated_tokens
         else:
             prompt = batch.prompt_tokens_encoded * len(part) / len(batch.proposals)
             generated = sum(p.generated_tokens for p in part)
-        counts.update(calls=1, samples=len(part), prompt_tokens=int(prompt), generated_tokens=int(generated),
+        counts.update(calls=int(call), samples=len(part), prompt_tokens=int(prompt), generated_tokens=int(generated),
                       new_nodes=len(new))
 
     def _arm_hits(self, arm: str) -> dict[str, int]:
@@ -227,7 +291,10 @@ class _Run:
         return result, clean
 
     def score(self, digests: Sequence[str]) -> None:
+        """Evaluate the nodes not scored yet (a call taken row by row scored its own)."""
         for digest in digests:
+            if self.tree.node(digest).score is not UNSCORED:
+                continue
             program = self.tree.node(digest).program
             report = self.reports.get(program.behaviour_digest)
             if report is None:  # run once per behaviour: comments aside

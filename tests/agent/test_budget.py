@@ -107,3 +107,35 @@ def test_until_all_stops_once_every_limit_is_reached_and_never_caps_tokens():
     assert budget.tokens_left(ComputeStats(samples=1, generated_tokens=10)) is None  # a minimum, not a cap
     assert budget.samples_left(ComputeStats(samples=1, generated_tokens=10)) is None  # tokens still to reach
     assert budget.samples_left(ComputeStats(samples=1, generated_tokens=500)) == 3
+
+
+def test_a_calls_rows_as_one_row_batches_add_up_to_the_call():
+    from agent.search.budget import row_batches
+    from policies.base import Proposal, ProposalBatch
+
+    rows = tuple(Proposal("ok", None, None, -1.0, 10, tokens, "", None, finish=finish)
+                 for tokens, finish in ((5, "eos"), (7, "doomed"), (3, "doomed")))
+    batch = ProposalBatch(rows, 10, 20, 15, generate_s=3.0, flops=250.0,
+                          extra={"finish": {"eos": 1, "doomed": 2}, "doomed_tokens_saved": 9})
+    parts = row_batches(batch)
+    assert [p.prompt_tokens_encoded for p in parts] == [10, 0, 0]  # the prompt with the first row
+    assert [p.generated_tokens for p in parts] == [5, 7, 3]
+    assert sum(p.flops for p in parts) == 250.0 and parts[0].flops == 250.0 * 15 / 25
+    assert [p.extra["doomed_tokens_saved"] for p in parts] == [0, 5, 4]
+    meter = Meter()
+    for i, part in enumerate(parts):
+        meter.add_batch(part, call=i == 0)
+    stats = meter.stats()
+    assert (stats.lm_calls, stats.samples, stats.tokens, stats.doomed_samples, stats.doomed_tokens_saved) == \
+        (1, 3, 25, 2, 9)
+
+
+def test_held_generate_seconds_stay_out_of_the_stats_until_released():
+    meter = Meter()
+    with meter.timed("generate"):
+        time.sleep(0.01)
+    spent = meter.stats().generate_s
+    meter.hold(spent * 0.75)
+    assert abs(meter.stats().generate_s - spent * 0.25) < 1e-9
+    meter.release(spent * 0.75)
+    assert meter.stats().generate_s == spent

@@ -356,3 +356,116 @@ def test_rex_refuses_bad_arm_settings():
     for bad in ({"fresh_a": 0.0}, {"fresh_b": -1.0}, {"refine_decay": -1.0}, {"refine_min_tokens": 0}):
         with pytest.raises(ValueError, match="rex:"):
             make_strategy("rex", **bad)
+
+
+# -- fresh rows drawn in one call past the budget's checkpoints --------------------------------
+class StreamPolicy(ScriptedPolicy):
+    """Fresh draw k of the stream is `programs[k]` whichever call draws it (as LMPolicy's row
+    seeds make it), each as long as its text: budgets can be set at exactly k draws' tokens.
+    A call returns the rows its `caps.tokens` pays for, in order (a policy that knew each row's
+    length; LMPolicy prices rows at their expected length)."""
+
+    def sample_programs(self, problem, n, *, seed=None, caps=CallCaps(), temperatures=None):
+        from scripted import n_tokens
+
+        from agent.search.types import fresh_stream_seed
+
+        first = seed - fresh_stream_seed(0)
+        script = self.programs
+        rows = [script[(first + i) % len(script)] for i in range(n)]
+        if caps.tokens is not None:
+            spent = [n_tokens(problem.prompt) + sum(n_tokens("\n".join(c.lines)) for c in rows[:k + 1])
+                     for k in range(n)]
+            rows = rows[:max(1, sum(1 for cost in spent if cost <= caps.tokens))]
+        self.programs = tuple(rows)
+        try:  # draw i of this call is program i of the reordered list (sample=False)
+            return super().sample_programs(problem, len(rows), seed=seed, caps=caps, temperatures=temperatures)
+        finally:
+            self.programs = script
+
+
+STREAM = [WRONG, NEAR, Candidate(("def add(a, b):", "    return a * b  # a longer wrong program"), -1.0),
+          Candidate(tuple(ADD_SOLUTION.splitlines()), -1.0), NEAR]
+
+
+def _draw_limits(draws: int = 5) -> dict[str, int]:
+    """Token budgets of the first 1, 2 and 5 fresh draws: the prompt once, then each draw's
+    generated tokens (how `agent bench` sets a search's samples-equivalent budgets)."""
+    from scripted import n_tokens
+
+    generated = [n_tokens("\n".join(c.lines)) for c in STREAM[:draws]]
+    return {str(k): n_tokens(ADD.prompt) + sum(generated[:k]) for k in (1, 2, draws)}
+
+
+def _anytime_rex(policy, *, horizon: bool = True, stop_when_solved: bool = False, **rex):
+    import dataclasses
+
+    from agent.bench.anytime import anytime_search
+
+    strategy = make_strategy("rex", fresh_temperatures=(), **rex)
+    if not horizon:
+        strategy = dataclasses.replace(strategy, fresh_horizon=None)
+    return anytime_search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+                          strategy=strategy, limits=_draw_limits(),
+                          settings=SearchSettings(samples_per_location=4, max_locations=2, seed=0,
+                                                  stop_when_solved=stop_when_solved))
+
+
+def test_fresh_rows_past_checkpoints_come_in_one_call_and_each_checkpoint_sees_its_own_draws():
+    one_call, stepwise = StreamPolicy({}, programs=STREAM), StreamPolicy({}, programs=STREAM)
+    result, snapshots = _anytime_rex(one_call)  # every span is far below refine_min_tokens (600)
+    _anytime_rex(stepwise, horizon=False)
+    assert [len(b.proposals) for b in one_call.batches] == [8]  # one call of whole rows, as sampling's
+    assert len(stepwise.batches) > 1  # without: each call stops at the next checkpoint
+    for label, limit in _draw_limits().items():
+        got, k = snapshots[label], int(label)
+        assert (got.compute["tokens"], got.compute["samples"], got.compute["lm_calls"]) == (limit, k, 1)
+        drawn = {Program(c.lines).digest for c in STREAM[:k]}
+        assert set(got.nodes) == drawn | {result.tree.root}  # the first k draws, no later one
+    assert snapshots["2"].best != snapshots["5"].best == Program(STREAM[3].lines).digest  # the solution, draw 4
+    assert result.counters.arms["at_root"]["calls"] == 1 and result.counters.arms["at_root"]["samples"] == 5
+    # draws 6-8 would cross the budget: generated, counted apart, and still the stream's next draws
+    assert (result.compute.unused_samples, result.tree.programs_drawn) == (3, 5)
+    assert result.compute.unused_tokens == sum(b.generated_tokens for b in one_call.batches) - \
+        (result.compute.generated_tokens)
+
+
+def test_a_checkpoint_inside_a_row_is_reported_before_it():
+    from agent.bench.anytime import anytime_search
+
+    limits = _draw_limits()
+    limits["2"] -= 1  # one token short of draw 2: a search with this budget cuts draw 2
+    policy = StreamPolicy({}, programs=STREAM)
+    _, snapshots = anytime_search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+                                  strategy=make_strategy("rex", fresh_temperatures=()), limits=limits,
+                                  settings=SearchSettings(samples_per_location=4, max_locations=2, seed=0,
+                                                          stop_when_solved=False))
+    assert snapshots["2"].compute["samples"] == 1 and snapshots["2"].compute["tokens"] < limits["2"]
+    assert snapshots["5"].compute["samples"] == 5 and snapshots["5"].compute["tokens"] == limits["5"]
+
+
+def test_a_search_that_may_stop_or_refine_stops_its_calls_at_each_checkpoint():
+    stops = StreamPolicy({}, programs=STREAM)
+    _anytime_rex(stops, stop_when_solved=True)  # rows past a checkpoint might never be needed
+    assert len(stops.batches[0].proposals) == 1
+    refines = StreamPolicy({}, programs=STREAM)
+    _anytime_rex(refines, refine_min_tokens=1)  # a near-miss may be refined at any point
+    assert len(refines.batches[0].proposals) == 1
+
+
+def test_rex_fresh_horizon_counts_the_spans_no_refinement_fits():
+    from agent.search.rex import fresh_horizon
+    from agent.search.tree import EdgeInfo, SearchTree
+
+    tree = SearchTree(ADD.starter, None, root_clean=True)
+    settings = SearchSettings()
+    plain = dict(fresh_after_solution=True, refine_min_tokens=600, fresh_temperatures=())
+    assert fresh_horizon(tree, settings, [300, 100, 599, 600, 50], **plain) == 3
+    assert fresh_horizon(tree, settings, [700, 100], **plain) == 0
+    assert fresh_horizon(tree, settings, [300, 100], **(plain | {"refine_min_tokens": None})) == 0
+    assert fresh_horizon(tree, settings, [300, 100], **(plain | {"fresh_temperatures": (0.0,)})) == 0
+    solution = Program.from_text(ADD_SOLUTION)
+    tree.add_child(tree.root, solution, EdgeInfo(None, None))
+    tree.set_report(solution.digest, InProcessEvaluator(ADD.tests)(solution))
+    assert fresh_horizon(tree, settings, [700, 900], **plain) == 2  # only fresh programs after a solution
+    assert fresh_horizon(tree, settings, [700, 900], **(plain | {"fresh_after_solution": False})) == 0
