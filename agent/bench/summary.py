@@ -143,7 +143,9 @@ def _rates(records: list[dict]) -> dict:
             "arms_hits_problems": sum(1 for r in records if any("solutions" in c for c in (r.get("arms") or {}).values())),
             # samples stopped at an unrepairable syntax error, and the decode steps that saved
             "doomed_samples": sum(r["compute"].get("doomed_samples", 0) for r in records),
-            "doomed_tokens_saved": sum(r["compute"].get("doomed_tokens_saved", 0) for r in records)}
+            "doomed_tokens_saved": sum(r["compute"].get("doomed_tokens_saved", 0) for r in records),
+            # rows a call generated past the budget, not drawn (their time is in the seconds)
+            "unused_tokens": sum(r["compute"].get("unused_tokens", 0) for r in records)}
 
 
 def _sampling(records: list[dict]) -> dict:
@@ -270,12 +272,13 @@ def render_markdown(summary: dict) -> str:
     lines += _versus_sampling(summary)
     lines += ["", "| strategy | well-formed samples | lint rejections (of parsed) | distinct programs executed "
               "per 1,000 generated tokens | samples stopped early (syntax) | tokens that saved | "
-              "seconds per 1,000 tokens |",
-              "|---|---|---|---|---|---|---|"]
+              "tokens generated past the budget, not drawn | seconds per 1,000 tokens |",
+              "|---|---|---|---|---|---|---|---|"]
     for name, entry in summary["strategies"].items():
         lines.append(f"| {name} | {_pct(entry['well_formed_rate'])} | {_pct(entry['lint_rejection_rate'])} | "
                      f"{_num(entry.get('executed_per_1k_generated'), '.2f')} | {_num(entry.get('doomed_samples'))} | "
-                     f"{_num(entry.get('doomed_tokens_saved'))} | {_num(entry.get('seconds_per_1k_tokens'), '.1f')} |")
+                     f"{_num(entry.get('doomed_tokens_saved'))} | {_num(entry.get('unused_tokens'))} | "
+                     f"{_num(entry.get('seconds_per_1k_tokens'), '.1f')} |")
     lines += _arms_table(summary)
     for name, entry in summary["strategies"].items():
         if entry.get("pass_at_k"):
