@@ -160,8 +160,9 @@ class Budget:
     seconds: float | None = None  # wall time of the whole search, lint and sandbox included
     until: str = "any"  # "any": stop at the first limit reached; "all": once every limit is reached
     # Token totals, ascending and below `tokens`, where the search reports the result a search with
-    # that token budget would have returned (`on_checkpoint`): no policy call crosses one, so each
-    # report is exactly that search's end. How agent bench reads every smaller budget off one search.
+    # that token budget would have returned (`on_checkpoint`): no policy call crosses one (except a
+    # call of fresh programs read row by row, agent.search.loop), so each report is exactly that
+    # search's end. How agent bench reads every smaller budget off one search.
     checkpoints: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:

@@ -16,6 +16,9 @@ What the loop guarantees, for every strategy:
   its `CallCaps` carry the tokens left (to the next of the budget's checkpoints, if any) down to
   the sampler. A call whose prompt the tokens left cannot pay for is refused by the policy,
   unrun, and the search ends there at its budget (or passes that checkpoint and asks again).
+  Fresh programs the strategy is sure to draw past checkpoints (`Strategy.fresh_horizon`) come
+  instead in one call of whole rows, read one by one: a row the budget does not pay for is
+  not drawn, and its tokens are counted apart (`ComputeStats.unused_tokens`).
 - Every new node is evaluated once (the tree is the cache: one node per program digest), and
   programs that differ only in comments are run once between them (`Program.behaviour_digest`:
   docstrings and positions count, since a program can read them).
