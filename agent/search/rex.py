@@ -75,7 +75,8 @@ class RExSettings:
     # a refinement's prompt is new (the parent's code, its failures), ~300-450 tokens for the
     # code model on HumanEval, where a fresh program's prompt is cached and costs nothing again;
     # with less left, a refinement would buy a row or two for the price of several fresh draws.
-    # None: no such floor.
+    # None: no such floor. Where no stretch of the budget left is this long, rex draws only fresh
+    # programs, and draws them in sampling's calls (`fresh_horizon`).
     refine_min_tokens: int | None = 600
     # Temperatures of the first fresh programs, draw k at fresh_temperatures[k] (0: greedy), each
     # in a call of its own; the later ones at the policy's temperature, the draws of `sample`.
