@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agent.search.budget import doomed_shares
 from agent.search.types import EvaluateFn, Expansion, LintFn
 from agent.search.tree import EdgeInfo, SearchTree
 from envs.problem import Problem
@@ -105,7 +106,7 @@ def draw_samples(
         flops_per_token = batch.flops / max(1, sum(costs))
         share_s = seconds / max(1, len(batch.proposals))
         doomed = [p.finish == "doomed" for p in batch.proposals]
-        saved = _shares(int((batch.extra or {}).get("doomed_tokens_saved", 0)), doomed)
+        saved = doomed_shares(int((batch.extra or {}).get("doomed_tokens_saved", 0)), doomed)
         for proposal, cost, digest, ok, stopped, spared in zip(batch.proposals, costs, digests, admitted, doomed,
                                                                saved):
             node = tree.node(digest) if ok else None
@@ -121,17 +122,6 @@ def draw_samples(
         raise KeyboardInterrupt
     root = result.tree.node(result.tree.root)
     return SamplingRun(root.program, root.lint, root.clean, root.report, tuple(draws))
-
-
-def _shares(total: int, doomed: list[bool]) -> list[int]:
-    """A call's saved decode steps split evenly over its doomed draws (the first ones take the
-    remainder), so the draws of whole calls add up to exactly what the calls saved."""
-    count = sum(doomed)
-    if not count:
-        return [0] * len(doomed)
-    base, extra = divmod(total, count)
-    ranks = [sum(doomed[:i]) for i in range(len(doomed))]  # doomed draws before each one
-    return [base + (rank < extra) if stopped else 0 for stopped, rank in zip(doomed, ranks)]
 
 
 def prefix_length(run: SamplingRun, *, draws: int | None = None, tokens: int | None = None) -> int:

@@ -229,6 +229,17 @@ def samples_that_fit(tokens_left: int | None, stats: ComputeStats, prior: float 
     return max(1, int(tokens_left // per_sample))
 
 
+def doomed_shares(total: int, doomed: list[bool]) -> list[int]:
+    """A call's saved decode steps split evenly over its doomed rows (the first ones take the
+    remainder), so the rows of whole calls add up to exactly what the calls saved."""
+    count = sum(doomed)
+    if not count:
+        return [0] * len(doomed)
+    base, extra = divmod(total, count)
+    ranks = [sum(doomed[:i]) for i in range(len(doomed))]  # doomed rows before each one
+    return [base + (rank < extra) if stopped else 0 for stopped, rank in zip(doomed, ranks)]
+
+
 def row_batches(batch: ProposalBatch) -> list[ProposalBatch]:
     """The call's rows as one-row batches that add up to it: the first carries the encoded prompt
     (as `agent bench` counts sampling's draws), each its own generated tokens, FLOPs in proportion
@@ -236,9 +247,7 @@ def row_batches(batch: ProposalBatch) -> list[ProposalBatch]:
     the remainder)."""
     rows = batch.proposals
     costs = [p.generated_tokens + (batch.prompt_tokens_encoded if i == 0 else 0) for i, p in enumerate(rows)]
-    doomed = [i for i, p in enumerate(rows) if p.finish == "doomed"]
-    saved = int((batch.extra or {}).get("doomed_tokens_saved", 0))
-    spared = {i: saved // len(doomed) + (k < saved % len(doomed)) for k, i in enumerate(doomed)} if doomed else {}
+    spared = doomed_shares(int((batch.extra or {}).get("doomed_tokens_saved", 0)), [p.finish == "doomed" for p in rows])
     return [ProposalBatch(
         proposals=(p,),
         prompt_tokens_encoded=batch.prompt_tokens_encoded if i == 0 else 0,
@@ -246,7 +255,7 @@ def row_batches(batch: ProposalBatch) -> list[ProposalBatch]:
         generated_tokens=p.generated_tokens,
         generate_s=batch.generate_s / len(rows),
         flops=batch.flops * costs[i] / max(1, sum(costs)),
-        extra={"finish": {p.finish: 1}, "doomed_tokens_saved": spared.get(i, 0)},
+        extra={"finish": {p.finish: 1}, "doomed_tokens_saved": spared[i]},
     ) for i, p in enumerate(rows)]
 
 

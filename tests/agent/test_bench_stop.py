@@ -14,7 +14,7 @@ import pytest
 from scripted import ADD_PROGRAMS, PARAMS, Candidate, ScriptedPolicy, endless_candidates, n_tokens
 from test_bench import bench, by_key, write_suite  # noqa: F401 (bench is a fixture)
 
-from agent.bench.sampling import _shares
+from agent.search.budget import doomed_shares
 from agent.cli import main
 from envs.diff import make_edit
 from envs.program import Program
@@ -140,9 +140,9 @@ def test_sample_stop_stops_the_doomed_draws_and_spends_fewer_tokens(bench):
 
 
 def test_saved_steps_are_split_over_the_doomed_draws_of_a_call():
-    assert _shares(7, [True, False, True, True]) == [3, 0, 2, 2]
-    assert _shares(0, [False, False]) == [0, 0]
-    assert sum(_shares(10, [True] * 3)) == 10
+    assert doomed_shares(7, [True, False, True, True]) == [3, 0, 2, 2]
+    assert doomed_shares(0, [False, False]) == [0, 0]
+    assert sum(doomed_shares(10, [True] * 3)) == 10
 
 
 @pytest.mark.parametrize("strategies, needles", [
