@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import time
 from collections import Counter
@@ -212,6 +213,26 @@ class LMPolicy(Policy):
                 paid -= clipped[-1]
         return clipped
 
+    def _rows_filling(self, ids, fits: list[int], counts: list[int], tokens: int, new_tokens: int) -> list[int]:
+        """The rows per prompt that fill `tokens` once the prompt is paid (`CallCaps.fill_tokens`):
+        at least one, ROW_MARGIN times as many as samples of the expected length would fill, and
+        no more than asked for. The mirror of `_rows_paid_for`: these rows are whole (no cap cuts
+        them) and the caller drops those past its tokens, so asking for too many costs a little
+        decoding beside the rest (a decode step of this model on a CPU costs about the same for
+        1 row as for 5), too few a whole call more. The search's estimate before this counted
+        the prompt in and priced rows at the expected length: rex then made 1.75 calls a problem
+        at 5 samples' tokens where sampling makes one (docs/results/README.md)."""
+        cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
+                           share=self.share_prefix, prefix_cache=self.prefix_cache)
+        expected = expected_sample_tokens(self._whole_tokens, self._whole_samples, prior=new_tokens / 2)
+        wanted = max(1, math.ceil(ROW_MARGIN * max(0, tokens - cost) / max(1.0, expected)))
+        clipped = []
+        for j, count in enumerate(counts):
+            clipped.append(min(count, wanted))
+            if j in fits:
+                wanted -= clipped[-1]
+        return clipped
+
     def _run(self, prompts: list[RenderedPrompt], locations, parsers, counts: list[int], seed: int | None,
              caps: CallCaps, entry: str = "", *, row_seeds: bool = False,
              row_temperatures: Sequence[float] | None = None) -> ProposalBatch:
@@ -228,6 +249,8 @@ class LMPolicy(Policy):
         ids = [encode_prompt(self.loaded.tokenizer, p.text) for p in prompts]
         limit = max_positions(self.loaded.model)
         fits = [j for j, x in enumerate(ids) if limit is None or len(x) + new_tokens <= limit]
+        if caps.tokens is None and caps.fill_tokens is not None and fits:
+            counts = self._rows_filling(ids, fits, counts, caps.fill_tokens, new_tokens)
         if caps.tokens is not None and fits:
             counts = self._rows_paid_for(ids, fits, counts, caps.tokens, new_tokens)
             fits = [j for j in fits if counts[j]]

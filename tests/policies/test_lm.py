@@ -409,6 +409,27 @@ def test_a_call_runs_only_the_rows_its_tokens_pay_for_once_the_prompt_is_paid(ti
     assert whole.extra["rows"] == [2, 1, 1]
 
 
+def test_a_call_of_whole_rows_asks_for_those_that_fill_its_tokens_after_the_prompt(tiny_llama):
+    # CallCaps.fill_tokens: no cap cuts a row, the caller drops those past its tokens, so the
+    # rows are sized to fill them with ROW_MARGIN over: never fewer than one, never more than asked.
+    import math
+
+    from policies.lm import ROW_MARGIN
+    from policies.prefill import encode_cost
+
+    policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=8), ignore_eos=True)
+    prompt = encode_prompt(tiny_llama.tokenizer, ToyFormat().render_program_prompt(PROBLEM).text)
+    cost = encode_cost(tiny_llama, [prompt], 1, share=True)
+    fill = policy.sample_programs(PROBLEM, 20, seed=1, caps=CallCaps(fill_tokens=cost + 12))
+    assert len(fill.proposals) == math.ceil(ROW_MARGIN * 12 / 4)  # 8 / 2 tokens a row expected, before any ended
+    assert all(p.generated_tokens == 8 for p in fill.proposals)  # whole: no token cap
+    # the next call's prompt is cached (free); rows cut by the length cap say nothing of a row's length
+    again = policy.sample_programs(PROBLEM, 20, seed=2, caps=CallCaps(fill_tokens=16))
+    assert len(again.proposals) == math.ceil(ROW_MARGIN * 16 / 4) and again.prompt_tokens_encoded == 0
+    assert len(policy.sample_programs(PROBLEM, 2, seed=3, caps=CallCaps(fill_tokens=1000)).proposals) == 2
+    assert len(policy.sample_programs(PROBLEM, 5, seed=4, caps=CallCaps(fill_tokens=0)).proposals) == 1
+
+
 def test_a_call_may_cap_its_samples_below_the_policy_cap(tiny_llama):
     policy = LMPolicy(tiny_llama, ToyFormat(), params=SamplingParams(max_new_tokens=12), ignore_eos=True)
     short = policy.sample_programs(PROBLEM, 3, seed=4, caps=CallCaps(max_new_tokens=5))
