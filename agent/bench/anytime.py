@@ -4,8 +4,8 @@ A search with token budget B checks the budget before each policy call, caps eac
 tokens left (the policy stops generating there) and stops once B is spent; nothing else in the
 loop depends on B. `anytime_search` runs one search at the largest budget with the smaller ones
 as the budget's checkpoints (`Budget.checkpoints`): the loop caps no call past the next one
-either (but for the fresh programs a strategy is sure to draw, `Strategy.fresh_horizon`: one call
-of whole rows, read row by row), and reports at each the result a search with that budget would
+either (but for a strategy's fresh programs, `Strategy.fresh_stream`: whole rows drawn ahead,
+read row by row), and reports at each the result a search with that budget would
 have returned (`on_checkpoint`). A `Snapshot` keeps what the bench records of it: the node returned by
 visible signals (`SearchTree.best()`), every node so far (for oracle coverage) and the compute
 so far. Each snapshot is exactly the end state of a run with that budget: the same calls, the

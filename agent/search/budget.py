@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import time
 import dataclasses
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Iterator
 
-from policies.base import ProposalBatch, expected_sample_tokens
+from policies.base import CallCaps, Policy, ProposalBatch, expected_sample_tokens
 
 PHASES = ("generate", "lint", "sandbox")  # the timed phases; the rest of the wall time is "other"
 
@@ -229,6 +230,27 @@ def samples_that_fit(tokens_left: int | None, stats: ComputeStats, prior: float 
     return max(1, int(tokens_left // per_sample))
 
 
+def sample_length_prior(policy: Policy) -> float | None:
+    """Tokens a sample is expected to cost before any has ended: half the policy's length cap."""
+    cap = policy.max_new_tokens
+    return cap / 2 if cap else None
+
+
+def call_limits(budget: Budget, stats: ComputeStats, checkpoint: int | None, *, prior: float | None,
+                stop_doomed: bool) -> tuple[int | None, CallCaps, bool]:
+    """What the next policy call may ask for: (samples, its CallCaps, whether its token cap is
+    the next checkpoint's rather than the budget's own). The tokens are those left to the budget
+    or to `checkpoint`, whichever comes first; rows are clipped to what they pay for at the
+    length of the samples that ended so far, else at `prior` tokens a sample (`samples_that_fit`)."""
+    tokens_left = budget.tokens_left(stats)
+    to_checkpoint = None if checkpoint is None else checkpoint - stats.tokens
+    at_checkpoint = to_checkpoint is not None and (tokens_left is None or to_checkpoint < tokens_left)
+    tokens = to_checkpoint if at_checkpoint else tokens_left
+    fit = samples_that_fit(tokens, stats, prior=prior)
+    caps = [c for c in (budget.samples_left(stats), fit) if c is not None]
+    return min(caps) if caps else None, CallCaps(tokens=tokens, stop_doomed=stop_doomed), at_checkpoint
+
+
 def doomed_shares(total: int, doomed: list[bool]) -> list[int]:
     """A call's saved decode steps split evenly over its doomed rows (the first ones take the
     remainder), so the rows of whole calls add up to exactly what the calls saved."""
@@ -257,6 +279,23 @@ def row_batches(batch: ProposalBatch) -> list[ProposalBatch]:
         flops=batch.flops * costs[i] / max(1, sum(costs)),
         extra={"finish": {p.finish: 1}, "doomed_tokens_saved": spared[i]},
     ) for i, p in enumerate(rows)]
+
+
+def joined_rows(rows: list[ProposalBatch]) -> ProposalBatch:
+    """One batch of rows read apart (`row_batches`): what they hold and spent, added up."""
+    finish: Counter[str] = Counter()
+    for row in rows:
+        finish.update((row.extra or {}).get("finish", {}))
+    return ProposalBatch(
+        proposals=tuple(p for row in rows for p in row.proposals),
+        prompt_tokens_encoded=sum(row.prompt_tokens_encoded for row in rows),
+        prompt_tokens_saved=sum(row.prompt_tokens_saved for row in rows),
+        generated_tokens=sum(row.generated_tokens for row in rows),
+        generate_s=sum(row.generate_s for row in rows),
+        flops=sum(row.flops for row in rows),
+        extra={"finish": dict(finish),
+               "doomed_tokens_saved": sum(int((row.extra or {}).get("doomed_tokens_saved", 0)) for row in rows)},
+    )
 
 
 def _reached(spent: float, limit: float | None) -> bool:

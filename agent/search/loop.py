@@ -16,9 +16,10 @@ What the loop guarantees, for every strategy:
   its `CallCaps` carry the tokens left (to the next of the budget's checkpoints, if any) down to
   the sampler. A call whose prompt the tokens left cannot pay for is refused by the policy,
   unrun, and the search ends there at its budget (or passes that checkpoint and asks again).
-  Fresh programs the strategy is sure to draw past checkpoints (`Strategy.fresh_horizon`) come
-  instead in one call of whole rows, read one by one: a row the budget does not pay for is
-  not drawn, and its tokens are counted apart (`ComputeStats.unused_tokens`).
+  A strategy's fresh programs (`Strategy.fresh_stream`) come instead in calls of whole rows,
+  drawn ahead and read one by one, the strategy asked before each (`_Run.draw_fresh`): a row
+  the budget does not pay for is not drawn, and the tokens of rows never drawn are counted
+  apart (`ComputeStats.unused_tokens`).
 - Every new node is evaluated once (the tree is the cache: one node per program digest), and
   programs that differ only in comments are run once between them (`Program.behaviour_digest`:
   docstrings and positions count, since a program can read them).
@@ -38,7 +39,7 @@ import time
 from collections import Counter
 from typing import Any, Sequence
 
-from agent.search.budget import Budget, ComputeStats, Meter, row_batches, samples_that_fit
+from agent.search.budget import Budget, ComputeStats, Meter, call_limits, joined_rows, row_batches, sample_length_prior
 from agent.search.requests import can_propose_groups, propose_nodes
 from agent.search.tree import UNSCORED, EdgeInfo, SearchTree
 from agent.search.types import (
@@ -51,27 +52,6 @@ from envs.testcase import TestReport
 from policies.base import CallCaps, Policy, Proposal, ProposalBatch
 
 logger = logging.getLogger(__name__)
-
-
-def sample_length_prior(policy: Policy) -> float | None:
-    """Tokens a sample is expected to cost before any has ended: half the policy's length cap."""
-    cap = policy.max_new_tokens
-    return cap / 2 if cap else None
-
-
-def call_limits(budget: Budget, stats: ComputeStats, checkpoint: int | None, *, prior: float | None,
-                stop_doomed: bool) -> tuple[int | None, CallCaps, bool]:
-    """What the next policy call may ask for: (samples, its CallCaps, whether its token cap is
-    the next checkpoint's rather than the budget's own). The tokens are those left to the budget
-    or to `checkpoint`, whichever comes first; rows are clipped to what they pay for at the
-    length of the samples that ended so far, else at `prior` tokens a sample (`samples_that_fit`)."""
-    tokens_left = budget.tokens_left(stats)
-    to_checkpoint = None if checkpoint is None else checkpoint - stats.tokens
-    at_checkpoint = to_checkpoint is not None and (tokens_left is None or to_checkpoint < tokens_left)
-    tokens = to_checkpoint if at_checkpoint else tokens_left
-    fit = samples_that_fit(tokens, stats, prior=prior)
-    caps = [c for c in (budget.samples_left(stats), fit) if c is not None]
-    return min(caps) if caps else None, CallCaps(tokens=tokens, stop_doomed=stop_doomed), at_checkpoint
 
 
 class _Run:
@@ -92,6 +72,9 @@ class _Run:
         self.arms: dict[str, Counter[str]] = {}  # see _count_arm
         self.node_arm: dict[str, str] = {}  # digest -> the arm whose call first made the node
         self.checkpoints = list(budget.checkpoints)  # not reached yet, ascending
+        # fresh rows drawn ahead and not read yet, in stream order: (one-row batch with its share
+        # of its call's seconds, whether it is its call's first row)
+        self.ahead: list[tuple[ProposalBatch, bool]] = []
 
     def start(self) -> None:
         """Lint and evaluate the root (the starter program, kept whatever its lint result)."""
@@ -113,26 +96,18 @@ class _Run:
         with self.meter.timed("sandbox"):  # the choice's executions on its extra inputs
             return self.votes(tree) >= self.settings.stop_votes
 
-    def limits(self, through: int = 0) -> tuple[int | None, CallCaps, bool]:
-        """The next call's limits, its tokens those left to the next checkpoint, or past
-        `through` checkpoints to the one after (the budget's own end past the last)."""
-        checkpoint = self.checkpoints[through] if through < len(self.checkpoints) else None
+    def limits(self) -> tuple[int | None, CallCaps, bool]:
+        """The next call's limits, its tokens those left to the next checkpoint (or the budget)."""
+        checkpoint = self.checkpoints[0] if self.checkpoints else None
         return call_limits(self.budget, self.meter.stats(), checkpoint,
                            prior=sample_length_prior(self.policy), stop_doomed=self.settings.stop_doomed)
 
-    def fresh_through(self, strategy: Strategy, selections: list[tuple[Selection, int]]) -> int:
-        """How many checkpoints the next call may run past: those inside the fresh programs the
-        strategy is sure to draw next (`Strategy.fresh_horizon`), when the call is its fresh arm
-        alone and the search spends its budget (a search that may stop at a solution draws only
-        what the next checkpoint pays for, so it never pays for rows it would not have drawn)."""
-        if (strategy.fresh_horizon is None or not self.checkpoints or self.settings.stop_when_solved
-                or self.budget.tokens is None or len(selections) != 1 or selections[0][1] != 1
-                or selections[0][0].node != self.tree.root):
-            return 0
-        marks = [*self.checkpoints, self.budget.tokens]
-        spent = self.meter.stats().tokens
-        spans = [mark - before for mark, before in zip(marks, [spent, *marks])]
-        return max(0, min(strategy.fresh_horizon(self.tree, self.settings, spans), len(spans)) - 1)
+    def draws_ahead(self, strategy: Strategy, selections: list[tuple[Selection, int]]) -> bool:
+        """Is the next call the strategy's fresh arm alone, drawn ahead (`draw_fresh`)? Only
+        for a search that spends its budget: one that may stop at a solution draws what the
+        next checkpoint pays for, so it never waits for rows it would not have drawn."""
+        return (strategy.fresh_stream and not self.settings.stop_when_solved and self.budget.tokens is not None
+                and len(selections) == 1 and selections[0][1] == 1 and selections[0][0].node == self.tree.root)
 
     def pass_checkpoints(self, strategy: Strategy, *, next_one: bool = False) -> None:
         """Report every checkpoint the tokens spent have reached (and the next one, if
@@ -147,12 +122,11 @@ class _Run:
     def expand(self, strategy: Strategy, selections: list[tuple[Selection, int]]) -> Expansion | None:
         """Ask the policy at the selected node(s), in one call; lint-gate and add what comes back.
         Returns what the call made, or None when the budget allows no sample."""
+        if self.draws_ahead(strategy, selections):
+            return self.draw_fresh(strategy)
         while True:
             self.pass_checkpoints(strategy)
-            through = self.fresh_through(strategy, selections)
-            samples, caps, at_checkpoint = self.limits(through)
-            if through:  # whole rows, as sampling draws them: `_fresh_rows` keeps those the budget pays for
-                caps = dataclasses.replace(caps, tokens=None)
+            samples, caps, at_checkpoint = self.limits()
             with self.meter.timed("generate"):
                 batch, sizes = self._call(strategy, selections, samples, caps)
             if batch is None or not (batch.refused and at_checkpoint):
@@ -160,8 +134,6 @@ class _Run:
             self.pass_checkpoints(strategy, next_one=True)  # and ask again, under the next cap
         if batch is None or batch.refused:  # refused: the tokens left do not pay for the call's prompt
             return None
-        if through:
-            return self._fresh_rows(strategy, batch, self.horizon_end(through))
         self.meter.add_batch(batch)
         self.counts["expansions"] += 1
         tree, new, digests, admitted_flags, start = self.tree, [], [], [], 0
@@ -177,45 +149,77 @@ class _Run:
             new += added
         return Expansion(batch, tuple(digests), tuple(admitted_flags), tuple(new))
 
-    def horizon_end(self, through: int) -> int:
-        """The token total `through` checkpoints on: the next checkpoint after them, or the budget."""
-        return self.checkpoints[through] if through < len(self.checkpoints) else self.budget.tokens
+    def draw_fresh(self, strategy: Strategy) -> Expansion | None:
+        """The strategy's next fresh programs (`Strategy.fresh_stream`), read one row at a time
+        from rows drawn ahead, as `agent bench` reads sampling's draws: each row's tokens counted
+        (the prompt with its call's first), its program linted, added and scored, every checkpoint
+        before it reported first, and the strategy asked again before the next one, as if each
+        row were a call of its own. Where it picks another arm, the rows left wait for its next
+        fresh pick: they are the stream's next draws whoever draws them.
 
-    def _fresh_rows(self, strategy: Strategy, batch: ProposalBatch, end: int) -> Expansion:
-        """A fresh call past checkpoints (`fresh_through`), taken row by row in draw order, as
-        `agent bench` reads sampling's draws: each row's tokens counted (the prompt with the
-        first), its program linted, added and scored, every checkpoint before it reported first.
-        The rows are whole (the call had no token cap) and each is the same program in any call
-        (the fresh stream), so each report is what a search with that budget draws and returns.
-        The row that would cross `end`, and the rows after it, are not drawn: a search with that
-        budget would have cut it. Their tokens were generated all the same and are counted apart
-        (`unused_samples`, `unused_tokens`), their time with the rest. Each row brings an even
-        share of the call's time, as sampling's draws do."""
+        With none ahead, one call draws them: whole rows (no token cap, so none is cut), as many
+        as fill the tokens left to the budget (`CallCaps.fill_tokens`), as sampling draws its n.
+        (Drawn as the checkpoints and the strategy's picks came, rex's tokens cost 1.35x
+        sampling's seconds: docs/results/README.md.) A row the budget does not pay for is not
+        drawn (a search with that budget would have cut it); rows never drawn are counted apart
+        when the search ends (`finish`). Each row brings an even share of its call's seconds, as
+        sampling's draws do. None: the budget pays for no row."""
+        self.pass_checkpoints(strategy)
         tree, root = self.tree, self.tree.root
-        self.counts["expansions"] += 1
-        tree.node(root).expanded += 1
-        rows = row_batches(batch) if batch.proposals else []
-        share = batch.generate_s / max(1, len(rows))
-        self.meter.hold(batch.generate_s)
-        digests, admitted_flags, new = [], [], []
-        for i, row in enumerate(rows):
+        if not self.ahead and not self._draw_ahead(strategy):
+            return None
+        digests, admitted_flags, new, drawn = [], [], [], []
+        while self.ahead and not self.budget.exhausted(self.meter.stats()):
+            row, opens_call = self.ahead[0]
             spent, cost = self.meter.stats().tokens, row.prompt_tokens_encoded + row.generated_tokens
-            if spent + cost > end:
-                self.meter.add_unused(rows[i:])
-                tree.programs_drawn -= len(rows) - i  # not drawn: the stream's next draws again
+            if spent + cost > self.budget.tokens:
                 break
-            while self.checkpoints and spent + cost > self.checkpoints[0]:  # the budget ends before this row
+            while self.checkpoints and spent + cost > self.checkpoints[0]:  # the checkpoint ends before this row
                 self.pass_checkpoints(strategy, next_one=True)
-            self.meter.release(share)
-            self.meter.add_batch(row, call=i == 0)
+            if drawn and not self._picks_fresh(strategy):
+                break
+            self.ahead.pop(0)
+            drawn.append(row)
+            tree.programs_drawn += 1
+            self.counts["expansions"] += 1  # each row an expansion of the root, as if drawn alone
+            tree.node(root).expanded += 1
+            self.meter.release(row.generate_s)
+            self.meter.add_batch(row, call=opens_call)
             added = self._add_children(root, row.proposals, digests, admitted_flags)
-            self._count_arm("at_root", row, row.proposals, added, call=i == 0)
+            self._count_arm("at_root", row, row.proposals, added, call=opens_call)
             self.node_arm.update(dict.fromkeys(added, "at_root"))
             self.score(added)
             new += added
             self.pass_checkpoints(strategy)
-        self.meter.release(batch.generate_s)  # the rows not drawn took their time too
-        return Expansion(batch, tuple(digests), tuple(admitted_flags), tuple(new))
+        if not drawn:
+            return None
+        return Expansion(joined_rows(drawn), tuple(digests), tuple(admitted_flags), tuple(new))
+
+    def _draw_ahead(self, strategy: Strategy) -> bool:
+        """One fresh call of whole rows filling the tokens left (`draw_fresh`); False: no row."""
+        stats, root = self.meter.stats(), self.tree.root
+        caps = CallCaps(fill_tokens=self.budget.tokens_left(stats), stop_doomed=self.settings.stop_doomed)
+        with self.meter.timed("generate"):
+            batch, _ = self._call(strategy, [(Selection(root, (root,)), 1)], self.budget.samples_left(stats), caps)
+        if batch is None or not batch.proposals:
+            return False
+        self.tree.programs_drawn -= len(batch.proposals)  # counted as each is read
+        self.meter.hold(batch.generate_s)
+        self.ahead = [(row, i == 0) for i, row in enumerate(row_batches(batch))]
+        return True
+
+    def _picks_fresh(self, strategy: Strategy) -> bool:
+        """Would the strategy, asked now as the loop asks it, pick its fresh arm again?"""
+        self.tree.tokens_left = self.limits()[1].tokens
+        selection = strategy.select(self.tree, self.settings)
+        return selection is not None and selection.expand and selection.node == self.tree.root
+
+    def finish(self) -> None:
+        """Rows drawn ahead and never read: counted apart, their seconds with the rest."""
+        if self.ahead:
+            self.meter.add_unused([row for row, _ in self.ahead])
+            self.meter.release(sum(row.generate_s for row, _ in self.ahead))
+            self.ahead = []
 
     def _call(self, strategy: Strategy, selections: list[tuple[Selection, int]], samples: int | None,
               caps: CallCaps) -> tuple[ProposalBatch | None, list[int]]:
@@ -337,6 +341,7 @@ def _loop(run: _Run, strategy: Strategy, on_batch: BatchHook | None = None) -> S
     while True:
         if run.budget.exhausted(run.meter.stats()):
             return "budget"
+        run.pass_checkpoints(strategy)  # first: the tokens left are those to the next checkpoint not reached
         run.tree.tokens_left = run.limits()[1].tokens  # what the next call may spend, for strategies that price it
         selections = select_many(run.tree, run.settings) if select_many is not None else None
         selection = selections[0][0] if selections else strategy.select(run.tree, run.settings)
@@ -405,6 +410,7 @@ def search(
     except KeyboardInterrupt:
         logger.warning("search interrupted; returning the partial result")
         stop = "interrupted"
+    run.finish()
     result = run.result(strategy, stop)
     logger.info("%s: %s after %d nodes, %d samples (solved=%s)", problem.id, stop,
                 result.counters.nodes, result.compute.samples, result.solved)

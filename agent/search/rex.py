@@ -75,8 +75,7 @@ class RExSettings:
     # a refinement's prompt is new (the parent's code, its failures), ~300-450 tokens for the
     # code model on HumanEval, where a fresh program's prompt is cached and costs nothing again;
     # with less left, a refinement would buy a row or two for the price of several fresh draws.
-    # None: no such floor. Where no stretch of the budget left is this long, rex draws only fresh
-    # programs, and draws them in sampling's calls (`fresh_horizon`).
+    # None: no such floor.
     refine_min_tokens: int | None = 600
     # Temperatures of the first fresh programs, draw k at fresh_temperatures[k] (0: greedy), each
     # in a call of its own; the later ones at the policy's temperature, the draws of `sample`.
@@ -138,28 +137,6 @@ def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arm
     return [(Selection.of(tree, digest), shares) for digest, shares in drawn.items()]
 
 
-def fresh_horizon(tree: SearchTree, settings: SearchSettings, spans: list[int], *, fresh_after_solution: bool,
-                  refine_min_tokens: int | None, fresh_temperatures: tuple[float, ...]) -> int:
-    """How many of the coming token spans (`Strategy.fresh_horizon`) rex is sure to spend on its
-    fresh arm alone: every one once a visible solution exists (`fresh_after_solution`), else the
-    leading spans too short for a refinement (`refine_min_tokens`: tokens left never exceed the
-    span's length inside it). Its draws there are the fresh stream's next ones, whatever they
-    turn out to be, so one call may draw them all: in `agent bench`, with 1-10 samples'
-    tokens, rex's whole search is sampling's calls (it took 1.1 rows a call, each stopping at the
-    next checkpoint, and 1.5x sampling's seconds per token). 0 while the first draws have
-    temperatures of their own (a call each)."""
-    if tree.programs_drawn < len(fresh_temperatures):
-        return 0
-    if fresh_after_solution and any(n.solved for n in tree.nodes()):
-        return len(spans)
-    if refine_min_tokens is None:
-        return 0
-    short = 0
-    while short < len(spans) and spans[short] < refine_min_tokens:
-        short += 1
-    return short
-
-
 def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str = "free",
                 fresh_max_new_tokens: int | None = None, fresh_temperatures: tuple[float, ...] = ()) -> ProposalBatch | None:
     """The root means the fresh arm: whole programs as `sample` draws them ("free"; the first
@@ -198,7 +175,4 @@ def rex(settings: RExSettings = RExSettings()) -> Strategy:
                 refine_min_tokens=settings.refine_min_tokens)
     many = partial(select_rex_arms, arms=settings.arms_per_call, **arms) if settings.arms_per_call > 1 else None
     # only free fresh programs are the fresh stream's draws (a cut child depends on its call's seed and rows)
-    horizon = partial(fresh_horizon, fresh_after_solution=settings.fresh_after_solution,
-                      refine_min_tokens=settings.refine_min_tokens,
-                      fresh_temperatures=settings.fresh_temperatures) if settings.fresh == "free" else None
-    return Strategy("rex", partial(select_rex, **arms), propose, no_backup, many, horizon)
+    return Strategy("rex", partial(select_rex, **arms), propose, no_backup, many, fresh_stream=settings.fresh == "free")

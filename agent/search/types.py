@@ -119,11 +119,6 @@ ProposeFn = Callable[[ProposeRequest], "ProposalBatch | None"]  # None: the cap 
 BackupFn = Callable[[SearchTree, Selection, list[str]], None]  # new children's digests
 # Several nodes for one policy call, each with its share of rows (see agent.search.requests)
 SelectManyFn = Callable[[SearchTree, SearchSettings], "list[tuple[Selection, int]]"]
-# (tree, settings, spans) -> how many of the coming token spans (to the budget's next checkpoint,
-# then between later checkpoints, the last to the budget) the strategy is sure to spend on fresh
-# programs alone, whatever they turn out to be: the loop may then draw them in one call
-FreshHorizonFn = Callable[[SearchTree, SearchSettings, "list[int]"], int]
-
 
 def no_backup(tree: SearchTree, selection: Selection, new: list[str]) -> None:
     """Strategies that keep no statistics beyond the scores already on the nodes."""
@@ -138,10 +133,12 @@ class Strategy:
     # When set and the policy can take several nodes in one call (`can_propose_groups`), each step
     # expands the nodes this picks together; `propose` is then not used.
     select_many: SelectManyFn | None = None
-    # When set: the loop asks it before a fresh call at the root and draws, in that one call, every
-    # fresh program of the spans it names, read row by row past the checkpoints between them
-    # (agent.search.loop: the fresh rows of a call). None: each call stops at the next checkpoint.
-    fresh_horizon: FreshHorizonFn | None = None
+    # True: expanding the root draws the next programs of the fresh stream, one a row, each the
+    # same program whichever call draws it (`agent.search.requests.propose_programs`), and `select`
+    # is a function of the tree alone. The loop may then draw fresh rows ahead, in calls as large
+    # as sampling's, and read them one at a time, asking `select` again before each (the rows
+    # of a call: agent.search.loop._Run.draw_fresh).
+    fresh_stream: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The rex strategy (fresh samples vs refining near-misses) and cut children in the search."""
 
+import dataclasses
+
 from scripted import ADD, DEF_MINUS, Candidate, InProcessEvaluator, ScriptedPolicy, ToyLintGate
 
 from agent.search.budget import Budget
@@ -223,7 +225,7 @@ def test_rex_refuses_zero_arms_and_several_arms_without_cut_fresh_programs():
 
 def test_a_checkpoint_clips_a_grouped_call_in_order_and_caps_its_tokens():
     from agent.search.budget import ComputeStats
-    from agent.search.loop import call_limits
+    from agent.search.budget import call_limits
     from agent.search.requests import propose_nodes
     from agent.search.tree import EdgeInfo, SearchTree
     from agent.search.types import ProposeRequest
@@ -363,25 +365,30 @@ class StreamPolicy(ScriptedPolicy):
     """Fresh draw k of the stream is `programs[k]` whichever call draws it (as LMPolicy's row
     seeds make it), each as long as its text: budgets can be set at exactly k draws' tokens.
     A call returns the rows its `caps.tokens` pays for, in order (a policy that knew each row's
-    length; LMPolicy prices rows at their expected length)."""
+    length; LMPolicy prices rows at their expected length); only the first pays the prompt."""
 
     def sample_programs(self, problem, n, *, seed=None, caps=CallCaps(), temperatures=None):
         from scripted import n_tokens
 
         from agent.search.types import fresh_stream_seed
 
+        self.caps_seen = [*getattr(self, "caps_seen", []), caps]
         first = seed - fresh_stream_seed(0)
         script = self.programs
         rows = [script[(first + i) % len(script)] for i in range(n)]
         if caps.tokens is not None:
-            spent = [n_tokens(problem.prompt) + sum(n_tokens("\n".join(c.lines)) for c in rows[:k + 1])
+            prompt = n_tokens(problem.prompt) if len(self.caps_seen) == 1 else 0
+            spent = [prompt + sum(n_tokens("\n".join(c.lines)) for c in rows[:k + 1])
                      for k in range(n)]
             rows = rows[:max(1, sum(1 for cost in spent if cost <= caps.tokens))]
         self.programs = tuple(rows)
         try:  # draw i of this call is program i of the reordered list (sample=False)
-            return super().sample_programs(problem, len(rows), seed=seed, caps=caps, temperatures=temperatures)
+            batch = super().sample_programs(problem, len(rows), seed=seed, caps=caps, temperatures=temperatures)
         finally:
             self.programs = script
+        if len(self.caps_seen) > 1:  # the prompt is paid once, as LMPolicy's prefix cache keeps it
+            batch = self.batches[-1] = dataclasses.replace(batch, prompt_tokens_encoded=0)
+        return batch
 
 
 STREAM = [WRONG, NEAR, Candidate(("def add(a, b):", "    return a * b  # a longer wrong program"), -1.0),
@@ -397,25 +404,25 @@ def _draw_limits(draws: int = 5) -> dict[str, int]:
     return {str(k): n_tokens(ADD.prompt) + sum(generated[:k]) for k in (1, 2, draws)}
 
 
-def _anytime_rex(policy, *, horizon: bool = True, stop_when_solved: bool = False, **rex):
-    import dataclasses
-
+def _anytime_rex(policy, *, ahead: bool = True, stop_when_solved: bool = False, limits=None, **rex):
     from agent.bench.anytime import anytime_search
 
     strategy = make_strategy("rex", fresh_temperatures=(), **rex)
-    if not horizon:
-        strategy = dataclasses.replace(strategy, fresh_horizon=None)
+    if not ahead:
+        strategy = dataclasses.replace(strategy, fresh_stream=False)
     return anytime_search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
-                          strategy=strategy, limits=_draw_limits(),
+                          strategy=strategy, limits=limits or _draw_limits(),
                           settings=SearchSettings(samples_per_location=4, max_locations=2, seed=0,
                                                   stop_when_solved=stop_when_solved))
 
 
 def test_fresh_rows_past_checkpoints_come_in_one_call_and_each_checkpoint_sees_its_own_draws():
     one_call, stepwise = StreamPolicy({}, programs=STREAM), StreamPolicy({}, programs=STREAM)
-    result, snapshots = _anytime_rex(one_call)  # every span is far below refine_min_tokens (600)
-    _anytime_rex(stepwise, horizon=False)
+    result, snapshots = _anytime_rex(one_call)  # no refinement fits these budgets (refine_min_tokens)
+    _anytime_rex(stepwise, ahead=False)
     assert [len(b.proposals) for b in one_call.batches] == [8]  # one call of whole rows, as sampling's
+    # sized by the policy (CallCaps.fill_tokens) to fill the budget's tokens, none cut
+    assert [(c.tokens, c.fill_tokens) for c in one_call.caps_seen] == [(None, _draw_limits()["5"])]
     assert len(stepwise.batches) > 1  # without: each call stops at the next checkpoint
     for label, limit in _draw_limits().items():
         got, k = snapshots[label], int(label)
@@ -444,28 +451,44 @@ def test_a_checkpoint_inside_a_row_is_reported_before_it():
     assert snapshots["5"].compute["samples"] == 5 and snapshots["5"].compute["tokens"] == limits["5"]
 
 
-def test_a_search_that_may_stop_or_refine_stops_its_calls_at_each_checkpoint():
+def test_a_search_that_may_stop_at_a_solution_stops_its_calls_at_each_checkpoint():
     stops = StreamPolicy({}, programs=STREAM)
     _anytime_rex(stops, stop_when_solved=True)  # rows past a checkpoint might never be needed
     assert len(stops.batches[0].proposals) == 1
-    refines = StreamPolicy({}, programs=STREAM)
-    _anytime_rex(refines, refine_min_tokens=1)  # a near-miss may be refined at any point
-    assert len(refines.batches[0].proposals) == 1
 
 
-def test_rex_fresh_horizon_counts_the_spans_no_refinement_fits():
-    from agent.search.rex import fresh_horizon
-    from agent.search.tree import EdgeInfo, SearchTree
+def test_fresh_rows_drawn_ahead_make_the_search_that_draws_each_in_a_call_of_its_own():
+    # Refinements may come at any point (refine_min_tokens=1): the strategy is asked again
+    # before each row; where it refines, the rows left wait and are its next fresh draws.
+    def refine(program):
+        return [Candidate(("    return b - a",), -1.0, at=1)]
 
-    tree = SearchTree(ADD.starter, None, root_clean=True)
-    settings = SearchSettings()
-    plain = dict(fresh_after_solution=True, refine_min_tokens=600, fresh_temperatures=())
-    assert fresh_horizon(tree, settings, [300, 100, 599, 600, 50], **plain) == 3
-    assert fresh_horizon(tree, settings, [700, 100], **plain) == 0
-    assert fresh_horizon(tree, settings, [300, 100], **(plain | {"refine_min_tokens": None})) == 0
-    assert fresh_horizon(tree, settings, [300, 100], **(plain | {"fresh_temperatures": (0.0,)})) == 0
-    solution = Program.from_text(ADD_SOLUTION)
-    tree.add_child(tree.root, solution, EdgeInfo(None, None))
-    tree.set_report(solution.digest, InProcessEvaluator(ADD.tests)(solution))
-    assert fresh_horizon(tree, settings, [700, 900], **plain) == 2  # only fresh programs after a solution
-    assert fresh_horizon(tree, settings, [700, 900], **(plain | {"fresh_after_solution": False})) == 0
+    ahead, alone = StreamPolicy({}, programs=STREAM, default=refine), StreamPolicy({}, programs=STREAM, default=refine)
+    got, got_snapshots = _anytime_rex(ahead, refine_min_tokens=1, c=50.0)
+    want, want_snapshots = _anytime_rex(alone, ahead=False, refine_min_tokens=1, c=50.0, fresh_rows=1)
+    kinds = [c["kind"] for c in ahead.calls]
+    assert "propose" in kinds and kinds.count("sample_programs") == 1  # refined, and one fresh call for all
+    assert [c["kind"] for c in alone.calls].count("sample_programs") > 1
+    assert [n.digest for n in got.tree.nodes()] == [n.digest for n in want.tree.nodes()]
+    assert [n.expanded for n in got.tree.nodes()] == [n.expanded for n in want.tree.nodes()]
+    for label in _draw_limits():
+        assert got_snapshots[label].nodes == want_snapshots[label].nodes
+        assert got_snapshots[label].best == want_snapshots[label].best
+        assert got_snapshots[label].compute["samples"] == want_snapshots[label].compute["samples"]
+    assert got.compute.unused_samples == 8 - got.tree.programs_drawn  # the rows never read
+
+
+def test_rows_drawn_ahead_wait_through_a_refinement_for_the_next_fresh_pick():
+    def refine(program):  # children that pass no test: nothing more to refine
+        return [Candidate(("    return None",), -1.0, at=1)]
+
+    policy = StreamPolicy({}, programs=STREAM, default=refine)
+    limits = _draw_limits() | {"5": _draw_limits()["5"] + 100}  # room for a refinement and more draws
+    result, _ = _anytime_rex(policy, refine_min_tokens=1, refine_decay=50.0, limits=limits)
+    kinds = [c["kind"] for c in policy.calls]
+    fresh = [c for c in policy.calls if c["kind"] == "sample_programs"]
+    assert kinds[:3] == ["sample_programs", "propose", "propose"]  # draws 1-2, then refinements
+    assert Program(STREAM[2].lines).digest in result.tree  # draw 3, after them, from the first call
+    assert fresh[1]["seed"] - fresh[0]["seed"] == 8  # a second fresh call only once the first one's 8 were read
+    assert result.tree.programs_drawn + result.compute.unused_samples == 16
+
