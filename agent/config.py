@@ -193,10 +193,13 @@ def config_from_dict(values: dict[str, Any], where: str = "config") -> Config:
     return _build(Config, values, where)
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> Config:
     """Defaults, then `configs/default.yaml`, then `path` (if given), then dotted overrides.
 
-    overrides: {"sandbox.backend": "subprocess", ...}; values of None are ignored (flag unset).
+    overrides: {"sandbox.backend": "subprocess", ...}, a command's named flags: values of None
+    are ignored (flag unset). settings: dotted values set explicitly (`--set`), after the
+    overrides; None there is null, for the keys that allow it.
     """
     merged: dict[str, Any] = {}
     for source in [DEFAULT_CONFIG, path]:
@@ -213,9 +216,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise ConfigError(f"{source}: expected a mapping at the top level")
         _build(Config, data, str(source))  # validate keys against the file that has them
         _deep_update(merged, data)
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
+    explicit = [(dotted, value) for dotted, value in (overrides or {}).items() if value is not None]
+    for dotted, value in explicit + list((settings or {}).items()):
         *sections, key = dotted.split(".")  # "search.mcts.c_puct": nested sections
         target = merged
         for section in sections:

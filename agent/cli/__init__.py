@@ -58,17 +58,17 @@ def load_config_or_exit(path: str | None, overrides: dict, sets: list[str] = ())
 
     from agent.config import ConfigError, load_config
 
-    overrides = dict(overrides)
+    settings = {}  # applied after `overrides`, null kept: `--set search.rex.refine_min_tokens=null`
     for item in sets:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. search.mcts.c_puct=1.5")
         try:
-            overrides[key.strip()] = yaml.safe_load(text)
+            settings[key.strip()] = yaml.safe_load(text)
         except yaml.YAMLError:
             raise UsageError(f"--set {item!r}: the value is not a YAML scalar") from None
     try:
-        return load_config(path, overrides)
+        return load_config(path, overrides, settings)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 

@@ -118,3 +118,19 @@ def test_settings_of_the_right_kind_pass_integers_as_numbers_and_null_where_allo
     assert config.policy.temperature == 1 and config.search.budget_tokens is None and config.bench.anytime is False
     with pytest.raises(ConfigError, match=r"config.search.stop_votes: expected an integer, got None"):
         config_from_dict({"search": {"stop_votes": None}})
+
+
+def test_a_setting_made_explicitly_may_be_null_where_a_flag_left_unset_is_not():
+    config = load_config(None, {"search.budget_tokens": None}, {"search.rex.refine_min_tokens": None})
+    assert config.search.budget_tokens == 6000  # an unset flag changes nothing
+    assert config.search.rex.refine_min_tokens is None
+
+
+def test_set_null_reaches_the_config_and_a_key_that_allows_no_null_is_refused():
+    # `--set search.rex.refine_min_tokens=null` was dropped as an unset flag: the run kept 600
+    from agent.cli import UsageError, load_config_or_exit
+
+    config = load_config_or_exit(None, {}, ["search.rex.refine_min_tokens=null", "search.feedback=false"])
+    assert config.search.rex.refine_min_tokens is None and config.search.feedback is False
+    with pytest.raises(UsageError, match="stop_votes"):
+        load_config_or_exit(None, {}, ["search.stop_votes=null"])
