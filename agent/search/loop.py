@@ -174,10 +174,10 @@ class _Run:
             spent, cost = self.meter.stats().tokens, row.prompt_tokens_encoded + row.generated_tokens
             if spent + cost > self.budget.tokens:
                 break
+            if drawn and not self._picks_fresh(strategy):  # asked as the loop asks it, before the row
+                break
             while self.checkpoints and spent + cost > self.checkpoints[0]:  # the checkpoint ends before this row
                 self.pass_checkpoints(strategy, next_one=True)
-            if drawn and not self._picks_fresh(strategy):
-                break
             self.ahead.pop(0)
             drawn.append(row)
             tree.programs_drawn += 1
