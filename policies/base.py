@@ -184,9 +184,10 @@ class CallCaps:
     # sampler stops generating where it is spent.
     tokens: int | None = None
     # Whole rows, no token cap (tokens None): as many rows as fill this many tokens once the
-    # prompt is paid, at most those asked for. The caller keeps the rows that fit and drops the
-    # rest (`agent.search.loop._Run.draw_fresh`): a row too many costs a little decoding beside
-    # the others, a row too few a whole call more. None: the rows asked for.
+    # prompt is paid, at most those asked for. The caller reads the rows in order and keeps
+    # those that fit (`agent.search.loop._Run.draw_fresh`); a row is stopped ("past_fill") once
+    # the rows up to it surely count more, so a row too many costs only the steps until that is
+    # known, a row too few a whole call more. None: the rows asked for.
     fill_tokens: int | None = None
     max_new_tokens: int | None = None  # a lower length cap per sample for this call (None: the policy's own)
     stop_doomed: bool = False  # stop a sample once its code has an error no later line can repair

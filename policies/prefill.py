@@ -156,13 +156,21 @@ def _shareable_cache(model):
     and repeated safely; sliding-window or recurrent layers keep extra state.
     """
     from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
 
     try:
         cache = DynamicCache(config=model.config)
     except Exception:  # noqa: BLE001 (an exotic config: fall back to unshared encoding)
         return None
-    return cache if all(type(layer) is DynamicLayer for layer in cache.layers) else None
+    return cache if plain_cache(cache) else None
+
+
+def plain_cache(cache) -> bool:
+    """Is `cache` a DynamicCache of plain `DynamicLayer`s, whose rows can be padded, repeated
+    and selected along the batch safely?"""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    return isinstance(cache, DynamicCache) and all(type(layer) is DynamicLayer for layer in cache.layers)
 
 
 def _shallow_copy(cache):

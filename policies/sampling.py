@@ -21,9 +21,13 @@ distribution at temperature 1, untruncated by top-p (not the sampling distributi
 the counted generated tokens (an EOS token included). It is then a property of the edit and
 the model, comparable across sampling settings, and never -inf: the search's prior.
 
+Finished rows leave the batch (and its KV cache) as they end, down to two rows, so a call's
+tail decodes at the width of its longest rows. With `CallCaps.fill_tokens` a row is stopped
+("past_fill") once the rows before it surely fill the tokens its caller reads.
+
 Compute: `prompt_tokens_encoded` counts prompt tokens really run; `flops` sums
-`forward_flops` over every position the model ran, padding and finished rows included
-(they cost the same in a batch), so it is what was spent, not what was useful.
+`forward_flops` over every position the model ran, padding and finished rows still in the
+batch included, so it is what was spent, not what was useful.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from policies.base import CallCaps, Stop
+from policies.base import CallCaps
 from policies.loading import LoadedModel
-from policies.prefill import cache_arg, cache_of, forward_flops, prefill, row_counts
+from policies.prefill import cache_arg, cache_of, forward_flops, plain_cache, prefill, row_counts
+from policies.row_ends import completing_token, finish_rows, mark_doomed, mark_stops, stop_past_fill
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +55,11 @@ class Samples:
     texts: list[str]  # generated text: EOS dropped, cut before the first stop string
     logprobs: list[float]  # see the module docstring
     token_logprobs: list[list[float]]  # per counted token, same convention
-    finish: list[str]  # "eos", "stop", "length" or "doomed" (stopped by `doomed`)
+    finish: list[str]  # "eos", "stop", "length", "doomed" (stopped by `doomed`) or "past_fill" (see the module doc)
     prompt_tokens_encoded: int
     prompt_tokens_saved: int
     flops: float
-    decoded_positions: int  # rows x decode steps actually run (finished rows ride along)
+    decoded_positions: int  # rows run, summed over the decode steps (finished rows ride along until they leave)
     shared: bool  # prefix sharing was used
     doomed_tokens_saved: int = 0  # decode steps the batch ran on after its doomed rows stopped
 
@@ -70,22 +75,6 @@ def encode_prompt(tokenizer, text: str) -> list[int]:
     if getattr(tokenizer, "add_bos_token", False) and bos is not None and ids[:1] != [bos]:
         ids = [bos] + ids
     return ids
-
-
-def find_stop(text: str, stops: Sequence[Stop], tail: str = "") -> int | None:
-    """Index in `text` where the earliest stop (a string or a `BlockEnd`) begins, or None.
-
-    `tail` is the end of the prompt (the prefill side): a stop may start there and end in
-    `text` (e.g. stop "\\ndef" after a prefill ending in "\\n"); such a match cuts at 0.
-    """
-    hay = tail + text
-    best = None
-    for stop in stops:
-        start = max(0, len(tail) - len(stop) + 1)  # the match must end inside `text`
-        i = hay.find(stop, start) if isinstance(stop, str) else stop.find(hay, start, end_after=len(tail))
-        if i >= 0 and (best is None or i < best):
-            best = i
-    return None if best is None else max(0, best - len(tail))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,7 +130,8 @@ def generate_samples(
     row_seeds: one seed per row: each row then draws its tokens with its own generator (one
     uniform number a step, inverse CDF), so what a row writes depends only on its prompt and its
     seed, not on the other rows of the batch (common random numbers: the same draw whether it is
-    made alone or among others). Without them one generator serves the whole batch.
+    made alone or among others). Without them one generator draws a uniform per row a step
+    for the whole batch (so a row's draw does not depend on which others have ended).
     row_temperatures: one temperature per row in place of `params.temperature` (0: greedy); a
     row's draw then depends on its own temperature only, so with `row_seeds` a row at the
     params' temperature writes what it writes in a call without them."""
@@ -198,80 +188,107 @@ def generate_samples(
         step_lp = torch.zeros(R, max_new_tokens, dtype=torch.float32, device=device)
         finished = torch.zeros(R, dtype=torch.bool, device=device)
         finished[B:] = True  # the twin, if any
-        flops, steps, width = pre.flops, 0, pre.width
+        flops, steps, width, decoded = pre.flops, 0, pre.width, 0
+        # The rows the model runs: finished rows leave the batch where the cache allows it
+        # (`_Batch.drop_finished`), so a call's tail, its longest rows, decodes at their width.
+        batch = _Batch(torch.arange(R, device=device), temperature, row_gens,
+                       can_drop=plain_cache(cache))
+        past_fill = caps.fill_tokens if P == 1 else None  # rows read in order up to these tokens
+        ended: dict[int, int] = {}  # finished row -> its counted tokens (for `past_fill`)
+        past_fill_at: dict[int, int] = {}  # row -> step it was stopped at, surely past the fill
         # Generated tokens this call may still spend (a row counts a token per step until it finishes).
         allowance = None if token_budget is None else token_budget - encoded
         for t in range(max_new_tokens):
+            rows = batch.rows
             logits = logits.float()
-            uniforms = None if row_gens is None else torch.cat(
-                [torch.rand(1, generator=g, device=device) for g in row_gens])
-            nxt = _sample(logits, temperature, top_p, gen, uniforms)
-            nxt = torch.where(finished, tokens[:, t], nxt)  # finished rows emit filler
+            # one uniform a row a step, every row's (finished or not): what a row draws does not
+            # depend on which rows still run beside it
+            uniforms = torch.rand(R, generator=gen, device=device)[rows] if batch.gens is None else torch.cat(
+                [torch.rand(1, generator=g, device=device) for g in batch.gens])
+            nxt = _sample(logits, batch.temperature, top_p, None, uniforms)
+            nxt = torch.where(finished[rows], tokens[rows, t], nxt)  # finished rows emit filler
             # log p(token) at temperature 1: its logit minus the log partition function
-            step_lp[:, t] = logits.gather(1, nxt[:, None]).squeeze(1) - torch.logsumexp(logits, -1)
-            tokens[:, t] = nxt
+            step_lp[rows, t] = logits.gather(1, nxt[:, None]).squeeze(1) - torch.logsumexp(logits, -1)
+            tokens[rows, t] = nxt
             steps = t + 1
             if allowance is not None:
                 allowance -= int((~finished).sum())
             if not ignore_eos:
-                finished |= torch.isin(nxt, eos_t)
+                finished[rows] |= torch.isin(nxt, eos_t)
             # stops are checked every few steps, and before the tokens run out: a row that ended
             # since the last check has spent steps that are not its tokens (given back below)
-            if check_stops and (steps % STOP_CHECK_EVERY == 0 or (allowance is not None and allowance <= 0)):
-                stopped = _mark_stops(tok, tokens[:, :steps], finished, row_stops, row_tails)
+            check = steps % STOP_CHECK_EVERY == 0 or (allowance is not None and allowance <= 0)
+            if check_stops and check:
+                stopped = mark_stops(tok, tokens[:, :steps], finished, row_stops, row_tails)
                 if allowance is not None:  # give back the steps a row ran past its stop: they are not its tokens
-                    allowance += sum(steps - _completing_token(tok, tokens[r, :steps].tolist(), row_stops[r], row_tails[r])
+                    allowance += sum(steps - completing_token(tok, tokens[r, :steps].tolist(), row_stops[r], row_tails[r])
                                      for r in stopped)
                 if doomed is not None:
-                    _mark_doomed(tok, tokens[:, :steps], finished, doomed, lines_seen, doomed_at, steps)
+                    mark_doomed(tok, tokens[:, :steps], finished, doomed, lines_seen, doomed_at, steps)
+            if past_fill is not None and (check or not check_stops):
+                stop_past_fill(tok, tokens, finished, B, steps, past_fill - encoded, ended, past_fill_at,
+                                eos=eos, ignore_eos=ignore_eos, stops=row_stops, tails=row_tails, doomed_at=doomed_at)
             if steps == max_new_tokens or bool(finished.all()) or (allowance is not None and allowance <= 0):
                 break
+            batch.drop_finished(finished, cache)
+            rows = batch.rows
             out = model(
-                input_ids=nxt[:, None],
-                attention_mask=mask[:, : width + 1] if pad else None,
-                position_ids=positions[:, None],
+                input_ids=tokens[rows, t][:, None],
+                attention_mask=mask[rows, : width + 1] if pad else None,
+                position_ids=positions[rows][:, None],
                 **cache_arg(model, cache),
                 use_cache=True,
             )
             width += 1
-            flops += R * forward_flops(loaded, 1, width - 1)
+            flops += len(rows) * forward_flops(loaded, 1, width - 1)
+            decoded += len(rows)
             positions += 1
             logits, cache = out.logits[:, -1, :], cache_of(out)
         token_rows, lp_rows = tokens[:B, :steps].tolist(), step_lp[:B, :steps].tolist()
 
-    texts, kept, logprobs, token_lps, finish = _finish_rows(tok, token_rows, lp_rows, eos=eos, ignore_eos=ignore_eos,
-                                                            stops=row_stops[:B], tails=row_tails[:B], doomed_at=doomed_at)
+    texts, kept, logprobs, token_lps, finish = finish_rows(tok, token_rows, lp_rows, eos=eos, ignore_eos=ignore_eos,
+                                                            stops=row_stops[:B], tails=row_tails[:B], doomed_at=doomed_at,
+                                                            past_fill_at=past_fill_at)
     return Samples(
         token_ids=kept, texts=texts, logprobs=logprobs, token_logprobs=token_lps, finish=finish,
         prompt_tokens_encoded=encoded, prompt_tokens_saved=sum(c * len(ids) for c, ids in zip(counts, prompt_ids)) - encoded,
-        flops=flops, decoded_positions=R * (steps - 1), shared=pre.shared,
+        flops=flops, decoded_positions=decoded, shared=pre.shared,
         doomed_tokens_saved=sum(steps - at for at in doomed_at.values()),
     )
 
 
-def _finish_rows(tok, token_rows, lp_rows, *, eos, ignore_eos, stops, tails, doomed_at):
-    """Each row's counted tokens, text, log-probs and finish reason: cut at its EOS, its first
-    stop string (up to the token that completed it), or where it was found doomed."""
-    texts, kept, logprobs, token_lps, finish = [], [], [], [], []
-    for r, row in enumerate(token_rows):
-        ids, reason = row, "length"
-        end = next((k for k, x in enumerate(ids) if x in eos), None) if not ignore_eos else None
-        if end is not None:
-            ids, reason = ids[: end + 1], "eos"
-        text = tok.decode(ids[:-1] if reason == "eos" else ids, skip_special_tokens=False)
-        cut = find_stop(text, stops[r], tails[r]) if stops[r] else None
-        if cut is not None:
-            ids = ids[: _completing_token(tok, ids, stops[r], tails[r])]
-            text, reason = text[:cut], "stop"
-        if r in doomed_at:  # what came after the doomed stop is filler
-            ids, reason = row[: doomed_at[r]], "doomed"
-            text = tok.decode(ids, skip_special_tokens=False)
-        texts.append(text)
-        kept.append(ids)
-        logprobs.append(float(sum(lp_rows[r][: len(ids)])))
-        token_lps.append(lp_rows[r][: len(ids)])
-        finish.append(reason)
-    return texts, kept, logprobs, token_lps, finish
+class _Batch:
+    """The rows the model runs at a decode step (indices into the call's rows, in order) and
+    what the sampler keeps per row for them: temperatures (a float for all, or a tensor) and
+    generators (None: one for the whole batch)."""
+
+    def __init__(self, rows, temperature, gens, *, can_drop: bool):
+        self.rows, self.temperature, self.gens, self.can_drop = rows, temperature, gens, can_drop
+
+    def drop_finished(self, finished, cache) -> None:
+        """Let finished rows leave the batch (and the KV cache): they only ride along as filler,
+        and a decode step of this size of model costs about 1.7x more at 8 rows than at 2 on a
+        CPU (benchmarks/policy_speed.py). Never below two rows, for the reason the twin exists
+        (`generate_samples`): a batch of one computes differently. A row's own generator and
+        temperature go with it, so a row-seeded draw is the same program either way."""
+        import torch
+
+        if not self.can_drop:
+            return
+        done = finished[self.rows]
+        if not bool(done.any()):
+            return
+        keep = (~done).nonzero().squeeze(1)
+        if len(keep) < 2:  # keep finished companions up to two rows
+            keep = torch.cat([keep, done.nonzero().squeeze(1)[: 2 - len(keep)]]).sort().values
+        if len(keep) == len(self.rows):
+            return
+        cache.batch_select_indices(keep)
+        self.rows = self.rows[keep]
+        if isinstance(self.temperature, torch.Tensor):
+            self.temperature = self.temperature[keep]
+        if self.gens is not None:
+            self.gens = [self.gens[i] for i in keep.tolist()]
 
 
 def _eos_ids(loaded: LoadedModel) -> list[int]:
@@ -357,42 +374,3 @@ def _inverse_cdf(weights, uniforms):
     return torch.minimum(index, last)
 
 
-def _mark_stops(tok, tokens, finished, row_stops, row_tails) -> list[int]:
-    """Set `finished` for unfinished rows whose text so far contains one of their stop strings;
-    the rows it set."""
-    done = finished.tolist()
-    rows = tokens.tolist()
-    stopped = []
-    for r, stops in enumerate(row_stops):
-        if stops and not done[r]:
-            if find_stop(tok.decode(rows[r], skip_special_tokens=False), stops, row_tails[r]) is not None:
-                finished[r] = True
-                stopped.append(r)
-    return stopped
-
-
-def _mark_doomed(tok, tokens, finished, doomed, lines_seen, doomed_at, step) -> None:
-    """Stop unfinished rows that completed a line since the last check and that `doomed` rejects."""
-    done = finished.tolist()
-    for r, ids in enumerate(tokens.tolist()):
-        if done[r]:
-            continue
-        text = tok.decode(ids, skip_special_tokens=False)
-        newlines = text.count("\n")
-        if newlines > lines_seen[r]:
-            lines_seen[r] = newlines
-            if doomed(r, text):
-                finished[r] = True
-                doomed_at[r] = step
-
-
-def _completing_token(tok, ids: list[int], stops, tail: str) -> int:
-    """Smallest k such that the decoded first k tokens contain a stop (binary search)."""
-    lo, hi = 1, len(ids)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if find_stop(tok.decode(ids[:mid], skip_special_tokens=False), stops, tail) is not None:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo

@@ -137,6 +137,13 @@ def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arm
     return [(Selection.of(tree, digest), shares) for digest, shares in drawn.items()]
 
 
+# The most rows a call drawn ahead (`agent.search.loop._Run.draw_fresh`) may ask for: the policy
+# sizes it to the tokens left, and rows surely past them stop early (`CallCaps.fill_tokens`), so
+# one call of up to this many rows draws what calls of `fresh_rows` drew one after another; a
+# decode step of the code model costs ~1.2x at 16 rows what it costs at 8 (benchmarks/policy_speed.py).
+FILL_MAX_ROWS = 32
+
+
 def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str = "free",
                 fresh_max_new_tokens: int | None = None, fresh_temperatures: tuple[float, ...] = ()) -> ProposalBatch | None:
     """The root means the fresh arm: whole programs as `sample` draws them ("free"; the first
@@ -149,6 +156,8 @@ def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str =
     if fresh == "cut" and request.policy.edit_style == "cut":
         return propose_edits(request)
     rows = fresh_rows or request.settings.samples_per_location * request.settings.max_locations
+    if request.caps.fill_tokens is not None:  # drawn ahead: as many as fill the budget, in one call
+        rows = max(rows, FILL_MAX_ROWS)
     return propose_programs(request, batch_size=rows, temperatures=fresh_temperatures)
 
 

@@ -6,6 +6,7 @@ from scripted import ADD, DEF_MINUS, Candidate, InProcessEvaluator, ScriptedPoli
 
 from agent.search.budget import Budget
 from agent.search.loop import search
+from agent.search.rex import FILL_MAX_ROWS
 from agent.search.types import SearchSettings
 from agent.search.strategies import make_strategy
 from envs.program import Program
@@ -420,8 +421,9 @@ def test_fresh_rows_past_checkpoints_come_in_one_call_and_each_checkpoint_sees_i
     one_call, stepwise = StreamPolicy({}, programs=STREAM), StreamPolicy({}, programs=STREAM)
     result, snapshots = _anytime_rex(one_call)  # no refinement fits these budgets (refine_min_tokens)
     _anytime_rex(stepwise, ahead=False)
-    assert [len(b.proposals) for b in one_call.batches] == [8]  # one call of whole rows, as sampling's
-    # sized by the policy (CallCaps.fill_tokens) to fill the budget's tokens, none cut
+    # one call of whole rows, as many as the policy finds fill the budget's tokens (this one
+    # gives all it is asked for), none cut (CallCaps.fill_tokens)
+    assert [len(b.proposals) for b in one_call.batches] == [FILL_MAX_ROWS]
     assert [(c.tokens, c.fill_tokens) for c in one_call.caps_seen] == [(None, _draw_limits()["5"])]
     assert len(stepwise.batches) > 1  # without: each call stops at the next checkpoint
     for label, limit in _draw_limits().items():
@@ -431,8 +433,8 @@ def test_fresh_rows_past_checkpoints_come_in_one_call_and_each_checkpoint_sees_i
         assert set(got.nodes) == drawn | {result.tree.root}  # the first k draws, no later one
     assert snapshots["2"].best != snapshots["5"].best == Program(STREAM[3].lines).digest  # the solution, draw 4
     assert result.counters.arms["at_root"]["calls"] == 1 and result.counters.arms["at_root"]["samples"] == 5
-    # draws 6-8 would cross the budget: generated, counted apart, and still the stream's next draws
-    assert (result.compute.unused_samples, result.tree.programs_drawn) == (3, 5)
+    # draws 6 on would cross the budget: generated, counted apart, and still the stream's next draws
+    assert (result.compute.unused_samples, result.tree.programs_drawn) == (FILL_MAX_ROWS - 5, 5)
     assert result.compute.unused_tokens == sum(b.generated_tokens for b in one_call.batches) - \
         (result.compute.generated_tokens)
 
@@ -475,10 +477,12 @@ def test_fresh_rows_drawn_ahead_make_the_search_that_draws_each_in_a_call_of_its
         assert got_snapshots[label].nodes == want_snapshots[label].nodes
         assert got_snapshots[label].best == want_snapshots[label].best
         assert got_snapshots[label].compute["samples"] == want_snapshots[label].compute["samples"]
-    assert got.compute.unused_samples == 8 - got.tree.programs_drawn  # the rows never read
+    assert got.compute.unused_samples == FILL_MAX_ROWS - got.tree.programs_drawn  # the rows never read
 
 
-def test_rows_drawn_ahead_wait_through_a_refinement_for_the_next_fresh_pick():
+def test_rows_drawn_ahead_wait_through_a_refinement_for_the_next_fresh_pick(monkeypatch):
+    monkeypatch.setattr("agent.search.rex.FILL_MAX_ROWS", 8)  # calls of 8: a second one within the budget
+
     def refine(program):  # children that pass no test: nothing more to refine
         return [Candidate(("    return None",), -1.0, at=1)]
 

@@ -244,7 +244,7 @@ def test_continuation_cuts_where_it_rejoins_the_suffix_or_leaves_the_block():
 
 
 def test_plain_continuation_inside_the_function_stops_at_code_at_column_0():
-    from policies.sampling import find_stop
+    from policies.row_ends import find_stop
 
     fmt = get_format("continuation", None, mode="end_of_line")
     after = Program(PARTIAL.lines[:9] + LOOP + PARTIAL.lines[9:])
@@ -299,7 +299,7 @@ def test_free_answer_replaces_the_function_and_keeps_the_docstring():
 
 def test_free_answers_stop_at_the_closing_fence_not_the_opening_one():
     from policies.formats.continuation import FREE_STOP
-    from policies.sampling import find_stop
+    from policies.row_ends import find_stop
 
     fmt = get_format("continuation_free", ChatTokenizer())
     prompt = fmt.render_prompt(PROBLEM, State(STARTER), END)
@@ -385,7 +385,7 @@ def test_cut_child_may_extend_the_cut_line_and_stops_at_top_level_code():
 
 
 def test_cut_child_sample_stops_where_the_function_ends_and_parses_the_same():
-    from policies.sampling import find_stop
+    from policies.row_ends import find_stop
 
     fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
     cut = Location(9, "", "after_stmt")

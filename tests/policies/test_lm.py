@@ -234,6 +234,42 @@ def test_a_cap_of_exactly_the_rows_tokens_lets_every_row_end_as_it_would_uncappe
     assert capped.token_ids == free.token_ids and capped.finish == free.finish
 
 
+def test_rows_surely_past_the_fill_stop_early_and_those_read_are_the_same(tiny_llama):
+    """CallCaps.fill_tokens: the caller reads the rows in order while they fit, so a row is
+    stopped once the rows up to it surely count more than the fill (`_stop_past_fill`); every
+    row it would read is the row the call writes without the fill, token for token."""
+    ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
+    kwargs = dict(params=SamplingParams(max_new_tokens=40), seed=0, stops=[["e"]], ignore_eos=True,
+                  row_seeds=[11 + r for r in range(8)], share_prefix=False)
+    free = generate_samples(tiny_llama, ids, 8, **kwargs)
+    lengths = [len(t) for t in free.token_ids]
+    fill = free.prompt_tokens_encoded + sum(lengths[:3])  # rows 0-2 fit exactly, row 3 does not
+    filled = generate_samples(tiny_llama, ids, 8, caps=CallCaps(fill_tokens=fill), **kwargs)
+    assert filled.token_ids[:3] == free.token_ids[:3] and filled.finish[:3] == free.finish[:3]
+    assert "past_fill" in filled.finish[3:] and "past_fill" not in filled.finish[:3]
+    for row, mine in zip(free.token_ids[3:], filled.token_ids[3:]):  # the rest: a prefix, or ended before
+        assert mine == row[:len(mine)]
+    saved = sum(lengths) - sum(map(len, filled.token_ids))
+    assert saved > 0 and filled.decoded_positions < free.decoded_positions
+    whole = generate_samples(tiny_llama, ids, 8, caps=CallCaps(fill_tokens=fill + sum(lengths[3:])), **kwargs)
+    assert whole.token_ids == free.token_ids  # every row fits: none stopped
+
+
+def test_finished_rows_leave_the_batch_and_each_row_writes_what_it_writes_alone(tiny_llama):
+    """A row that ends stops riding along in the batch (`_Batch.drop_finished`: fewer positions
+    decoded), and with its own seed writes the same tokens as in a call of its own."""
+    ids = [encode_prompt(tiny_llama.tokenizer, "def f(x):\n")]
+    kwargs = dict(params=SamplingParams(max_new_tokens=40), seed=0, stops=[["e"]], ignore_eos=True)
+    seeds = [21 + r for r in range(6)]
+    batch = generate_samples(tiny_llama, ids, 6, row_seeds=seeds, **kwargs)
+    alone = [generate_samples(tiny_llama, ids, 1, row_seeds=[s], **kwargs).token_ids[0] for s in seeds]
+    assert batch.token_ids == alone
+    lengths = sorted(len(t) for t in batch.token_ids)
+    assert lengths[0] < lengths[-1] - 4  # rows ended at different steps, so some left early
+    steps = lengths[-1]
+    assert batch.decoded_positions < 6 * (steps - 1)
+
+
 def test_find_stop_includes_matches_that_start_in_the_prompt():
     assert find_stop("abc\ndef", ["\ndef"]) == 3
     assert find_stop("def g():", ["\ndef"], tail="    pass\n") == 0
@@ -421,11 +457,12 @@ def test_a_call_of_whole_rows_asks_for_those_that_fill_its_tokens_after_the_prom
     prompt = encode_prompt(tiny_llama.tokenizer, ToyFormat().render_program_prompt(PROBLEM).text)
     cost = encode_cost(tiny_llama, [prompt], 1, share=True)
     fill = policy.sample_programs(PROBLEM, 20, seed=1, caps=CallCaps(fill_tokens=cost + 12))
-    assert len(fill.proposals) == math.ceil(ROW_MARGIN * 12 / 4)  # 8 / 2 tokens a row expected, before any ended
-    assert all(p.generated_tokens == 8 for p in fill.proposals)  # whole: no token cap
+    assert len(fill.proposals) == math.ceil(ROW_MARGIN * 12 / (8 / 3))  # a third of the cap expected, before any ended
+    assert fill.proposals[0].generated_tokens == 8 and fill.proposals[0].finish == "length"  # whole: no token cap
+    assert {p.finish for p in fill.proposals[1:]} == {"past_fill"}  # 8 + 8 > 12: never read, stopped
     # the next call's prompt is cached (free); rows cut by the length cap say nothing of a row's length
     again = policy.sample_programs(PROBLEM, 20, seed=2, caps=CallCaps(fill_tokens=16))
-    assert len(again.proposals) == math.ceil(ROW_MARGIN * 16 / 4) and again.prompt_tokens_encoded == 0
+    assert len(again.proposals) == math.ceil(ROW_MARGIN * 16 / (8 / 3)) and again.prompt_tokens_encoded == 0
     assert len(policy.sample_programs(PROBLEM, 2, seed=3, caps=CallCaps(fill_tokens=1000)).proposals) == 2
     assert len(policy.sample_programs(PROBLEM, 5, seed=4, caps=CallCaps(fill_tokens=0)).proposals) == 1
 
