@@ -139,9 +139,11 @@ def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arm
 
 # The most rows a call drawn ahead (`agent.search.loop._Run.draw_fresh`) may ask for: the policy
 # sizes it to the tokens left, and rows surely past them stop early (`CallCaps.fill_tokens`), so
-# one call of up to this many rows draws what calls of `fresh_rows` drew one after another; a
-# decode step of the code model costs ~1.2x at 16 rows what it costs at 8 (benchmarks/policy_speed.py).
-FILL_MAX_ROWS = 32
+# one call draws what calls of `fresh_rows` drew one after another. Rows it cannot know are
+# past the tokens run beside the others until that is known: a decode step of the code model
+# costs ~1.2x at 16 rows what it costs at 8, ~1.8x at 32 (benchmarks/policy_speed.py); at 32,
+# HumanEval problems with long draws asked for 3x the rows they read and ran slower than sampling.
+FILL_MAX_ROWS = 16
 
 
 def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str = "free",
