@@ -219,11 +219,11 @@ class LMPolicy(Policy):
         at least one, ROW_MARGIN times as many as samples of the expected length would fill, and
         no more than asked for. The mirror of `_rows_paid_for`, and its estimate leans the other
         way: these rows are whole (no cap cuts them) and a row surely past the tokens is stopped
-        as soon as that is known (policies.sampling), so a row too many costs a few decode steps
-        beside the rest, a row too few a whole call more. So the expected length is the plain
-        mean of this search's rows that ended, or a third of the length cap before any did
-        (HumanEval's draws with the code model: a median 67 tokens; at a half, rex drew 10
-        samples' tokens in one call on 13 of 41 problems, at a third on 30)."""
+        as soon as that is known (`policies.row_ends.stop_past_fill`), so a row too many costs a
+        few decode steps beside the rest, a row too few a whole call more. So the expected length
+        is the plain mean of this search's rows that ended, or a third of the length cap before
+        any did (the code model's HumanEval draws: a median 67 tokens; replayed on 41 problems'
+        draws, the first call holds 10 samples' tokens on 13 of them at a half, on 30 at a third)."""
         cost = encode_cost(self.loaded, [ids[j] for j in fits], [counts[j] for j in fits],
                            share=self.share_prefix, prefix_cache=self.prefix_cache)
         expected = expected_sample_tokens(self._whole_tokens, self._whole_samples, prior=None) or new_tokens / 3
