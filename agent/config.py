@@ -58,6 +58,10 @@ class PolicyConfig:
     # close at once, "cut" for every other model: the code model then writes only the body,
     # 2-3x fewer tokens a program than free answers that copy the signature and docstring.
     fresh: str = "auto"
+    # How a refinement shows its parent's code and failing visible tests, for continuation
+    # free_cut: "message", in one request beside the task; "conversation", the code as the
+    # model's own answer and the failures as the user's reply (policies.formats.continuation).
+    feedback_prompt: str = "message"
     temperature: float = SamplingParams.temperature  # policies.sampling.SamplingParams says why
     top_p: float = SamplingParams.top_p
     max_new_tokens: int = SamplingParams.max_new_tokens

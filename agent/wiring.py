@@ -47,6 +47,8 @@ def check_policy(config: PolicyConfig) -> None:
         raise WiringError(f"policy.threads must be a positive integer or null, got {config.threads!r}")
     if config.fresh not in ("auto", "free", "cut"):
         raise WiringError(f"policy.fresh must be auto, free or cut, got {config.fresh!r}")
+    if config.feedback_prompt not in ("message", "conversation"):
+        raise WiringError(f"policy.feedback_prompt must be message or conversation, got {config.feedback_prompt!r}")
 
 
 def check_model(config: PolicyConfig) -> None:
@@ -96,6 +98,11 @@ def build_policy(config: PolicyConfig) -> Policy:
     except (TypeError, ValueError) as exc:  # a mode the format lacks, free mode without a chat template
         raise WiringError(f"format {config.format!r} does not fit {config.model!r}: {exc}; "
                           "try --format auto") from None
+    if config.feedback_prompt == "conversation":
+        if not hasattr(fmt, "feedback_turns"):
+            raise WiringError(f"policy.feedback_prompt 'conversation' needs the continuation format with a chat "
+                              f"model; {config.model!r} uses {fmt.label!r}: set it to 'message'")
+        fmt.feedback_turns = True
     params = SamplingParams(temperature=config.temperature, top_p=config.top_p, max_new_tokens=config.max_new_tokens)
     return LMPolicy(loaded, fmt, params=params)
 

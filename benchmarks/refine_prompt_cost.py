@@ -8,16 +8,19 @@ test (its parent), at each of its first four cut points (as the search and
 `benchmarks/repair_yield.py` take them), this prints the mean of those new prompt tokens with
 the docstring in the code and head (`whole`), without it (`elided`, the default,
 `policies.formats.elision`) and without the parent's code as well (`nocode`: the failing tests
-and the kept head), and the fresh prompt's length and a draw's generated tokens beside them:
+and the kept head), as a conversation (`turns`: the task, the parent's code as the model's
+answer, its failures as the user's reply, `ContinuationFormat.feedback_turns`), and a whole
+rewrite asked for in that conversation (`turns_whole`, once a parent, not per cut point), and
+the fresh prompt's length and a draw's generated tokens beside them:
 
     refine_prompt parents=<draws> near_misses=<of them, some visible test passed> prompts=<parents x cut points>
-    refine_prompt variant=<whole|elided|nocode> new_tokens_mean=<mean> median=<median> near_miss_mean=<mean over near-misses>
+    refine_prompt variant=<whole|elided|nocode|turns|turns_whole> new_tokens_mean=<mean> median=<median> near_miss_mean=<mean over near-misses>
     refine_prompt fresh_prompt_mean=<tokens> draw_generated_mean=<tokens>
 
 Visible tests run in the sandbox (as the search runs them); nothing reads a hidden test; the
 model is not loaded (its tokenizer is).
 
-    python benchmarks/refine_prompt_cost.py runs/he164
+    python benchmarks/refine_prompt_cost.py runs/he164 [more runs ...]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="an `agent bench` folder with samples.jsonl (sample's draws)")
+    parser.add_argument("runs", type=Path, nargs="+", help="`agent bench` folders with samples.jsonl (sample's draws)")
     args = parser.parse_args(argv)
     from transformers import AutoTokenizer
 
@@ -47,16 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     from policies.prefix_cache import _common_prefix
 
     draws: dict[str, list[str]] = defaultdict(list)
-    for line in (args.run / "samples.jsonl").read_text().splitlines():
-        sample = json.loads(line)
-        draws[sample["task_id"]].append(sample["completion"])
+    for run in args.runs:
+        for line in (run / "samples.jsonl").read_text().splitlines():
+            sample = json.loads(line)
+            draws[sample["task_id"]].append(sample["completion"])
     tokenizer = AutoTokenizer.from_pretrained(locate(QWEN_SPEC)[1])
-    fmt = ContinuationFormat(tokenizer, mode="free_cut", fresh="cut")
+    fmt = ContinuationFormat(tokenizer, mode="free_cut", fresh="cut")  # the code model's default (policy.fresh: auto)
     lint, sandbox = build_lint(LintConfig()), build_sandbox(SandboxConfig(workers=1))
     ids = lambda text: tokenizer(text)["input_ids"]  # noqa: E731
-    variants = {"whole": (False, True), "elided": (True, True), "nocode": (True, False)}  # (elide, show code)
-    new = {name: [] for name in variants}
-    near = {name: [] for name in variants}
+    # (elide, show code, as a conversation)
+    variants = {"whole": (False, True, False), "elided": (True, True, False), "nocode": (True, False, False),
+                "turns": (True, True, True)}
+    new = {name: [] for name in [*variants, "turns_whole"]}
+    near = {name: [] for name in new}
     fresh_lengths, generated, parents, near_misses = [], [], 0, 0
     for problem in load_humaneval():
         if problem.id not in draws:
@@ -76,15 +82,22 @@ def main(argv: list[str] | None = None) -> int:
             parents += 1
             near_misses += report.fraction > 0
             feedback = failure_lines(report, program=program)
+
+            def count(variant: str, location) -> None:
+                prompt = ids(fmt.render_prompt(view, State(program, feedback=feedback), location).text)
+                cost = len(prompt) - _common_prefix(prompt, fresh)
+                new[variant].append(cost)
+                if report.fraction > 0:
+                    near[variant].append(cost)
+
             for location in cut_locations(program, problem.entry_point, report=report)[:4]:
-                for variant, (elide, show_code) in variants.items():
-                    fmt.elide_docstring, fmt.feedback_shows_code = elide, show_code
-                    prompt = ids(fmt.render_prompt(view, State(program, feedback=feedback), location).text)
-                    cost = len(prompt) - _common_prefix(prompt, fresh)
-                    new[variant].append(cost)
-                    if report.fraction > 0:
-                        near[variant].append(cost)
-    print(f"refine_prompt parents={parents} near_misses={near_misses} prompts={len(new['whole'])}")
+                for variant, (elide, show_code, turns) in variants.items():
+                    fmt.elide_docstring, fmt.feedback_shows_code, fmt.feedback_turns = elide, show_code, turns
+                    count(variant, location)
+            fmt.elide_docstring, fmt.feedback_shows_code, fmt.feedback_turns = True, True, True
+            count("turns_whole", None)
+    print(f"refine_prompt parents={parents} near_misses={near_misses} prompts={len(new['whole'])} "
+          f"(turns_whole: {len(new['turns_whole'])})")
     for variant, costs in new.items():
         print(f"refine_prompt variant={variant} new_tokens_mean={statistics.mean(costs):.1f} "
               f"median={statistics.median(costs):.0f} near_miss_mean={statistics.mean(near[variant]):.1f}")

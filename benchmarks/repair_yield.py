@@ -14,6 +14,9 @@ is drawn beside them, the same number of rows each:
     cut_tests_whole  cut_tests with the docstring in the code and head, as before elision
     cut_tests_nocode cut_tests without the near-miss's code (its failing tests and the kept head only)
     free_tests a whole new function asked for with that code and those failures shown
+    free_turns the same as a conversation: the task, the code as the model's answer, then the
+               failures and the ask (`ContinuationFormat.feedback_turns`; docstring left out)
+    cut_turns  cut_tests as that conversation, the kept head prefilled in the next answer
 
 Per arm: the problems it solved (some program passes every visible test) and solved for real
 (one of those passes the hidden tests too), its lint-clean programs, and the tokens it cost
@@ -22,7 +25,7 @@ in a search), and per 1,000 generated tokens alone: what a cut child would cost 
 its parent's own tokens (the head it keeps) instead of encoding them again. Hidden tests are run only here, after the fact, never shown to a policy.
 
 Usage: python benchmarks/repair_yield.py [--problems 0-163] [--rows 8] [--seed 0] [--workers 2] [--out FILE]
-                                         [--arms fresh,cut,cut_tests,cut_tests_whole,cut_tests_nocode,free_tests]
+                                         [--arms fresh,cut,cut_tests,...,free_turns,cut_turns]
                                          [--only SOME_OF_PROBLEMS]
 Prints one line per arm and writes every problem's counts to FILE (JSON lines) when given.
 """
@@ -36,7 +39,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ARMS = ("fresh", "cut", "cut_tests", "cut_tests_whole", "cut_tests_nocode", "free_tests")
+ARMS = ("fresh", "cut", "cut_tests", "cut_tests_whole", "cut_tests_nocode", "free_tests", "free_turns", "cut_turns")
 _PIECES: dict = {}
 
 
@@ -99,12 +102,13 @@ def run_problem(args: tuple) -> dict:
         start = time.perf_counter()
         policy.fmt.elide_docstring = arm != "cut_tests_whole"
         policy.fmt.feedback_shows_code = arm != "cut_tests_nocode"
+        policy.fmt.feedback_turns = arm.endswith("_turns")
         if arm == "fresh":
             batch = policy.sample_programs(view, rows, seed=seed + 1, caps=caps)
-        elif arm == "free_tests":
+        elif arm in ("free_tests", "free_turns"):
             batch = policy.propose(view, State(parent.program, feedback=feedback), [None], rows, seed=seed + 1, caps=caps)
         else:
-            state = State(parent.program, feedback=feedback if arm.startswith("cut_tests") else ())
+            state = State(parent.program, feedback=feedback if arm != "cut" else ())
             batch = policy.propose(view, state, list(points), per_point, seed=seed + 1, caps=caps)
         counts = _judge(problem, batch.proposals, lint, evaluate, hidden)
         counts.update(samples=len(batch.proposals), tokens=batch.prompt_tokens_encoded + batch.generated_tokens,

@@ -22,11 +22,13 @@ from agent.bench.unit import SAMPLING
 
 def _sampling_view(config):
     """What sampling reads of a resolved config: the search reduced to its seed and `sample` section
-    (and the bench's without `anytime` and `spend_budget`, which only tree searches read)."""
+    (and the bench's without `anytime` and `spend_budget`, which only tree searches read, and the
+    policy's without `feedback_prompt`, which only refinements read)."""
     search = config.search
     kept = dataclasses.replace(type(search)(), seed=search.seed, sample=search.sample)
     bench = dataclasses.replace(config.bench, anytime=True, spend_budget=True)
-    return dataclasses.replace(config, search=kept, bench=bench)
+    policy = dataclasses.replace(config.policy, feedback_prompt=type(config.policy)().feedback_prompt)
+    return dataclasses.replace(config, search=kept, bench=bench, policy=policy)
 
 
 def _differences(a, b, prefix: str = "") -> list[str]:

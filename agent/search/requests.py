@@ -54,6 +54,18 @@ def propose_edits(request: ProposeRequest) -> ProposalBatch | None:
                                   caps=request.caps)
 
 
+def propose_rewrites(request: ProposeRequest) -> ProposalBatch | None:
+    """Whole rewrites of the node's program in one call, `samples_per_location * max_locations`
+    rows (clipped): the policy's free answer to its code and failing visible tests (location
+    None), where `propose_edits` keeps the code up to a hunk location or cut point."""
+    settings = request.settings
+    _, n = clip_request(1, settings.samples_per_location * settings.max_locations, request.samples_left)
+    if n == 0:
+        return None
+    state = request.tree.state(request.node, feedback=settings.feedback)
+    return request.policy.propose(request.problem, state, [None], n, seed=request.seed, caps=request.caps)
+
+
 def _cut_points(node, entry_point: str, settings: SearchSettings) -> tuple[tuple, int]:
     uncertain = node.edge.uncertain if node.edge is not None else None
     points = cut_locations(node.program, entry_point, report=node.report, uncertain=uncertain)

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from functools import partial
 
-from agent.search.requests import propose_edits, propose_programs
+from agent.search.requests import propose_edits, propose_programs, propose_rewrites
 from agent.search.tree import SearchTree, UNSCORED
 from agent.search.types import SEED_STRIDE, ProposeRequest, SearchSettings, Selection, Strategy, no_backup
 from policies.base import ProposalBatch
@@ -86,6 +86,10 @@ class RExSettings:
     # of the problems (docs/results/README.md, first section). On the first 93 problems alone it
     # looked like +5.4 at 2 and 5: its gain is on the easy problems, which 5 draws solve anyway.
     fresh_temperatures: tuple[float, ...] = ()
+    # How a near-miss is refined: "cut", children that keep its code up to a cut point and
+    # rewrite the rest (`propose_edits`); "whole", whole rewrites answering its code and failing
+    # visible tests (`propose_rewrites`, self-debugging's request).
+    refine: str = "cut"
 
     def __post_init__(self) -> None:
         temperatures = tuple(self.fresh_temperatures or ())
@@ -147,13 +151,14 @@ FILL_MAX_ROWS = 16
 
 
 def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str = "free",
-                fresh_max_new_tokens: int | None = None, fresh_temperatures: tuple[float, ...] = ()) -> ProposalBatch | None:
+                fresh_max_new_tokens: int | None = None, fresh_temperatures: tuple[float, ...] = (),
+                refine: str = "cut") -> ProposalBatch | None:
     """The root means the fresh arm: whole programs as `sample` draws them ("free"; the first
     at `fresh_temperatures`), or children of the starter at its cut points ("cut", when the
     policy makes cut children), each at most `fresh_max_new_tokens` long; any other node is
-    refined at its cut points (`propose_edits`)."""
+    refined at its cut points (`propose_edits`) or rewritten whole (`refine` "whole")."""
     if request.node != request.tree.root:
-        return propose_edits(request)
+        return propose_rewrites(request) if refine == "whole" else propose_edits(request)
     request = dataclasses.replace(request, caps=dataclasses.replace(request.caps, max_new_tokens=fresh_max_new_tokens))
     if fresh == "cut" and request.policy.edit_style == "cut":
         return propose_edits(request)
@@ -166,6 +171,8 @@ def propose_rex(request: ProposeRequest, *, fresh_rows: int | None, fresh: str =
 def rex(settings: RExSettings = RExSettings()) -> Strategy:
     if settings.fresh not in ("free", "cut"):
         raise ValueError(f"rex: fresh must be 'free' or 'cut', got {settings.fresh!r}")
+    if settings.refine not in ("cut", "whole"):
+        raise ValueError(f"rex: refine must be 'cut' or 'whole', got {settings.refine!r}")
     if settings.refine_min_tokens is not None and settings.refine_min_tokens < 1:
         raise ValueError(f"rex: refine_min_tokens must be >= 1 or null, got {settings.refine_min_tokens}")
     if settings.refine_decay < 0:
@@ -180,7 +187,8 @@ def rex(settings: RExSettings = RExSettings()) -> Strategy:
     if settings.fresh_max_new_tokens is not None and settings.fresh_max_new_tokens < 1:
         raise ValueError(f"rex: fresh_max_new_tokens must be >= 1 or null, got {settings.fresh_max_new_tokens}")
     propose = partial(propose_rex, fresh_rows=settings.fresh_rows, fresh=settings.fresh,
-                      fresh_max_new_tokens=settings.fresh_max_new_tokens, fresh_temperatures=settings.fresh_temperatures)
+                      fresh_max_new_tokens=settings.fresh_max_new_tokens, fresh_temperatures=settings.fresh_temperatures,
+                      refine=settings.refine)
     arms = dict(c=settings.c, fresh_a=settings.fresh_a, fresh_b=settings.fresh_b,
                 fresh_after_solution=settings.fresh_after_solution, refine_decay=settings.refine_decay,
                 refine_min_tokens=settings.refine_min_tokens)

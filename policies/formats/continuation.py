@@ -137,6 +137,15 @@ def free_message(problem: Problem, program: Program, feedback: tuple[str, ...] =
     return message
 
 
+def repair_turns(problem: Problem, program: Program, feedback: tuple[str, ...], ask: str) -> list[dict[str, str]]:
+    """A refinement as a conversation (`ContinuationFormat.feedback_turns`): the task, the program
+    as the model's own answer, then its failing visible tests and `ask`. It opens with the fresh
+    prompt's whole text, so the prefix cache pays only for the answer and the failures."""
+    return [{"role": "user", "content": task_message(problem)},
+            {"role": "assistant", "content": code_fence(program.text)},
+            {"role": "user", "content": f"It fails these tests:\n{failure_list(feedback)}\n{ask}"}]
+
+
 def cut_message(problem: Problem, feedback: tuple[str, ...] = (), program: Program | None = None) -> str:
     """The task for a cut child, and the failing visible tests of the program it continues
     (with that program's code, when given: the model then sees what failed, not only its head)."""
@@ -170,6 +179,9 @@ class ContinuationFormat(EditFormat):
         # ... and that code and the kept head leave out the docstring the task shows
         # (policies.formats.elision: a refinement's prompt then costs about half the tokens).
         self.elide_docstring = True
+        # ... and, with `feedback_turns`, as a conversation (`repair_turns`: the program the
+        # model's answer, the failures the user's reply) instead of one message holding both.
+        self.feedback_turns = False
         self.chat = is_chat(tokenizer)
         if mode == "auto":
             mode = DEFAULT_CHAT_MODE if self.chat else DEFAULT_PLAIN_MODE
@@ -193,10 +205,13 @@ class ContinuationFormat(EditFormat):
 
     # ---- prompts ----
 
-    def _chat(self, message: str) -> str:
-        return self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
-        )
+    def _chat(self, message: str | list[dict[str, str]]) -> str:
+        messages = [{"role": "user", "content": message}] if isinstance(message, str) else message
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _turns(self, problem: Problem, program: Program, feedback: tuple[str, ...]) -> bool:
+        """Is this refinement asked as a conversation (`feedback_turns`)?"""
+        return self.feedback_turns and bool(feedback) and program != problem.starter
 
     def _prefill(self, program: Program, location: Location) -> str:
         """The program part written for the model: fence (chat), lines 1..L and the mode's end."""
@@ -216,7 +231,13 @@ class ContinuationFormat(EditFormat):
         if self.mode == "free_cut" and location is not None:
             return self._cut_prompt(problem, state.program, location, state.feedback)
         if self.mode.startswith("free"):
-            text = self._chat(free_message(problem, state.program, state.feedback))
+            if self._turns(problem, state.program, state.feedback):
+                # the program whole, docstring included: as the model's answer it continues the
+                # fresh prompt, which the prefix cache holds (left out, it would cost as much)
+                ask = f"Rewrite the complete function {problem.entry_point}."
+                text = self._chat(repair_turns(problem, state.program, state.feedback, ask))
+            else:
+                text = self._chat(free_message(problem, state.program, state.feedback))
             return RenderedPrompt(text=text, prefill="", stop=(FREE_STOP,) + self.end_markers)
         where = location if location is not None else end_of_body(state.program, problem.entry_point)
         prefill = self._prefill(state.program, where)
@@ -312,7 +333,11 @@ class ContinuationFormat(EditFormat):
         elided = self._elided(problem, program, location, feedback)
         prefill = OPEN_FENCE + "\n".join(without(_cut_head(program, location), elided)) + _opener(location)
         shown = Program(tuple(without(program.lines, elided))) if self.feedback_shows_code else None
-        text = self._chat(cut_message(problem, feedback, shown)) + prefill
+        if shown is not None and self._turns(problem, program, feedback):
+            ask = "Write a corrected version that passes them."
+            text = self._chat(repair_turns(problem, shown, feedback, ask)) + prefill
+        else:
+            text = self._chat(cut_message(problem, feedback, shown)) + prefill
         span = def_span(program.lines, problem.entry_point)
         ends = (BlockEnd(len(leading_ws(program.lines[span[0]]))),) if span is not None else ()
         return RenderedPrompt(text=text, prefill=prefill, stop=(FENCE,) + ends + self.end_markers)

@@ -23,7 +23,9 @@ def no_sampling_policy(config):
 
 def test_the_draws_are_reused_and_are_the_ones_this_run_would_draw(bench, tmp_path):
     _, source, drawn = bench("--strategies", "sample,mcts", *STUDY, out="source")
+    # the search's settings and the refinements' prompt layout are not what sampling reads
     status, out, records = bench("--strategies", "sample,best-first", *STUDY, "--set", "search.max_depth=3",
+                                 "--set", "policy.feedback_prompt=conversation",
                                  "--sample-records-from", source, out="reused", policy_factory=no_sampling_policy)
     assert status == 0
     sampled = {k: r for k, r in by_key(records).items() if k[1] == "sample"}

@@ -97,6 +97,14 @@ def test_the_search_stops_once_three_visible_solutions_agree_unless_told_otherwi
         build_settings(load_config(None, {"search.stop_votes": 0}).search)
 
 
+def test_a_refinement_prompt_layout_the_format_lacks_is_refused_before_the_model_loads():
+    from agent.wiring import WiringError, check_policy
+
+    check_policy(load_config(None, {"policy.feedback_prompt": "conversation"}).policy)
+    with pytest.raises(WiringError, match="policy.feedback_prompt must be message or conversation, got 'chat'"):
+        check_policy(load_config(None, {"policy.feedback_prompt": "chat"}).policy)
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("bench.spend_budget", "maybe", "config.bench.spend_budget: expected true or false, got 'maybe'"),
     ("search.stop_votes", "3", "config.search.stop_votes: expected an integer, got '3'"),

@@ -68,6 +68,22 @@ def test_a_near_miss_is_refined_and_the_fix_found():
     assert result.solved  # ... and its child passes every visible test
 
 
+def test_a_near_miss_may_be_rewritten_whole_instead_of_at_its_cut_points():
+    import pytest
+
+    fix = Candidate(("    return a + b",), -1.0, at=1)
+    policy = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])
+    result = _run(policy, samples=200, refine="whole")
+    refined = [call for call in policy.calls if call["kind"] == "propose"]
+    # one request, location None (the policy's free answer to the code and its failures), the
+    # rows of a refinement (samples_per_location * max_locations), the failures in its state
+    assert refined and all(call["locations"] == (None,) and call["n"] == 4 for call in refined)
+    assert all(call["state"].program == Program.from_text(DEF_MINUS) and call["state"].feedback for call in refined)
+    assert result.solved
+    with pytest.raises(ValueError, match="refine must be 'cut' or 'whole'"):
+        make_strategy("rex", refine="both")
+
+
 def test_rex_spends_the_whole_budget_after_a_visible_solution_when_asked():
     fix = Candidate(("    return a + b",), -1.0, at=1)
     keep_going = SearchSettings(samples_per_location=2, max_locations=2, seed=0, stop_when_solved=False)

@@ -376,6 +376,38 @@ def test_refinement_prompts_leave_out_the_docstring_the_task_shows_and_the_parse
     assert all(line in plain.prefill for line in docstring)
 
 
+def test_refinement_as_a_conversation_opens_with_the_fresh_prompt_and_shows_the_code_as_the_answer():
+    fmt = get_format("continuation", ChatTokenizer(), mode="free_cut", fresh="cut")
+    fmt.feedback_turns = True
+    failing = ("total([1]): got 0, expected 1",)
+    fresh = fmt.render_program_prompt(PROBLEM).text
+    task_turn = fresh[:fresh.index("<|im_start|>assistant\n")]
+    # a whole rewrite: the program as the model's answer, whole, then the failures as the user's reply
+    whole = fmt.render_prompt(PROBLEM, State(PARTIAL, feedback=failing), None)
+    answer_turn = f"<|im_start|>assistant\n```python\n{PARTIAL.text.rstrip()}\n```<|im_end|>\n"
+    assert whole.text == (task_turn + answer_turn + "<|im_start|>user\nIt fails these tests:\n"
+                          "- total([1]): got 0, expected 1\nRewrite the complete function total.<|im_end|>\n"
+                          "<|im_start|>assistant\n")
+    # the fresh prompt (the starter prefilled) is its prefix up to the body, so the cache holds that
+    assert whole.text.startswith(fresh)
+    assert_ok(fmt.parse_output(PROBLEM, State(PARTIAL, feedback=failing), None,
+                               f"```python\n{TARGET.text}\n```"), PARTIAL, TARGET)
+    # a cut child: the same conversation, the kept head (docstring left out) prefilled in the next answer
+    cut = Location(9, "", "after_stmt")
+    state = State(PARTIAL, feedback=failing)
+    child = fmt.render_prompt(PROBLEM, state, cut)
+    assert child.text.startswith(task_turn + "<|im_start|>assistant\n```python\n")
+    assert "Write a corrected version that passes them.<|im_end|>\n<|im_start|>assistant\n" in child.text
+    assert child.text.endswith(child.prefill) and "Return the sum of xs." not in child.prefill
+    assert_ok(fmt.parse_output(PROBLEM, state, cut, child.prefill + "\n" + "\n".join(BODY[1:])), PARTIAL, TARGET)
+    # without failures (or at the starter) a refinement is asked as before
+    fmt.feedback_turns = False
+    assert fmt.render_prompt(PROBLEM, State(PARTIAL), None).text.count("<|im_start|>user") == 1
+    fmt.feedback_turns = True
+    assert fmt.render_prompt(PROBLEM, State(PARTIAL), None).text.count("<|im_start|>user") == 1
+    assert fmt.render_prompt(PROBLEM, State(STARTER, feedback=failing), None).text.count("<|im_start|>user") == 1
+
+
 def test_cut_child_may_extend_the_cut_line_and_stops_at_top_level_code():
     fmt = get_format("continuation", ChatTokenizer(), mode="free_cut")
     cut = Location(9, "", "after_stmt")
