@@ -22,6 +22,8 @@ def test_errors_no_continuation_can_repair(code):
     'def f(x):\n    """doc\n',  # open docstring
     "def f(x):\n    if x:\n",  # open block
     "def f(x):\n    return undefined_name\n",  # a name is not a syntax error (lint judges later)
+    "def f(x):\n    if x or \\\n",  # a backslash continues the line
+    "def f(x):\n    y = 1 + \\\n",
     "def f(x):\n    y = x +* 2",  # no complete line with the error yet
     "",
 ])
