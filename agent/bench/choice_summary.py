@@ -45,8 +45,9 @@ def choice_table(summary: dict) -> list[str]:
                      f"{_num(row['choice_seconds'], '.2f')} | {_num(row.get('choice_policy_tokens'), '.0f')} | "
                      f"{_pct(row['choice_extra_compute'])} |")
     lines += ["", "Best visible solution: some program passing every visible test passes the hidden tests, the "
-              "most any choice among visible solutions can reach; oracle coverage above it is out of the choice's "
-              "reach (a hidden-passing program that fails a visible test)."]
+              "most any choice among visible solutions can reach (on a problem without visible tests, any "
+              "program the policy wrote); oracle coverage above it is out of the choice's reach (a hidden-passing "
+              "program that fails a visible test)."]
     return lines
 
 

@@ -255,7 +255,10 @@ def _finish(ctx: _Context, label: str, budget_tokens: int | None, unit_tokens: f
     passing = [ctx.judge.passed(p) for p in programs]
     # The ceiling of any choice that trusts the visible tests: some VISIBLE solution passes the hidden
     # tests. Oracle minus this is out of every choice's reach (e.g. a docstring example the hidden tests contradict).
-    visible_passing = [p for n, p in zip(members, passing) if n.solved]
+    # Without visible tests every program the policy wrote passes them all (vacuously): the choice
+    # picks among those (the starter loses every tie, agent.search.tree.rank_key).
+    vacuous = not ctx.task.problem.tests
+    visible_passing = [p for n, p in zip(members, passing) if n.solved or (vacuous and n.digest != tree.root)]
     point = next(p for p in ctx.task.plan.points if p.label == label)
     return {
         "schema": RECORD_SCHEMA, "problem_id": ctx.task.problem.id, "strategy": ctx.task.strategy,

@@ -90,6 +90,22 @@ STUDY = ("--strategies", "sample,mcts,best-first", "--budgets", "1,5,10,20", "--
 
 
 # -- records ----------------------------------------------------------------------------------
+def test_without_visible_tests_every_written_program_counts_as_a_visible_solution(bench, tmp_path):
+    suite = tmp_path / "no_examples"
+    suite.mkdir()
+    (suite / "a.json").write_text(json.dumps({  # a HumanEval record whose docstring shows no example call
+        "task_id": "toy/a", "entry_point": "add", "prompt": 'def add(a, b):\n    """Return the sum of a and b."""\n',
+        "test": "def check(candidate):\n    assert candidate(2, 2) == 4\n"}))
+    status, _, records = bench("--strategies", "sample,rex", "--budgets", "1,5", "--n", "5", "--workers", "1",
+                               suite_path=suite)
+    assert status == 0 and records
+    # the choice picks among them, so the best of them bounds what it returns (passing no visible
+    # test is passing them all here), and the starter is not among them
+    assert any(r["hidden_passed"] for r in records)
+    for record in records:
+        assert not record["solved"] and record["oracle"] >= record["oracle_visible"] >= record["hidden_passed"]
+
+
 def test_one_record_per_problem_strategy_budget_with_honest_budgets(bench):
     status, out, records = bench(*STUDY)
     assert status == 0
