@@ -16,6 +16,7 @@ after `first_draws` draws a problem on average; the budget's draws when none doe
            best_visible=<%> oracle=<%>
            policy_tokens=<mean> executions=<recorded>/<variant> extra_compute=<policy tokens / sampling tokens>
            changed_by_variant=<problems>
+    choice budget=<k> not_reproduced=<problem>:<recorded program's hidden verdict>-><the replay's> ...
     choice replayed=<records whose recorded choice the replay reproduced>/<records with a choice>
 
 Hidden verdicts are read from the records (judged after the run); nothing here reads a hidden
@@ -68,6 +69,7 @@ def main() -> None:
     rows: dict[str, dict] = defaultdict(lambda: defaultdict(float))
     caches: dict[str, tuple[BehaviourCache, BehaviourCache]] = {}
     replayed = choices = 0
+    moved: dict[str, list[str]] = defaultdict(list)
     try:
         for record in sorted(records, key=lambda r: (r["problem_id"], r["budget_value"])):
             row, selection = rows[record["budget"]], record["selection"]
@@ -94,6 +96,8 @@ def main() -> None:
                           propose_calls=policy.propose_calls if policy else None)
             choices += 1
             replayed += plain.chosen == selection["chosen"]
+            if plain.chosen != selection["chosen"]:  # this code chooses otherwise than the run's did
+                moved[record["budget"]].append(f"{problem.id}:{_mark(record['hidden_passed'])}->{_mark(verdicts[plain.chosen])}")
             row["recorded"] += bool(verdicts[plain.chosen])
             row["variant"] += bool(verdicts[mine.chosen])
             row["policy_tokens"] += mine.policy_tokens
@@ -112,8 +116,14 @@ def main() -> None:
               f"executions={row['executions_recorded']:.0f}/{row['executions_variant']:.0f} "
               f"extra_compute={row['policy_tokens'] / row['sample_tokens']:.2%} "
               f"changed_by_variant={row['changed_by_variant']:.0f}")
+    for budget, changes in sorted(moved.items(), key=lambda item: int(item[0])):
+        print(f"choice budget={budget} not_reproduced={' '.join(changes)}")
     print(f"choice replayed={replayed}/{choices}")
     print(json.dumps({"run": str(args.run), "variant": overrides}))
+
+
+def _mark(hidden_passed) -> str:
+    return "pass" if hidden_passed else "fail"
 
 
 def _parse(item: str) -> tuple[str, object]:

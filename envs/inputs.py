@@ -144,6 +144,8 @@ def _sequence_mutations(value: list | tuple, rng: random.Random) -> list:
     kind = type(value)
     items = list(value)
     out = [[], items[:-1], items[1:], items[::-1], items + items[-1:], sorted(items, key=repr)]
+    if len(items) > 2:  # the same items in other orders: neighbours become strangers
+        out += [rng.sample(items, len(items)) for _ in range(2)]
     if items:
         i = rng.randrange(len(items))
         for new in mutations(items[i], rng)[:3]:

@@ -51,6 +51,20 @@ def test_strings_and_ints_mutate_within_their_type():
     assert ("", 3) in values and ("cba", 3) in values and ("abc", 4) in values
 
 
+def test_lists_come_in_other_orders_too_so_neighbours_become_strangers():
+    from random import Random
+
+    from envs.inputs import mutations
+
+    items = [1.0, 2.8, 3.0, 4.0, 5.0, 2.0]
+    orders = [m for m in mutations(items, Random(0)) if sorted(m) == sorted(items) and m != items]
+    # beside the reversed and sorted lists, shuffles: an input where 2.8 and 3.0 are not adjacent
+    # tells "any two close" from "two neighbours close" (HumanEval/0's choice went wrong on that)
+    assert len(orders) == 4 and items[::-1] in orders and sorted(items) in orders
+    assert any(abs(m.index(2.8) - m.index(3.0)) > 1 for m in orders)
+    assert mutations([1, 2], Random(0)).count([2, 1]) == 1  # two items: no shuffle beside the reversal
+
+
 def test_proposed_calls_come_after_the_mutations_filtered_alike():
     mutated = extra_inputs(VISIBLE, "has_close", limit=4)
     proposed = [([1.0, 2.0, 3.0], 0.5),  # a visible call: not new
