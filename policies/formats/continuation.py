@@ -32,6 +32,9 @@ fence when the prompt is code (HumanEval), else the prompt itself (plus `Name th
 than the starter adds `Here is the current code:` and the program in a fence, then (when the
 state carries visible-test failures) `It fails these tests:` and one `- test: got X, expected
 Y` line each, then `Rewrite the complete function {entry}.`; free mode ignores the location.
+With `feedback_turns` a refinement with failures is a conversation instead (`repair_turns`): the
+task message, the program as the assistant's answer, then the failing tests and the ask as the
+user's reply (a cut child's kept head prefilled in the answer after it).
 
 Parsing a continuation: cut at the first "```" (the closing fence) or end marker, then at
 the first non-comment line indented less than the inserted block's first line, or at column
