@@ -77,6 +77,13 @@ class RExSettings:
     # with less left, a refinement would buy a row or two for the price of several fresh draws.
     # None: no such floor.
     refine_min_tokens: int | None = 600
+    # The same floor in this problem's own rows: refine only with tokens left for this many fresh
+    # programs of the mean length drawn here so far (8: the rows a refinement call asks for).
+    # 600 tokens is ~8 of HumanEval's mean fresh rows (~77 tokens); where a problem's programs
+    # are longer, a fixed floor let a refinement run with room for a row or two: on
+    # HumanEval/124, seed 1 (fresh rows ~160 tokens), two one-row refinements spent 906 tokens
+    # in place of sampling's last five draws, one of them hidden-passing. None: no such floor.
+    refine_min_rows: float | None = 8.0
     # Temperatures of the first fresh programs, draw k at fresh_temperatures[k] (0: greedy), each
     # in a call of its own; the later ones at the policy's temperature, the draws of `sample`.
     # (): every draw as `sample` draws it. The code model's greedy answer passes HumanEval's hidden
@@ -114,9 +121,22 @@ def fresh_failures(tree: SearchTree) -> int:
     return max(0, tree.programs_drawn - solutions)
 
 
+def fresh_row_tokens(tree: SearchTree) -> float | None:
+    """Mean generated tokens of the fresh programs admitted on this problem so far (None: none yet)."""
+    rows = [n.edge.generated_tokens for n in tree.children(tree.root) if n.edge is not None]
+    return sum(rows) / len(rows) if rows else None
+
+
+def refine_floor(tree: SearchTree, min_tokens: int | None, min_rows: float | None) -> float:
+    """Fewest tokens left for which a near-miss may be refined (RExSettings.refine_min_tokens, _rows)."""
+    row = fresh_row_tokens(tree)
+    return max(min_tokens or 0, (min_rows or 0) * (row or 0))
+
+
 def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arms: int, fresh_a: float = 1.0,
                     fresh_b: float | None = None, fresh_after_solution: bool = False,
-                    refine_decay: float = 1.0, refine_min_tokens: int | None = None) -> list[tuple[Selection, int]]:
+                    refine_decay: float = 1.0, refine_min_tokens: int | None = None,
+                    refine_min_rows: float | None = None) -> list[tuple[Selection, int]]:
     """`arms` Thompson draws (RExSettings); a near-miss drawn once sits out the later draws (its
     refinement is already in the call), the fresh arm does not. Each chosen node with its number
     of draws, in the order first drawn."""
@@ -125,7 +145,7 @@ def select_rex_arms(tree: SearchTree, settings: SearchSettings, *, c: float, arm
                    and 0.0 < n.score < 1.0 and n.depth < settings.max_depth]
     if fresh_after_solution and any(n.solved for n in tree.nodes()):
         near_misses = []
-    if refine_min_tokens is not None and tree.tokens_left is not None and tree.tokens_left < refine_min_tokens:
+    if tree.tokens_left is not None and tree.tokens_left < refine_floor(tree, refine_min_tokens, refine_min_rows):
         near_misses = []
     fresh = (fresh_a, 1.0) if fresh_b is None else (fresh_a, fresh_b + fresh_failures(tree))
     drawn: dict[str, int] = {}
@@ -175,6 +195,8 @@ def rex(settings: RExSettings = RExSettings()) -> Strategy:
         raise ValueError(f"rex: refine must be 'cut' or 'whole', got {settings.refine!r}")
     if settings.refine_min_tokens is not None and settings.refine_min_tokens < 1:
         raise ValueError(f"rex: refine_min_tokens must be >= 1 or null, got {settings.refine_min_tokens}")
+    if settings.refine_min_rows is not None and settings.refine_min_rows < 0:
+        raise ValueError(f"rex: refine_min_rows must be >= 0 or null, got {settings.refine_min_rows}")
     if settings.refine_decay < 0:
         raise ValueError(f"rex: refine_decay must be >= 0, got {settings.refine_decay}")
     if settings.fresh_a <= 0 or (settings.fresh_b is not None and settings.fresh_b <= 0):
@@ -191,7 +213,7 @@ def rex(settings: RExSettings = RExSettings()) -> Strategy:
                       refine=settings.refine)
     arms = dict(c=settings.c, fresh_a=settings.fresh_a, fresh_b=settings.fresh_b,
                 fresh_after_solution=settings.fresh_after_solution, refine_decay=settings.refine_decay,
-                refine_min_tokens=settings.refine_min_tokens)
+                refine_min_tokens=settings.refine_min_tokens, refine_min_rows=settings.refine_min_rows)
     many = partial(select_rex_arms, arms=settings.arms_per_call, **arms) if settings.arms_per_call > 1 else None
     # only free fresh programs are the fresh stream's draws (a cut child depends on its call's seed and rows)
     return Strategy("rex", partial(select_rex, **arms), propose, no_backup, many, fresh_stream=settings.fresh == "free")

@@ -359,6 +359,25 @@ def test_no_refinement_below_the_floor_of_tokens_left():
     assert "propose" in {call["kind"] for call in allowed.calls}
 
 
+def test_no_refinement_without_room_for_the_rows_of_this_problems_length():
+    from agent.search.rex import fresh_row_tokens, refine_floor
+
+    fix = Candidate(("    return a + b",), -1.0, at=1)
+    policy = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])
+    result = search(ADD, policy, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+                    strategy=make_strategy("rex", refine_min_tokens=None, refine_min_rows=None),
+                    budget=Budget(tokens=2000))
+    row = fresh_row_tokens(result.tree)
+    assert row and row > 0 and "propose" in {call["kind"] for call in policy.calls}
+    assert refine_floor(result.tree, 600, 8.0) == max(600, 8 * row)
+    assert refine_floor(result.tree, None, 2.0) == 2 * row and refine_floor(result.tree, None, None) == 0
+    rows = 2000 / row + 1  # more rows of this length than the whole budget holds: never refined
+    held_back = ScriptedPolicy({DEF_MINUS: [fix]}, programs=[NEAR])
+    search(ADD, held_back, lint=ToyLintGate(), evaluate=InProcessEvaluator(ADD.tests),
+           strategy=make_strategy("rex", refine_min_tokens=None, refine_min_rows=rows), budget=Budget(tokens=2000))
+    assert {call["kind"] for call in held_back.calls} == {"sample_programs"}
+
+
 def test_only_fresh_programs_after_a_visible_solution_when_asked():
     fix = Candidate(("    return a + b",), -1.0, at=1)
     programs = [NEAR, Candidate(tuple(ADD_SOLUTION.splitlines()), -1.0)]
@@ -372,7 +391,8 @@ def test_only_fresh_programs_after_a_visible_solution_when_asked():
 def test_rex_refuses_bad_arm_settings():
     import pytest
 
-    for bad in ({"fresh_a": 0.0}, {"fresh_b": -1.0}, {"refine_decay": -1.0}, {"refine_min_tokens": 0}):
+    for bad in ({"fresh_a": 0.0}, {"fresh_b": -1.0}, {"refine_decay": -1.0}, {"refine_min_tokens": 0},
+                {"refine_min_rows": -1.0}):
         with pytest.raises(ValueError, match="rex:"):
             make_strategy("rex", **bad)
 
@@ -476,14 +496,15 @@ def test_a_search_that_may_stop_at_a_solution_stops_its_calls_at_each_checkpoint
 
 
 def test_fresh_rows_drawn_ahead_make_the_search_that_draws_each_in_a_call_of_its_own():
-    # Refinements may come at any point (refine_min_tokens=1): the strategy is asked again
+    # Refinements may come at any point (no floor of tokens left): the strategy is asked again
     # before each row; where it refines, the rows left wait and are its next fresh draws.
     def refine(program):
         return [Candidate(("    return b - a",), -1.0, at=1)]
 
     ahead, alone = StreamPolicy({}, programs=STREAM, default=refine), StreamPolicy({}, programs=STREAM, default=refine)
-    got, got_snapshots = _anytime_rex(ahead, refine_min_tokens=1, c=50.0)
-    want, want_snapshots = _anytime_rex(alone, ahead=False, refine_min_tokens=1, c=50.0, fresh_rows=1)
+    got, got_snapshots = _anytime_rex(ahead, refine_min_tokens=1, refine_min_rows=None, c=50.0)
+    want, want_snapshots = _anytime_rex(alone, ahead=False, refine_min_tokens=1, refine_min_rows=None, c=50.0,
+                                             fresh_rows=1)
     kinds = [c["kind"] for c in ahead.calls]
     assert "propose" in kinds and kinds.count("sample_programs") == 1  # refined, and one fresh call for all
     assert [c["kind"] for c in alone.calls].count("sample_programs") > 1
@@ -504,7 +525,8 @@ def test_rows_drawn_ahead_wait_through_a_refinement_for_the_next_fresh_pick(monk
 
     policy = StreamPolicy({}, programs=STREAM, default=refine)
     limits = _draw_limits() | {"5": _draw_limits()["5"] + 100}  # room for a refinement and more draws
-    result, _ = _anytime_rex(policy, refine_min_tokens=1, refine_decay=50.0, limits=limits)
+    result, _ = _anytime_rex(policy, refine_min_tokens=1, refine_min_rows=None, refine_decay=50.0,
+                              limits=limits)
     kinds = [c["kind"] for c in policy.calls]
     fresh = [c for c in policy.calls if c["kind"] == "sample_programs"]
     assert kinds[:3] == ["sample_programs", "propose", "propose"]  # draws 1-2, then refinements
