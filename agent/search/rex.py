@@ -81,8 +81,8 @@ class RExSettings:
     # programs of the mean length drawn here so far (8: the rows a refinement call asks for).
     # 600 tokens is ~8 of HumanEval's mean fresh rows (~77 tokens); where a problem's programs
     # are longer, a fixed floor let a refinement run with room for a row or two: on
-    # HumanEval/124, seed 1 (fresh rows ~160 tokens), two one-row refinements spent 906 tokens
-    # in place of sampling's last five draws, one of them hidden-passing. None: no such floor.
+    # HumanEval/124, seed 1 (fresh rows ~150-250 tokens), two one-row refinements spent 906
+    # tokens in place of sampling's last five draws, one of them hidden-passing. None: no such floor.
     refine_min_rows: float | None = 8.0
     # Temperatures of the first fresh programs, draw k at fresh_temperatures[k] (0: greedy), each
     # in a call of its own; the later ones at the policy's temperature, the draws of `sample`.
