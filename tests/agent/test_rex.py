@@ -504,7 +504,7 @@ def test_fresh_rows_drawn_ahead_make_the_search_that_draws_each_in_a_call_of_its
     ahead, alone = StreamPolicy({}, programs=STREAM, default=refine), StreamPolicy({}, programs=STREAM, default=refine)
     got, got_snapshots = _anytime_rex(ahead, refine_min_tokens=1, refine_min_rows=None, c=50.0)
     want, want_snapshots = _anytime_rex(alone, ahead=False, refine_min_tokens=1, refine_min_rows=None, c=50.0,
-                                             fresh_rows=1)
+                                        fresh_rows=1)
     kinds = [c["kind"] for c in ahead.calls]
     assert "propose" in kinds and kinds.count("sample_programs") == 1  # refined, and one fresh call for all
     assert [c["kind"] for c in alone.calls].count("sample_programs") > 1
