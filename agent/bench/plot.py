@@ -4,7 +4,8 @@ Two panels share the y axis (share of problems solved): x = mean tokens per prob
 tokens encoded + generated: the unit the budgets equalise, so equal budgets sit at equal x) and
 x = mean FLOPs per problem, both log scale, at each budget's actual spend (not its nominal value,
 so overshoot shows). Solid lines: oracle coverage; dashed: deployable pass@1;
-for `sample` and `sample+stop` also dotted: unbiased pass@k at k draws' mean cost. Every point
+for `sample` and `sample+stop` also dotted: unbiased pass@k at what k draws cost as `sample` draws
+them (summary's pass_at_k_cost: its calls' prompts and k draws' generated tokens). Every point
 is labelled with its budget. On a small run many points coincide (same cost, same share), so each strategy has
 its own hollow marker size (the first is largest: coinciding points nest as rings), and its
 labels a vertical offset of their own.
@@ -35,6 +36,15 @@ def y_top(summary: dict) -> float:
     return min(1.0, max(0.1, 1.25 * max(shares)))
 
 
+def _k_draws_cost(entry: dict, k: str, key: str) -> float | None:
+    """What k draws cost (summary's pass_at_k_cost); summaries written before it: k x a draw's mean."""
+    cost = (entry.get("pass_at_k_cost") or {}).get(k)
+    if cost is not None:
+        return cost.get(key)
+    per_draw = (entry.get("per_draw") or {}).get(key)
+    return None if per_draw is None else int(k) * per_draw
+
+
 def plot_coverage(summary: dict, path: Path) -> None:
     import matplotlib
 
@@ -57,11 +67,10 @@ def plot_coverage(summary: dict, path: Path) -> None:
             for r, x in zip(rows, xs):
                 ax.annotate(str(r["budget"]), (x, r["oracle_coverage"]), textcoords="offset points",
                             xytext=(6, 6 + 10 * i), fontsize=7, color=colour)
-            per_draw = (entry.get("per_draw") or {}).get(draw_key)
-            if entry.get("pass_at_k") and per_draw:
-                ks = sorted(entry["pass_at_k"], key=int)
-                ax.plot([int(k) * per_draw for k in ks], [entry["pass_at_k"][k] for k in ks], ":^", color=colour,
-                        label=f"{name} pass@k", **hollow)
+            ks = sorted(entry.get("pass_at_k") or {}, key=int)
+            xs = [_k_draws_cost(entry, k, draw_key) for k in ks]
+            if ks and None not in xs:
+                ax.plot(xs, [entry["pass_at_k"][k] for k in ks], ":^", color=colour, label=f"{name} pass@k", **hollow)
         ax.set_xscale("log")
         ax.set_xlabel(label + " (log)")
         ax.grid(True, which="both", alpha=0.3)

